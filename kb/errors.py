@@ -1,0 +1,22 @@
+"""The project's exception types; the CLI and app turn them into messages for people."""
+
+
+class KBError(Exception):
+    """Base class for every error PolicyKB raises on purpose."""
+
+
+class IngestError(KBError):
+    """A file could not be read into a document; names the file and the reason."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class ConfigError(KBError):
+    """A setting is invalid, or a requested backend or model is not installed."""
+
+
+class IndexError_(KBError):
+    """An index is missing, corrupt, or was built with incompatible settings."""

@@ -1,0 +1,85 @@
+"""Plain data passed between the pipeline stages: documents, chunks and search hits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PageSpan:
+    """Characters [start, end) of a document's text came from 1-based page `page`."""
+
+    start: int
+    end: int
+    page: int
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Another document cited inside a text: 《title》（文号）; either part may be empty."""
+
+    title: str
+    doc_number: str  # canonical form (see metadata.normalize_doc_number), or ""
+
+
+@dataclass(frozen=True)
+class DocMeta:
+    """What metadata extraction reads off a document."""
+
+    title: str = ""
+    doc_number: str = ""  # canonical 文号, e.g. 教职成〔2019〕6号
+    issuer: str = ""
+    date: str = ""  # ISO date of issue (成文/发布), "" if unknown
+    # (kind, ISO date) pairs in document order, kind in 成文/发布/印发/施行/通过/修订/修正
+    dates: tuple[tuple[str, str], ...] = ()
+    references: tuple[Reference, ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    """One loaded document: cleaned text plus where each character came from."""
+
+    doc_id: str  # path relative to the corpus root, or the JSONL doc_id/id
+    source: str  # file the document was read from (relative to the corpus root)
+    text: str
+    format: str  # pdf | docx | html | txt | md | jsonl
+    pages: tuple[PageSpan, ...] = ()  # empty for formats without pages
+    title_hint: str = ""  # title given by the container: PDF metadata, <title>, H1, JSONL title
+    extra: dict[str, Any] = field(default_factory=dict)  # other JSONL fields, kept as given
+    meta: DocMeta = DocMeta()
+
+    def pages_for(self, start: int, end: int) -> tuple[int, ...]:
+        """1-based pages that characters [start, end) fall on."""
+        return tuple(sorted({p.page for p in self.pages if p.start < end and p.end > start}))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document cut along its own structure; text == document.text[start:end]."""
+
+    chunk_id: str  # f"{doc_id}#{ordinal}"
+    doc_id: str
+    source: str
+    path: tuple[str, ...]  # structural path, e.g. ("第三章 职业教育的实施", "第二十四条")
+    start: int
+    end: int
+    pages: tuple[int, ...]
+    text: str
+
+    @property
+    def label(self) -> str:
+        """The innermost structural label (第二十四条, 三、…), or ""."""
+        return self.path[-1] if self.path else ""
+
+    @property
+    def path_str(self) -> str:
+        return " > ".join(self.path)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A file that was skipped, and why."""
+
+    source: str
+    reason: str
