@@ -83,3 +83,57 @@ class Failure:
 
     source: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk with the document facts a citation needs."""
+
+    chunk: Chunk
+    title: str
+    doc_number: str
+    score: float
+    retrievers: tuple[str, ...]  # which retrievers found it: dense, words, chars, doc_number, title
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "doc_id": c.doc_id, "source": c.source, "title": self.title, "doc_number": self.doc_number,
+            "chunk_id": c.chunk_id, "path": c.path_str, "article": c.label, "pages": list(c.pages),
+            "start": c.start, "end": c.end, "text": c.text, "score": round(self.score, 6),
+            "retrievers": list(self.retrievers),
+        }
+
+
+@dataclass(frozen=True)
+class DocRecord:
+    """What an index keeps of a document: its metadata and where it came from, not its text."""
+
+    doc_id: str
+    source: str
+    format: str
+    meta: DocMeta
+    content_hash: str
+    n_chunks: int
+    n_pages: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.meta
+        return {
+            "doc_id": self.doc_id, "source": self.source, "format": self.format, "title": m.title,
+            "doc_number": m.doc_number, "issuer": m.issuer, "date": m.date,
+            "dates": [{"kind": k, "date": d} for k, d in m.dates],
+            "references": [{"title": r.title, "doc_number": r.doc_number} for r in m.references],
+            "chunks": self.n_chunks, "pages": self.n_pages, "content_hash": self.content_hash,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DocRecord":
+        meta = DocMeta(
+            title=d["title"], doc_number=d["doc_number"], issuer=d["issuer"], date=d["date"],
+            dates=tuple((x["kind"], x["date"]) for x in d["dates"]),
+            references=tuple(Reference(r["title"], r["doc_number"]) for r in d["references"]),
+        )
+        return cls(d["doc_id"], d["source"], d["format"], meta, d["content_hash"], d["chunks"], d["pages"], d["extra"])

