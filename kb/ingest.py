@@ -473,7 +473,8 @@ def _decode_html(data: bytes, source: str) -> str:
 
 
 def _html_title(soup: Any) -> str:
-    for tag in (soup.title, soup.find("h1")):
+    # <h1> first: <title> usually carries the site name too ("…的通知-某某政务网").
+    for tag in (soup.find("h1"), soup.title):
         if tag is not None:
             text = _clean_line(" ".join(tag.get_text(" ").split()))
             if text:

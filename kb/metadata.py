@@ -537,7 +537,8 @@ def _own_doc_number(text: str) -> str:
     for start, end, canon in find_doc_numbers(header[:max(300, len(header))]):
         before = header[max(0, start - 4):start]
         after = header[end:end + 4]
-        if "》" in before:
+        if "》" in before or "。" in header[:start]:
+            # a document's own 文号 comes before its first sentence; later ones are citations
             continue
         if "令第" in canon and re.match(r"\s*(?:公布|发布|修订)", after):
             orders.append(canon)

@@ -12,9 +12,9 @@ import numpy as np
 
 from kb.config import BuildSettings, SearchSettings
 from kb.embed import get_embedder
-from kb.errors import IndexError_, IngestError
+from kb.errors import ConfigError, IndexError_, IngestError
 from kb.index import IndexContents, LoadedIndex, check_embedder, load_index, read_contents, read_manifest, write_index
-from kb.ingest import find_files, load_file
+from kb.ingest import find_files, read_file
 from kb.metadata import extract_metadata
 from kb.retrieve import Retriever
 from kb.segment import segment
@@ -106,9 +106,10 @@ def build_index(corpus: Path, index_dir: Path, settings: BuildSettings = BuildSe
     corpus, index_dir = Path(corpus), Path(index_dir)
     if not corpus.exists():
         raise IngestError(str(corpus), "no such file or folder")
-    embedder = get_embedder(settings.embedder, settings.model)
+    embedder = _embedder(settings.embedder, settings.model)
     previous = _Previous(None if rebuild else _previous_contents(index_dir, settings, embedder))
     parts = _gather(corpus, settings, previous, progress)
+    embedded = sum(v is None for v in parts.vectors)
     vectors = _embed_missing(parts, embedder, progress)
     tokens = _tokenize(parts, progress)
     kind = _dense_kind(settings, len(parts.chunks))
@@ -120,7 +121,14 @@ def build_index(corpus: Path, index_dir: Path, settings: BuildSettings = BuildSe
     seconds = time.perf_counter() - started
     write_index(index_dir, contents, store, dense_kind=kind, build_seconds=seconds)
     return BuildReport(len(parts.records), len(parts.chunks), len(parts.sources), parts.reused,
-                       sum(v is None for v in parts.vectors), parts.failures, seconds, kind)
+                       embedded, parts.failures, seconds, kind)
+
+
+def _embedder(name: str, model: str | None):
+    try:
+        return get_embedder(name, model)
+    except ValueError as e:  # an unknown name is a setting error for the person who typed it
+        raise ConfigError(str(e)) from e
 
 
 def _previous_contents(index_dir: Path, settings: BuildSettings, embedder) -> IndexContents | None:
@@ -162,7 +170,7 @@ def _gather_file(path: Path, root: Path, source: str, settings: BuildSettings, p
         _reuse_documents(old["documents"], source, sha, previous, parts, seen)
         return
     try:
-        docs, bad_lines = load_file(path, root, ocr=settings.ocr)
+        docs, bad_lines = read_file(path, root, ocr=settings.ocr)
     except IngestError as e:
         if old:  # keep what was indexed before rather than lose it to a now-broken file
             parts.failures.append(Failure(source, f"{e.reason} (kept the previously indexed version)"))
@@ -211,6 +219,7 @@ def _embed_missing(parts: _Parts, embedder, progress: Progress) -> np.ndarray:
     todo = [i for i, v in enumerate(parts.vectors) if v is None]
     if todo:
         texts = [index_text(titles[parts.chunks[i].doc_id], parts.chunks[i]) for i in todo]
+        progress("embed", 0, len(texts), "")
         new = embedder.embed_documents(texts, progress=lambda done, total: progress("embed", done, total, ""))
         for i, vec in zip(todo, new):
             parts.vectors[i] = vec
@@ -243,7 +252,7 @@ def open_retriever(index_dir: Path, embedder: str | None = None, model: str | No
     index = load_index(index_dir)
     built = index.manifest["embedder"]
     name = embedder or built["name"]
-    emb = get_embedder(name, model or (built["model"] if name == built["name"] else None))
+    emb = _embedder(name, model or (built["model"] if name == built["name"] else None))
     check_embedder(index.manifest, Path(index_dir), emb.name, emb.model)
     return Retriever(index, emb)
 

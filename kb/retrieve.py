@@ -10,7 +10,7 @@ import numpy as np
 from kb.config import SearchFilters, SearchSettings
 from kb.index import LoadedIndex
 from kb.metadata import find_doc_numbers, normalize_title
-from kb.tokenize import ANALYZERS
+from kb.tokenize import ANALYZERS, word_tokens
 from kb.types import Hit
 
 _TITLE_QUOTE = re.compile(r"《([^《》]{2,80})》")
@@ -139,8 +139,14 @@ class Retriever:
             return []
         fused = self._fuse(candidates, lexical, qvec, found, settings)
         if named_rows:
-            # a document named by 文号 or title ranks first, whatever the other retrievers say
-            fused = fused + np.isin(candidates, named_rows).astype(np.float64) * 10.0
+            # a document named by 文号 or title ranks first, whatever the other retrievers say;
+            # with nothing else asked ("教职成〔2019〕6号讲了什么"), it reads from its beginning
+            named_mask = np.isin(candidates, named_rows)
+            if not word_tokens(named.rest):
+                fused = np.where(named_mask, 0.0, fused)
+                fused = fused + named_mask * (10.0 - np.arange(len(candidates)) * 1e-3)
+            else:
+                fused = fused + named_mask * 10.0
         order = np.lexsort((candidates, -fused))[: settings.top_k]
         return [self._hit(int(candidates[i]), float(fused[i]), found, named_rows) for i in order]
 
