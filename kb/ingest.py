@@ -295,7 +295,7 @@ def _decode(data: bytes, source: str) -> str:
         # ASCII character (line ends, digits), on the odd bytes for little-endian.
         codec = "utf-16-le" if sample[1::2].count(0) > sample[0::2].count(0) else "utf-16-be"
         text = _strict(data, codec, source)
-        if _garbled_share(text) > _GARBLED_SHARE:
+        if garbled_share(text) > _GARBLED_SHARE:
             raise IngestError(source, "undecodable text (binary data, not UTF-16)")
         return text
     try:
@@ -303,7 +303,7 @@ def _decode(data: bytes, source: str) -> str:
     except UnicodeDecodeError:
         pass
     text = _strict(data, "gb18030", source)
-    if _garbled_share(text) > _GARBLED_SHARE:
+    if garbled_share(text) > _GARBLED_SHARE:
         raise IngestError(source, "undecodable text (not UTF-8, UTF-16 or GB18030)")
     return text
 
@@ -315,7 +315,7 @@ def _strict(data: bytes, codec: str, source: str) -> str:
         raise IngestError(source, "undecodable text (not UTF-8, UTF-16 or GB18030)") from None
 
 
-def _garbled_share(text: str) -> float:
+def garbled_share(text: str) -> float:
     """Share of non-space characters that signal a broken text layer or a wrong encoding.
 
     Suspicious: control, private-use, unassigned and replacement characters; Latin-1 and
@@ -345,8 +345,29 @@ def _suspicious(c: str) -> bool:
 
 
 def _load_txt(path: Path, source: str, *, ocr: bool) -> Document:
-    text = _clean_text(_decode(path.read_bytes(), source))
+    text = _unwrap(_clean_text(_decode(path.read_bytes(), source)))
     return Document(doc_id=source, source=source, text=text, format="txt")
+
+
+def _unwrap(text: str) -> str:
+    """Rejoin text saved from a PDF with its line breaks (often a blank line after each one).
+
+    Only text that looks hard-wrapped is touched: most lines short and not ending a sentence.
+    """
+    lines = text.split("\n")
+    filled = [line for line in lines if line.strip()]
+    if len(filled) < 8:
+        return text
+    open_ended = sum(not _ends_sentence(line) for line in filled) / len(filled)
+    widths = sorted(_display_width(line) for line in filled)
+    if open_ended < 0.6 or widths[len(widths) // 2] > 90:
+        return text
+    if len(filled) < 1.6 * (len(lines) - len(filled)):
+        lines = filled  # a blank line after nearly every line separates lines, not paragraphs
+    first = next(i for i, line in enumerate(lines) if line.strip())
+    # the first line is the title: it may run to the margin but never continues into the next
+    joined, _ = _assemble(_join_lines([(line, 1) for line in lines[first + 1:]]))
+    return lines[first].strip() + "\n" + joined
 
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -561,7 +582,7 @@ def _meaningful_title(title: str) -> str:
         return ""
     if re.search(r"(?i)\.(docx?|wps|pdf|txt|rtf|xlsx?|pptx?|html?)$", title):
         return ""
-    if len(title) < 2 or _garbled_share(title) > 0.2 or "?" in title:
+    if len(title) < 2 or garbled_share(title) > 0.2 or "?" in title:
         return ""
     return title
 
@@ -660,7 +681,7 @@ def _extract_page_text(page: Any, source: str, number: int) -> str:
 def _text_layer_problem(raw: str) -> str:
     if sum(1 for c in raw if not c.isspace()) < _MIN_PAGE_CHARS:
         return "scanned"
-    if _garbled_share(raw) > _GARBLED_SHARE:
+    if garbled_share(raw) > _GARBLED_SHARE:
         return "garbled"
     return ""
 
@@ -675,7 +696,7 @@ def _ocr_page(renderer: _Renderer, index: int, raw: str, problem: str) -> _PdfPa
         return _PdfPage([], "blank" if problem == "scanned" else problem)
     lines = [_clean_line(line, tight_digits=True) for line in _ocr_lines(image)]
     text = "".join(lines)
-    if _garbled_share(text) > _GARBLED_SHARE or not _ocr_recovered(raw, text):
+    if garbled_share(text) > _GARBLED_SHARE or not _ocr_recovered(raw, text):
         return _PdfPage([], problem)
     return _PdfPage(lines, problem)
 

@@ -396,3 +396,37 @@ def test_real_pdf_loads_readable_text_or_is_rejected(name: str) -> None:
         assert len(doc.text) >= 200 and cjk / len(doc.text) >= 0.4, doc.text[:300]
     # Nothing unreadable reaches the index.
     assert not any(0xE000 <= ord(c) <= 0xF8FF or c == "\ufffd" for c in doc.text)
+
+
+def test_txt_saved_from_pdf_is_unwrapped(tmp_path):
+    """A paper pasted from a PDF, a blank line after every printed line, reads as paragraphs."""
+    body = [
+        "职业技能等级证书制度试点",
+        "一、试点情况",
+        "2020年1月，教育部联合财政部发布通知，确定",
+        "了首批产教融合型企业和产教融合建设试点单",
+        "位，同时印发配套文件，明确了试点工作的实",
+        "施方案。",
+        "二、主要成效",
+        "一是职业教育类型特色更加鲜明，在人才培养",
+        "方案、课程体系、教学资源建设等方面均体现",
+        "了试点工作要求。",
+    ]
+    path = tmp_path / "paper.txt"
+    path.write_text("\n\n".join(body) + "\n", encoding="utf-8")
+    doc = load_file(path, tmp_path)[0]
+    assert doc.text.split("\n") == [
+        "职业技能等级证书制度试点",
+        "一、试点情况",
+        "2020年1月，教育部联合财政部发布通知，确定了首批产教融合型企业和产教融合建设试点单位，"
+        "同时印发配套文件，明确了试点工作的实施方案。",
+        "二、主要成效",
+        "一是职业教育类型特色更加鲜明，在人才培养方案、课程体系、教学资源建设等方面均体现了试点工作要求。",
+    ]
+
+
+def test_txt_with_real_paragraphs_is_left_alone(tmp_path):
+    text = "第一条 为了规范管理，制定本办法。\n第二条 本办法适用于本市。\n" * 5
+    path = tmp_path / "law.txt"
+    path.write_text(text, encoding="utf-8")
+    assert load_file(path, tmp_path)[0].text == text.strip()
