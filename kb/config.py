@@ -67,8 +67,8 @@ class SearchSettings:
 
     top_k: int = 5
     fusion: str = "weighted"
-    dense_weight: float = 0.3  # weight of the dense side in weighted fusion; the rest is lexical
-    word_weight: float = 0.5  # share of jieba-word BM25 within the lexical side (rest: char n-grams)
+    dense_weight: float = 0.1  # weight of the dense side in weighted fusion; the rest is lexical
+    word_weight: float = 0.1  # share of jieba-word BM25 within the lexical side (rest: char n-grams)
     rrf_k: int = 60
     candidates: int = 100  # per retriever, before fusion
     filters: SearchFilters = field(default_factory=SearchFilters)

@@ -166,13 +166,14 @@ def _gather_file(path: Path, root: Path, source: str, settings: BuildSettings, p
                  parts: _Parts, seen: set[str]) -> None:
     sha = file_hash(path)
     old = previous.sources.get(source)
-    if old and old["sha256"] == sha:
+    if old and old["sha256"] == sha and _reusable(old["documents"], previous, seen):
         _reuse_documents(old["documents"], source, sha, previous, parts, seen)
         return
     try:
         docs, bad_lines = read_file(path, root, ocr=settings.ocr)
     except IngestError as e:
-        if old:  # keep what was indexed before rather than lose it to a now-broken file
+        if old and _reusable(old["documents"], previous, seen):
+            # keep what was indexed before rather than lose it to a now-broken file
             parts.failures.append(Failure(source, f"{e.reason} (kept the previously indexed version)"))
             _reuse_documents(old["documents"], source, old["sha256"], previous, parts, seen)
         else:
@@ -187,17 +188,22 @@ def _gather_file(path: Path, root: Path, source: str, settings: BuildSettings, p
         seen.add(doc.doc_id)
         ids.append(doc.doc_id)
         _add_document(doc, settings, previous, parts)
-    parts.sources[source] = {"sha256": sha, "documents": ids}
+    # a file that lost a document to a clash is re-read next time, when the clash may be gone
+    complete = len(ids) == len(docs)
+    parts.sources[source] = {"sha256": sha if complete else "", "documents": ids}
+
+
+def _reusable(doc_ids: list[str], previous: _Previous, seen: set[str]) -> bool:
+    return all(d in previous.records and d not in seen for d in doc_ids)
 
 
 def _reuse_documents(doc_ids: list[str], source: str, sha: str, previous: _Previous, parts: _Parts,
                      seen: set[str]) -> None:
-    kept = [d for d in doc_ids if d not in seen and d in previous.records]
-    for doc_id in kept:
+    for doc_id in doc_ids:
         seen.add(doc_id)
         parts.add(*previous.document(doc_id))
         parts.reused += 1
-    parts.sources[source] = {"sha256": sha, "documents": kept}
+    parts.sources[source] = {"sha256": sha, "documents": list(doc_ids)}
 
 
 def _add_document(doc: Document, settings: BuildSettings, previous: _Previous, parts: _Parts) -> None:
