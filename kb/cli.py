@@ -61,6 +61,7 @@ def cmd_index(args) -> int:
     summary = {"documents": report.documents, "chunks": report.chunks, "files": report.files,
                "reused_documents": report.reused_documents, "embedded_chunks": report.embedded_chunks,
                "dense_index": report.dense_index, "seconds": round(report.seconds, 2),
+               "stage_seconds": report.stage_seconds,
                "skipped": [{"source": f.source, "reason": f.reason} for f in report.failures],
                "index": str(args.index)}
     if args.json:

@@ -344,9 +344,31 @@ def _suspicious(c: str) -> bool:
 # --- plain text and Markdown -------------------------------------------------------------
 
 
+_HTML_PAGE = re.compile(r"\s*(?:<!doctype\s+html|<html|<head|<body)", re.I)
+_HTML_BLOCK = re.compile(r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
+
+
 def _load_txt(path: Path, source: str, *, ocr: bool) -> Document:
-    text = _unwrap(_clean_text(_decode(path.read_bytes(), source)))
+    raw = _decode(path.read_bytes(), source)
+    if _HTML_PAGE.match(raw):  # a web page saved as .txt: read it as the HTML it is
+        return _html_document(raw, source, fmt="txt")
+    text = _unwrap(_clean_text(_strip_markup(raw)))
     return Document(doc_id=source, source=source, text=text, format="txt")
+
+
+def _strip_markup(text: str) -> str:
+    """Drop HTML that got into a text or Markdown file: scripts and styles whole, tags but not words.
+
+    Only tag-shaped runs (<p>, </div>, <br/>) go: a bare < or 《》 in the text stays.
+    """
+    import html
+
+    text = _HTML_BLOCK.sub("", re.sub(r"<!--.*?-->", "", text, flags=re.S))
+    if not _HTML_TAG.search(text):
+        return text
+    text = re.sub(r"<br\s*/?>|</(?:p|div|li|tr|h[1-6])\s*>", "\n", text, flags=re.I)
+    return html.unescape(_HTML_TAG.sub("", text))
 
 
 def _unwrap(text: str) -> str:
@@ -375,7 +397,7 @@ _MD_RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$|^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{
 
 
 def _load_md(path: Path, source: str, *, ocr: bool) -> Document:
-    raw = re.sub(r"<!--.*?-->", "", _decode(path.read_bytes(), source), flags=re.S)
+    raw = _strip_markup(_decode(path.read_bytes(), source))
     lines: list[str] = []
     title = ""
     for line in _split_lines(raw):
@@ -464,9 +486,13 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", r
 
 
 def _load_html(path: Path, source: str, *, ocr: bool) -> Document:
+    return _html_document(_decode_html(path.read_bytes(), source), source)
+
+
+def _html_document(markup: str, source: str, fmt: str = "html") -> Document:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(_decode_html(path.read_bytes(), source), "lxml")
+    soup = BeautifulSoup(markup, "lxml")
     title = _html_title(soup)
     for tag in soup.find_all(_HTML_DROP):
         tag.decompose()
@@ -474,7 +500,7 @@ def _load_html(path: Path, source: str, *, ocr: bool) -> Document:
     _html_walk(soup.body or soup, parts)
     # Nested blocks and the whitespace between tags leave blank lines that mean nothing.
     text = "\n".join(line for line in _clean_text("".join(parts)).split("\n") if line)
-    return Document(doc_id=source, source=source, text=text, format="html", title_hint=title)
+    return Document(doc_id=source, source=source, text=text, format=fmt, title_hint=title)
 
 
 def _decode_html(data: bytes, source: str) -> str:

@@ -41,6 +41,7 @@ class BuildReport:
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
     dense_index: str = ""
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # load, embed, tokenize, write
 
 
 @dataclass
@@ -108,20 +109,34 @@ def build_index(corpus: Path, index_dir: Path, settings: BuildSettings = BuildSe
         raise IngestError(str(corpus), "no such file or folder")
     embedder = _embedder(settings.embedder, settings.model)
     previous = _Previous(None if rebuild else _previous_contents(index_dir, settings, embedder))
-    parts = _gather(corpus, settings, previous, progress)
+    clock = _StageClock()
+    parts = clock("load", _gather, corpus, settings, previous, progress)
     embedded = sum(v is None for v in parts.vectors)
-    vectors = _embed_missing(parts, embedder, progress)
-    tokens = _tokenize(parts, progress)
+    vectors = clock("embed", _embed_missing, parts, embedder, progress)
+    tokens = clock("tokenize", _tokenize, parts, progress)
     kind = _dense_kind(settings, len(parts.chunks))
     from kb.store import store_class
 
-    store = store_class("faiss").build(vectors, tokens, kind=kind, hnsw_m=settings.hnsw_m)
+    store = clock("index", store_class("faiss").build, vectors, tokens, kind=kind, hnsw_m=settings.hnsw_m)
     contents = IndexContents(settings, {"name": embedder.name, "model": embedder.model, "dim": embedder.dim},
                              parts.records, parts.chunks, vectors, parts.sources, parts.failures)
-    seconds = time.perf_counter() - started
-    write_index(index_dir, contents, store, dense_kind=kind, build_seconds=seconds)
+    clock("write", write_index, index_dir, contents, store, dense_kind=kind,
+          build_seconds=time.perf_counter() - started)
     return BuildReport(len(parts.records), len(parts.chunks), len(parts.sources), parts.reused,
-                       embedded, parts.failures, seconds, kind)
+                       embedded, parts.failures, time.perf_counter() - started, kind, clock.seconds)
+
+
+class _StageClock:
+    """Runs a stage and keeps how long it took, for the summary and the benchmarks."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, stage: str, fn, *args, **kwargs):
+        t = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.seconds[stage] = round(time.perf_counter() - t, 3)
+        return result
 
 
 def _embedder(name: str, model: str | None):
@@ -152,6 +167,8 @@ def _previous_contents(index_dir: Path, settings: BuildSettings, embedder) -> In
 def _gather(corpus: Path, settings: BuildSettings, previous: _Previous, progress: Progress) -> _Parts:
     root = corpus if corpus.is_dir() else corpus.parent
     files = find_files(corpus)
+    if not files:
+        raise IngestError(str(corpus), "no supported files (.pdf .docx .html .txt .md .jsonl) found")
     parts = _Parts()
     seen: set[str] = set()
     for i, path in enumerate(files):

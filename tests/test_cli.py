@@ -56,7 +56,8 @@ def test_index_json_summary(capsys, tmp_path):
     assert err == ""  # --json turns the progress bars off
     summary = json.loads(out)
     assert set(summary) == {"documents", "chunks", "files", "reused_documents", "embedded_chunks", "dense_index",
-                            "seconds", "skipped", "index"}
+                            "seconds", "stage_seconds", "skipped", "index"}
+    assert set(summary["stage_seconds"]) == {"load", "embed", "tokenize", "index", "write"}
     assert (summary["documents"], summary["files"], summary["skipped"]) == (7, 7, [])
     assert (summary["reused_documents"], summary["embedded_chunks"]) == (0, summary["chunks"])
     assert summary["dense_index"] == "flat"

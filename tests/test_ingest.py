@@ -430,3 +430,24 @@ def test_txt_with_real_paragraphs_is_left_alone(tmp_path):
     path = tmp_path / "law.txt"
     path.write_text(text, encoding="utf-8")
     assert load_file(path, tmp_path)[0].text == text.strip()
+
+
+def test_web_page_saved_as_txt_is_read_as_html(tmp_path):
+    path = tmp_path / "page.txt"
+    path.write_text("<!DOCTYPE html><html><head><title>站点</title></head><body><script>alert(1)</script>"
+                    "<h1>某某办法</h1><p>第一条 为了规范管理，制定本办法。</p><p>第二条 本办法适用于本市。</p>"
+                    "</body></html>", encoding="utf-8")
+    doc = load_file(path, tmp_path)[0]
+    assert doc.format == "txt"
+    assert doc.text == "某某办法\n第一条 为了规范管理，制定本办法。\n第二条 本办法适用于本市。"
+    assert doc.title_hint == "某某办法"
+
+
+def test_html_inside_markdown_and_text_is_stripped(tmp_path):
+    md = tmp_path / "a.md"
+    md.write_text('# 标题\n\n<div class="x">第一条 为了规范管理，<b>制定</b>本办法。</div>\n'
+                  "<script>evil()</script>\n<style>p{}</style>\n第二条 A&amp;B 条件为 x < 3 时适用。\n", encoding="utf-8")
+    text = load_file(md, tmp_path)[0].text
+    assert "evil" not in text and "<" not in text.replace("x < 3", "") and "p{}" not in text
+    assert "第一条 为了规范管理，制定本办法。" in text
+    assert "第二条 A&B 条件为 x < 3 时适用。" in text

@@ -12,7 +12,7 @@ import pytest
 
 from kb.config import BuildSettings, SearchFilters, SearchSettings
 from kb.embed import EMBEDDERS, HashingEmbedder, register_embedder
-from kb.errors import ConfigError, IndexError_
+from kb.errors import ConfigError, IndexError_, IngestError
 from kb.index import read_contents, read_manifest
 from kb.pipeline import BuildReport, build_index, open_retriever
 from kb.types import Failure
@@ -360,3 +360,17 @@ def test_hnsw_backend_builds_and_finds_the_same_top_document(base, tmp_path, bas
         assert retriever.search(question)[0].chunk.chunk_id == base_retriever.search(question)[0].chunk.chunk_id
     filtered = retriever.search("证书有效期是多久？", SearchSettings(filters=SearchFilters(doc_ids=(HTML,))))
     assert filtered and {h.chunk.doc_id for h in filtered} == {HTML}
+
+
+def test_folder_without_documents_is_an_error_and_writes_nothing(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.xlsx").write_bytes(b"not a document type we read")
+    with pytest.raises(IngestError, match="no supported files"):
+        build_index(corpus, tmp_path / "index", BuildSettings(embedder="hashing"))
+    assert not (tmp_path / "index").exists()
+
+
+def test_missing_corpus_is_an_error(tmp_path):
+    with pytest.raises(IngestError, match="no such file or folder"):
+        build_index(tmp_path / "nowhere", tmp_path / "index", BuildSettings(embedder="hashing"))
