@@ -31,12 +31,13 @@ class _Bars:
         from tqdm import tqdm
 
         bar = self.bars.get(stage)
-        if bar is None:
-            bar = self.bars[stage] = tqdm(total=total, desc=self.LABELS.get(stage, stage), unit="",
-                                          file=sys.stderr, dynamic_ncols=True)
-        bar.total = total
+        if bar is None or done == 0:  # a stage may run in several passes (one per analyzer)
+            if bar is not None:
+                bar.close()
+            label = self.LABELS.get(stage, stage) + (f" ({detail})" if stage == "tokenize" else "")
+            bar = self.bars[stage] = tqdm(total=total, desc=label, unit="", file=sys.stderr, dynamic_ncols=True)
         bar.update(done - bar.n)
-        if detail:
+        if detail and stage == "load":
             bar.set_postfix_str(detail[-40:], refresh=False)
         if done >= total:
             bar.close()

@@ -15,6 +15,7 @@ import numpy as np
 from kb.config import BuildSettings
 from kb.errors import IndexError_
 from kb.metadata import normalize_title
+from kb.tokenize import analyzer_fingerprint
 from kb.types import Chunk, DocRecord, Failure
 
 FORMAT_VERSION = 1
@@ -36,6 +37,8 @@ class IndexContents:
     vectors: np.ndarray
     sources: dict[str, dict] = field(default_factory=dict)  # source -> {"sha256", "documents": [...]}
     failures: list[Failure] = field(default_factory=list)
+    # tokens of the slow analyzers, row-aligned, kept so incremental builds need not recompute them
+    cached_tokens: dict[str, list[list[str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,6 +119,9 @@ def write_index(folder: Path, contents: IndexContents, store, *, dense_kind: str
         _write_jsonl(tmp / CHUNKS, (_chunk_to_dict(c) for c in contents.chunks))
         _write_jsonl(tmp / DOCS, (r.to_dict() for r in contents.records))
         np.save(tmp / VECTORS, contents.vectors)
+        for name, token_lists in contents.cached_tokens.items():
+            with open(tmp / f"tokens_{name}.txt", "w", encoding="utf-8") as f:
+                f.writelines(" ".join(tokens) + "\n" for tokens in token_lists)
         store.save(tmp)
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -124,6 +130,7 @@ def write_index(folder: Path, contents: IndexContents, store, *, dense_kind: str
             "dense_index": dense_kind,
             "counts": {"documents": len(contents.records), "chunks": len(contents.chunks)},
             "libraries": library_versions(),
+            "analyzer": analyzer_fingerprint(),
             "sources": contents.sources,
             "failures": [{"source": f.source, "reason": f.reason} for f in contents.failures],
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -194,6 +201,19 @@ def read_contents(folder: Path, manifest: dict) -> IndexContents:
         settings=BuildSettings.from_dict(manifest["settings"]), embedder=manifest["embedder"], records=records,
         chunks=chunks, vectors=vectors, sources=manifest["sources"],
         failures=[Failure(f["source"], f["reason"]) for f in manifest["failures"]])
+
+
+def read_cached_tokens(folder: Path, manifest: dict, n_chunks: int) -> dict[str, list[list[str]]]:
+    """Token lists an earlier build kept, when made by today's analyzers; {} otherwise."""
+    if manifest.get("analyzer") != analyzer_fingerprint():
+        return {}
+    cached = {}
+    for path in Path(folder).glob("tokens_*.txt"):
+        with open(path, encoding="utf-8") as f:
+            token_lists = [line.split() for line in f.read().split("\n")[:-1]]
+        if len(token_lists) == n_chunks:
+            cached[path.stem.removeprefix("tokens_")] = token_lists
+    return cached
 
 
 def load_index(folder: Path) -> LoadedIndex:

@@ -13,12 +13,13 @@ import numpy as np
 from kb.config import BuildSettings, SearchSettings
 from kb.embed import get_embedder
 from kb.errors import ConfigError, IndexError_, IngestError
-from kb.index import IndexContents, LoadedIndex, check_embedder, load_index, read_contents, read_manifest, write_index
+from kb.index import (IndexContents, LoadedIndex, check_embedder, load_index, read_cached_tokens, read_contents,
+                      read_manifest, write_index)
 from kb.ingest import find_files, read_file
 from kb.metadata import extract_metadata
 from kb.retrieve import Retriever
 from kb.segment import segment
-from kb.tokenize import ANALYZERS
+from kb.tokenize import ANALYZERS, CACHED_ANALYZERS
 from kb.types import Chunk, DocRecord, Document, Failure, Hit
 
 # progress(stage, done, total, detail): stages are "load", "embed", "tokenize"
@@ -51,14 +52,18 @@ class _Parts:
     records: list[DocRecord] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
     vectors: list[np.ndarray | None] = field(default_factory=list)
+    tokens: dict[str, list[list[str] | None]] = field(default_factory=lambda: {n: [] for n in CACHED_ANALYZERS})
     sources: dict[str, dict] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     reused: int = 0
 
-    def add(self, record: DocRecord, chunks: list[Chunk], vectors: list[np.ndarray | None]) -> None:
+    def add(self, record: DocRecord, chunks: list[Chunk], vectors: list[np.ndarray | None],
+            tokens: dict[str, list] | None = None) -> None:
         self.records.append(record)
         self.chunks.extend(chunks)
         self.vectors.extend(vectors)
+        for name, token_lists in self.tokens.items():
+            token_lists.extend((tokens or {}).get(name) or [None] * len(chunks))
 
 
 class _Previous:
@@ -72,10 +77,11 @@ class _Previous:
         for row, c in enumerate(contents.chunks if contents else []):
             self.rows.setdefault(c.doc_id, []).append(row)
 
-    def document(self, doc_id: str) -> tuple[DocRecord, list[Chunk], list[np.ndarray]]:
+    def document(self, doc_id: str) -> tuple[DocRecord, list[Chunk], list[np.ndarray], dict[str, list]]:
         rows = self.rows.get(doc_id, [])
+        tokens = {name: [lists[r] for r in rows] for name, lists in self.contents.cached_tokens.items()}
         return (self.records[doc_id], [self.contents.chunks[r] for r in rows],
-                [self.contents.vectors[r] for r in rows])
+                [self.contents.vectors[r] for r in rows], tokens)
 
 
 def content_hash(doc: Document) -> str:
@@ -119,7 +125,8 @@ def build_index(corpus: Path, index_dir: Path, settings: BuildSettings = BuildSe
 
     store = clock("index", store_class("faiss").build, vectors, tokens, kind=kind, hnsw_m=settings.hnsw_m)
     contents = IndexContents(settings, {"name": embedder.name, "model": embedder.model, "dim": embedder.dim},
-                             parts.records, parts.chunks, vectors, parts.sources, parts.failures)
+                             parts.records, parts.chunks, vectors, parts.sources, parts.failures,
+                             {name: tokens[name] for name in CACHED_ANALYZERS})
     clock("write", write_index, index_dir, contents, store, dense_kind=kind,
           build_seconds=time.perf_counter() - started)
     return BuildReport(len(parts.records), len(parts.chunks), len(parts.sources), parts.reused,
@@ -159,9 +166,11 @@ def _previous_contents(index_dir: Path, settings: BuildSettings, embedder) -> In
     if not (same_chunks and same_model):
         return None
     try:
-        return read_contents(index_dir, manifest)
+        contents = read_contents(index_dir, manifest)
     except IndexError_:
         return None
+    contents.cached_tokens = read_cached_tokens(index_dir, manifest, len(contents.chunks))
+    return contents
 
 
 def _gather(corpus: Path, settings: BuildSettings, previous: _Previous, progress: Progress) -> _Parts:
@@ -252,15 +261,19 @@ def _embed_missing(parts: _Parts, embedder, progress: Progress) -> np.ndarray:
 
 
 def _tokenize(parts: _Parts, progress: Progress) -> dict[str, list[list[str]]]:
+    """Token lists per analyzer; the slow analyzers' lists of reused documents are kept."""
     titles = {r.doc_id: r.meta.title for r in parts.records}
     texts = [index_text(titles[c.doc_id], c) for c in parts.chunks]
-    tokens: dict[str, list[list[str]]] = {name: [] for name in ANALYZERS}
-    for i, text in enumerate(texts):
-        if i % 200 == 0:
-            progress("tokenize", i, len(texts), "")
-        for name, analyzer in ANALYZERS.items():
-            tokens[name].append(analyzer(text))
-    progress("tokenize", len(texts), len(texts), "")
+    tokens: dict[str, list[list[str]]] = {}
+    for name, analyzer in ANALYZERS.items():
+        kept = parts.tokens.get(name) or [None] * len(texts)
+        todo = [i for i, t in enumerate(kept) if t is None]
+        progress("tokenize", 0, len(todo), name)
+        for done, i in enumerate(todo, 1):
+            kept[i] = analyzer(texts[i])
+            if done % 500 == 0 or done == len(todo):
+                progress("tokenize", done, len(todo), name)
+        tokens[name] = kept
     return tokens
 
 

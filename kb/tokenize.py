@@ -73,3 +73,16 @@ def char_tokens(text: str) -> list[str]:
 
 
 ANALYZERS = {"words": word_tokens, "chars": char_tokens}
+# Analyzers slow enough that an incremental build keeps their tokens instead of recomputing them.
+CACHED_ANALYZERS = ("words",)
+
+
+def analyzer_fingerprint() -> str:
+    """Changes whenever tokens could: dictionary, stop words, jieba version, this module's rules."""
+    import hashlib
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    for part in (*DOMAIN_TERMS, "|", *sorted(STOP_WORDS), "|", version("jieba"), "|", _ASCII_WORD.pattern, "2"):
+        h.update(part.encode("utf-8"))
+    return h.hexdigest()[:16]

@@ -374,3 +374,21 @@ def test_folder_without_documents_is_an_error_and_writes_nothing(tmp_path):
 def test_missing_corpus_is_an_error(tmp_path):
     with pytest.raises(IngestError, match="no such file or folder"):
         build_index(tmp_path / "nowhere", tmp_path / "index", BuildSettings(embedder="hashing"))
+
+
+def test_incremental_build_reuses_word_tokens(tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    index = tmp_path / "index"
+    settings = BuildSettings(embedder="hashing", **CHUNKING)
+    first = build_index(corpus, index, settings)
+    assert len((index / "tokens_words.txt").read_text(encoding="utf-8").splitlines()) == first.chunks
+
+    calls = []
+    build_index(corpus, index, settings, progress=lambda stage, done, total, detail: calls.append(
+        (stage, done, total, detail)))
+    assert ("tokenize", 0, 0, "words") in calls  # nothing left to cut with jieba
+    assert ("tokenize", 0, first.chunks, "chars") in calls  # character n-grams are cheap: recomputed
+
+    retriever = open_retriever(index)
+    assert retriever.search("证书有效期是多久？")[0].chunk.label == "第十二条"
