@@ -10,7 +10,7 @@ import numpy as np
 from kb.config import SearchFilters, SearchSettings
 from kb.index import LoadedIndex
 from kb.metadata import find_doc_numbers, normalize_title
-from kb.tokenize import ANALYZERS, word_tokens
+from kb.tokenize import QUERY_ANALYZERS, word_tokens
 from kb.types import Hit
 
 _TITLE_QUOTE = re.compile(r"《([^《》]{2,80})》")
@@ -125,7 +125,7 @@ class Retriever:
         allowed = allowed_rows(index, settings.filters)
         found: dict[str, np.ndarray] = {}
         lexical = {}
-        for name, analyzer in ANALYZERS.items():
+        for name, analyzer in QUERY_ANALYZERS.items():
             lexical[name] = index.store.lexical_scores(name, analyzer(query))
             found[name] = _top_rows(lexical[name], settings.candidates, allowed)
         qvec = self.embedder.embed_query(query)

@@ -26,7 +26,7 @@ STOP_WORDS = frozenset(
 
 _PUNCT = re.compile(r"^[\W_]+$", re.UNICODE)
 _ASCII_WORD = re.compile(r"[a-z0-9]+(?:[.+][a-z0-9]+)*\+?")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _lock = threading.Lock()
 
 
@@ -65,14 +65,32 @@ def char_tokens(text: str) -> list[str]:
     """
     text = normalize(text)
     tokens: list[str] = []
-    for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", text):
+    for run in _CJK_RUN.findall(text):
         tokens.extend(c for c in run if c not in STOP_WORDS)
         tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
     tokens.extend(_ASCII_WORD.findall(text))
     return tokens
 
 
+def char_query_tokens(text: str) -> list[str]:
+    """A question's character tokens: bigrams, plus unigrams only where a CJK run is one character.
+
+    Unigrams of a whole question mostly add common characters that match everywhere; dropping
+    them raised MRR@10 on ncp dev from 0.869 to 0.876 (bench/ncp.py).
+    """
+    text = normalize(text)
+    tokens: list[str] = []
+    for run in _CJK_RUN.findall(text):
+        if len(run) == 1:
+            tokens.extend(c for c in run if c not in STOP_WORDS)
+        tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+    tokens.extend(_ASCII_WORD.findall(text))
+    return tokens
+
+
+# How documents are analysed for indexing, and how questions are analysed for searching them.
 ANALYZERS = {"words": word_tokens, "chars": char_tokens}
+QUERY_ANALYZERS = {"words": word_tokens, "chars": char_query_tokens}
 # Analyzers slow enough that an incremental build keeps their tokens instead of recomputing them.
 CACHED_ANALYZERS = ("words",)
 
