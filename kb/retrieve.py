@@ -108,6 +108,19 @@ def _top_rows(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndar
     return top[np.argsort(-scores[top], kind="stable")]
 
 
+def _named_first(fused: np.ndarray, named: np.ndarray, *, read_in_order: bool) -> np.ndarray:
+    """Put the chunks of documents named by 文号 or title above all others.
+
+    With nothing else asked ("教职成〔2019〕6号讲了什么"), the named document reads from its
+    beginning (candidates are in row order, which is document order); otherwise its chunks keep
+    their fused order among themselves.
+    """
+    if read_in_order:
+        position = np.cumsum(named)  # 1, 2, ... along the named chunks
+        return np.where(named, 10.0 + 1.0 / np.maximum(position, 1), fused)
+    return fused + named * 10.0
+
+
 class Retriever:
     """Searches one loaded index with one embedder; both are loaded once and reused per question."""
 
@@ -117,38 +130,32 @@ class Retriever:
 
     def search(self, question: str, settings: SearchSettings = SearchSettings()) -> list[Hit]:
         """The top_k chunks for a question, best first."""
-        index, n = self.index, len(self.index.chunks)
-        if n == 0 or not question.strip():
+        if not self.index.chunks or not question.strip():
             return []
-        named = match_named_documents(index, question)
+        named = match_named_documents(self.index, question)
         query = named.rest if len(named.rest) >= 2 else question
-        allowed = allowed_rows(index, settings.filters)
-        found: dict[str, np.ndarray] = {}
-        lexical = {}
-        for name, analyzer in QUERY_ANALYZERS.items():
-            lexical[name] = index.store.lexical_scores(name, analyzer(query))
-            found[name] = _top_rows(lexical[name], settings.candidates, allowed)
-        qvec = self.embedder.embed_query(query)
-        found["dense"], _ = index.store.dense_search(qvec, settings.candidates, allowed)
-        named_rows = [r for d in named.doc_ids for r in index.doc_rows.get(d, [])]
-        if allowed is not None:
-            named_rows = [r for r in named_rows if allowed[r]]
-        candidates = np.array(sorted(set(np.concatenate([*found.values(), named_rows]).astype(np.int64).tolist())),
-                              dtype=np.int64)
+        allowed = allowed_rows(self.index, settings.filters)
+        lexical, found, qvec = self._retrieve(query, settings.candidates, allowed)
+        named_rows = [r for d in named.doc_ids for r in self.index.doc_rows.get(d, [])
+                      if allowed is None or allowed[r]]
+        candidates = np.unique(np.concatenate([*found.values(), named_rows]).astype(np.int64))
         if len(candidates) == 0:
             return []
         fused = self._fuse(candidates, lexical, qvec, found, settings)
         if named_rows:
-            # a document named by 文号 or title ranks first, whatever the other retrievers say;
-            # with nothing else asked ("教职成〔2019〕6号讲了什么"), it reads from its beginning
-            named_mask = np.isin(candidates, named_rows)
-            if not word_tokens(named.rest):
-                fused = np.where(named_mask, 0.0, fused)
-                fused = fused + named_mask * (10.0 - np.arange(len(candidates)) * 1e-3)
-            else:
-                fused = fused + named_mask * 10.0
+            fused = _named_first(fused, np.isin(candidates, named_rows), read_in_order=not word_tokens(named.rest))
         order = np.lexsort((candidates, -fused))[: settings.top_k]
         return [self._hit(int(candidates[i]), float(fused[i]), found, named_rows) for i in order]
+
+    def _retrieve(self, query: str, k: int, allowed: np.ndarray | None):
+        """Every lexical score, each retriever's top-k rows, and the query vector."""
+        lexical, found = {}, {}
+        for name, analyzer in QUERY_ANALYZERS.items():
+            lexical[name] = self.index.store.lexical_scores(name, analyzer(query))
+            found[name] = _top_rows(lexical[name], k, allowed)
+        qvec = self.embedder.embed_query(query)
+        found["dense"], _ = self.index.store.dense_search(qvec, k, allowed)
+        return lexical, found, qvec
 
     def _fuse(self, candidates, lexical, qvec, found, settings: SearchSettings) -> np.ndarray:
         lex_w = 1.0 - settings.dense_weight
