@@ -13,7 +13,7 @@ import numpy as np
 from kb.config import BuildSettings, SearchSettings
 from kb.embed import get_embedder
 from kb.errors import ConfigError, IndexError_, IngestError
-from kb.index import (IndexContents, LoadedIndex, check_embedder, load_index, read_cached_tokens, read_contents,
+from kb.index import (IndexContents, LoadedIndex, build_lock, check_embedder, load_index, read_cached_tokens, read_contents,
                       read_manifest, write_index)
 from kb.ingest import find_files, read_file
 from kb.metadata import extract_metadata
@@ -114,6 +114,12 @@ def build_index(corpus: Path, index_dir: Path, settings: BuildSettings = BuildSe
     if not corpus.exists():
         raise IngestError(str(corpus), "no such file or folder")
     embedder = _embedder(settings.embedder, settings.model)
+    with build_lock(index_dir):
+        return _build(corpus, index_dir, settings, embedder, rebuild, progress, started)
+
+
+def _build(corpus: Path, index_dir: Path, settings: BuildSettings, embedder, rebuild: bool,
+           progress: Progress, started: float) -> BuildReport:
     previous = _Previous(None if rebuild else _previous_contents(index_dir, settings, embedder))
     clock = _StageClock()
     parts = clock("load", _gather, corpus, settings, previous, progress)

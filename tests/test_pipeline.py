@@ -296,7 +296,7 @@ def test_failed_build_leaves_the_previous_index_intact(work, exploding, base_ret
     with pytest.raises(RuntimeError, match="boom"):
         build_index(corpus, index, BuildSettings(embedder=exploding, **CHUNKING), rebuild=True)
     assert {p.name: p.read_bytes() for p in index.iterdir() if p.is_file()} == before
-    leftovers = [p.name for p in index.parent.iterdir() if p.name.startswith(".index.")]
+    leftovers = [p.name for p in index.parent.iterdir() if p.name.startswith(".index.") and p.name != ".index.lock"]
     assert leftovers == []
     retriever = open_retriever(index)
     for question in ("证书有效期是多久？", "1+X证书由谁颁发？", "教职成〔2019〕6号讲了什么？"):
@@ -311,7 +311,7 @@ def test_build_refuses_to_replace_a_folder_that_is_not_an_index(tmp_path):
     with pytest.raises(IndexError_, match="not a PolicyKB index"):
         build_index(CORPUS / "notices" / "production_education_notice.txt", target, HASHING)
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
-    assert [p.name for p in tmp_path.iterdir()] == ["notes"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.lock", "notes"]  # the lock file stays, empty
 
 
 # ---------------------------------------------------------------- opening an index
@@ -392,3 +392,14 @@ def test_incremental_build_reuses_word_tokens(tmp_path):
 
     retriever = open_retriever(index)
     assert retriever.search("证书有效期是多久？")[0].chunk.label == "第十二条"
+
+
+def test_a_second_build_of_the_same_index_fails_at_once(tmp_path):
+    from kb.index import build_lock
+
+    index = tmp_path / "index"
+    with build_lock(index):
+        with pytest.raises(IndexError_, match="another `python -m kb index` is writing"):
+            build_index(CORPUS, index, BuildSettings(embedder="hashing"))
+    report = build_index(CORPUS, index, BuildSettings(embedder="hashing"))  # free again afterwards
+    assert report.documents == 7
