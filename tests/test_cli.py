@@ -259,3 +259,25 @@ def test_index_of_missing_corpus_is_exit_2(capsys, tmp_path):
                         "--embedder", "hashing", "--json")
     assert code == 2
     assert f"error: {tmp_path / 'absent'}: no such file or folder" in err
+
+
+def test_doc_by_doc_number_in_any_bracket_form(capsys, index):
+    code, out, _ = _run(capsys, "doc", "教职成（2019）6 号", "--index", index, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert (doc["doc_id"], doc["doc_number"]) == (DOCX, "教职成〔2019〕6号")
+    assert [c["chunk_id"] for c in doc["chunk_list"]] == [f"{DOCX}#{i}" for i in range(doc["chunks"])]
+    assert doc["chunk_list"][0]["start"] == 0
+
+
+def test_doc_by_id_plain_text(capsys, index):
+    code, out, _ = _run(capsys, "doc", PDF, "--index", index)
+    assert code == 0
+    assert out.startswith("职业技能等级证书管理办法（试行）\n")
+    assert "第三章 证书颁发与管理 > 第十二条 p.2: 第十二条" in out
+
+
+def test_doc_unknown_is_an_error(capsys, index):
+    code, out, err = _run(capsys, "doc", "国发〔1999〕99号", "--index", index)
+    assert code == 2 and out == ""
+    assert "no document '国发〔1999〕99号'" in err and "python -m kb docs" in err
