@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -152,6 +153,7 @@ def write_index(folder: Path, contents: IndexContents, store, *, dense_kind: str
             "libraries": library_versions(),
             "analyzer": analyzer_fingerprint(),
             "sources": contents.sources,
+            "documents": {r.doc_id: r.content_hash for r in contents.records},
             "failures": [{"source": f.source, "reason": f.reason} for f in contents.failures],
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(build_seconds, 2),
@@ -230,7 +232,7 @@ def read_cached_tokens(folder: Path, manifest: dict, n_chunks: int) -> dict[str,
     cached = {}
     for path in Path(folder).glob("tokens_*.txt"):
         with open(path, encoding="utf-8") as f:
-            token_lists = [line.split() for line in f.read().split("\n")[:-1]]
+            token_lists = [list(map(sys.intern, line.split())) for line in f.read().split("\n")[:-1]]
         if len(token_lists) == n_chunks:
             cached[path.stem.removeprefix("tokens_")] = token_lists
     return cached

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from sys import intern
 import unicodedata
 from functools import lru_cache
 
@@ -54,7 +55,7 @@ def _jieba():
 def word_tokens(text: str) -> list[str]:
     """jieba search-mode words, without stop words and punctuation."""
     tokens = _jieba().lcut_for_search(normalize(text))
-    return [t for t in (t.strip() for t in tokens) if t and t not in STOP_WORDS and not _PUNCT.match(t)]
+    return [intern(t) for t in (t.strip() for t in tokens) if t and t not in STOP_WORDS and not _PUNCT.match(t)]
 
 
 def char_tokens(text: str) -> list[str]:
@@ -69,7 +70,9 @@ def char_tokens(text: str) -> list[str]:
         tokens.extend(c for c in run if c not in STOP_WORDS)
         tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
     tokens.extend(_ASCII_WORD.findall(text))
-    return tokens
+    # one shared string per distinct token: 13M tokens of the law corpus took 1.1 GB as separate
+    # strings and 0.14 GB interned
+    return list(map(intern, tokens))
 
 
 def char_query_tokens(text: str) -> list[str]:

