@@ -87,9 +87,21 @@ def _search_settings(args):
 
 
 def _open(args):
+    """Load the index and its embedder once; say so on stderr, since a model can take seconds."""
+    import time
+
     from kb.pipeline import open_retriever
 
-    return open_retriever(Path(args.index), args.embedder, args.model)
+    quiet = args.json or getattr(args, "batch", None)
+    if not quiet:
+        print(f"loading index {args.index} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    retriever = open_retriever(Path(args.index), args.embedder, args.model)
+    retriever.embedder.embed_query("预热")  # load the model now, not inside the first search
+    if not quiet:
+        print(f"loaded {len(retriever.index.chunks)} chunks and {retriever.embedder.model} "
+              f"in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return retriever
 
 
 def _read_batch(path: Path) -> list[str]:
@@ -102,7 +114,7 @@ def _read_batch(path: Path) -> list[str]:
             try:
                 questions.append(str(json.loads(line)["question"]))
             except (json.JSONDecodeError, KeyError) as e:
-                raise KBError(f"{path}:{lineno}: expected a JSON object with a \"question\" field ({e})")
+                raise KBError(f"{path}:{lineno}: expected a JSON object with a \"question\" field ({e})") from e
         else:
             questions.append(line)
     return questions

@@ -33,7 +33,7 @@ def read_qa(path: Path) -> list[QAItem]:
                 row = json.loads(line)
                 items.append(QAItem(row["question"], str(row["gold_doc"]), row.get("answer", "")))
             except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise KBError(f"{path}:{lineno}: not a QA line with question and gold_doc ({e})")
+                raise KBError(f"{path}:{lineno}: not a QA line with question and gold_doc ({e})") from e
     if not items:
         raise KBError(f"{path}: no questions")
     return items

@@ -191,7 +191,7 @@ def read_manifest(folder: Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
-        raise IndexError_(f"{path} is unreadable ({e}); rebuild with `python -m kb index CORPUS --index {folder} --rebuild`")
+        raise IndexError_(f"{path} is unreadable ({e}); rebuild with `python -m kb index CORPUS --index {folder} --rebuild`") from e
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexError_(
             f"index at {folder} has format {manifest.get('format_version')}, this PolicyKB reads {FORMAT_VERSION}; "
@@ -216,7 +216,7 @@ def read_contents(folder: Path, manifest: dict) -> IndexContents:
         records = [DocRecord.from_dict(d) for d in _read_jsonl(folder / DOCS)]
         vectors = np.load(folder / VECTORS)
     except (OSError, KeyError, ValueError) as e:
-        raise IndexError_(f"index at {folder} is damaged ({e}); rebuild with --rebuild")
+        raise IndexError_(f"index at {folder} is damaged ({e}); rebuild with --rebuild") from e
     if len(vectors) != len(chunks):
         raise IndexError_(f"index at {folder} is damaged: {len(vectors)} vectors for {len(chunks)} chunks; rebuild with --rebuild")
     return IndexContents(
@@ -248,5 +248,5 @@ def load_index(folder: Path) -> LoadedIndex:
     try:
         store = store_class(manifest["settings"].get("store", "faiss")).load(folder)
     except (OSError, RuntimeError, ValueError) as e:
-        raise IndexError_(f"index at {folder} is damaged ({e}); rebuild with --rebuild")
+        raise IndexError_(f"index at {folder} is damaged ({e}); rebuild with --rebuild") from e
     return LoadedIndex(folder, manifest, contents, store)

