@@ -47,6 +47,24 @@ class _Bars:
             bar.close()
 
 
+def _log_through_bars() -> None:
+    """Show ingestion notes (OCR page by page, dropped pages) above the progress bars."""
+    import logging
+
+    from tqdm import tqdm
+
+    class TqdmHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            tqdm.write(self.format(record), file=sys.stderr)
+
+    handler = TqdmHandler()
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    logger = logging.getLogger("kb.ingest")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def cmd_index(args) -> int:
     from kb.config import BuildSettings
     from kb.pipeline import build_index
@@ -55,6 +73,8 @@ def cmd_index(args) -> int:
         args.embedder, args.model, chunk_max_chars=args.chunk_max_chars, ocr=False if args.no_ocr else None,
         dense_backend=args.dense_backend)
     bars = _Bars(args.json)
+    if not args.json:
+        _log_through_bars()
     try:
         report = build_index(Path(args.corpus), Path(args.index), settings, rebuild=args.rebuild, progress=bars)
     finally:

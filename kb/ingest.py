@@ -688,7 +688,7 @@ def _read_pdf_pages(reader: Any, path: Path, source: str, *, ocr: bool) -> list[
                 pages.append(_PdfPage([], problem))
                 continue
             renderer = renderer or _Renderer(path)
-            log.debug("%s: OCR page %d/%d (%s)", source, number, len(reader.pages), problem)
+            log.info("%s: OCR page %d/%d (%s)", source, number, len(reader.pages), problem)
             pages.append(_ocr_page(renderer, number - 1, raw, problem))
     finally:
         if renderer is not None:
