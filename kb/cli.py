@@ -160,7 +160,7 @@ def cmd_search(args) -> int:
         d = h.to_dict()
         where = " ".join(x for x in (d["title"] or d["doc_id"], d["doc_number"], d["path"],
                                      f"p.{','.join(map(str, d['pages']))}" if d["pages"] else "") if x)
-        print(f"{rank}. [{h.score:.3f} {'+'.join(h.retrievers)}] {where}\n   {d['source']}\n   {h.chunk.text[:160]}")
+        print(f"{rank}. [{h.score:.3f} {'+'.join(h.retrievers)}] {where}\n   {d['source']}\n   {' '.join(h.chunk.text.split())[:160]}")
     return 0
 
 
