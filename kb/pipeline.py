@@ -123,6 +123,11 @@ def _build(corpus: Path, index_dir: Path, settings: BuildSettings, embedder, reb
     previous = _Previous(None if rebuild else _previous_contents(index_dir, settings, embedder))
     clock = _StageClock()
     parts = clock("load", _gather, corpus, settings, previous, progress)
+    if _unchanged(previous, parts, settings):
+        # nothing to redo: the index on disk already is this corpus under these settings
+        old = previous.contents
+        return BuildReport(len(old.records), len(old.chunks), len(old.sources), parts.reused, 0, old.failures,
+                           time.perf_counter() - started, _dense_kind(settings, len(old.chunks)), clock.seconds)
     embedded = sum(v is None for v in parts.vectors)
     vectors = clock("embed", _embed_missing, parts, embedder, progress)
     tokens = clock("tokenize", _tokenize, parts, progress)
@@ -137,6 +142,15 @@ def _build(corpus: Path, index_dir: Path, settings: BuildSettings, embedder, reb
           build_seconds=time.perf_counter() - started)
     return BuildReport(len(parts.records), len(parts.chunks), len(parts.sources), parts.reused,
                        embedded, parts.failures, time.perf_counter() - started, kind, clock.seconds)
+
+
+def _unchanged(previous: _Previous, parts: _Parts, settings: BuildSettings) -> bool:
+    """Whether this run found exactly what the last build indexed, under the same settings."""
+    old = previous.contents
+    return (old is not None and old.settings == settings and parts.sources == old.sources
+            and parts.failures == old.failures and parts.reused == len(parts.records)
+            and [r.doc_id for r in parts.records] == [r.doc_id for r in old.records]
+            and set(old.cached_tokens) == set(CACHED_ANALYZERS))
 
 
 class _StageClock:

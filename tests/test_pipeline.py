@@ -384,14 +384,33 @@ def test_incremental_build_reuses_word_tokens(tmp_path):
     first = build_index(corpus, index, settings)
     assert len((index / "tokens_words.txt").read_text(encoding="utf-8").splitlines()) == first.chunks
 
+    changed = corpus / "notices/production_education_notice.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n五、其他\n本通知自印发之日起施行。\n", encoding="utf-8")
     calls = []
-    build_index(corpus, index, settings, progress=lambda stage, done, total, detail: calls.append(
+    second = build_index(corpus, index, settings, progress=lambda stage, done, total, detail: calls.append(
         (stage, done, total, detail)))
-    assert ("tokenize", 0, 0, "words") in calls  # nothing left to cut with jieba
-    assert ("tokenize", 0, first.chunks, "chars") in calls  # character n-grams are cheap: recomputed
+    assert ("tokenize", 0, second.embedded_chunks, "words") in calls  # jieba runs on the changed document only
+    assert ("tokenize", 0, second.chunks, "chars") in calls  # character n-grams are cheap: recomputed
 
     retriever = open_retriever(index)
     assert retriever.search("证书有效期是多久？")[0].chunk.label == "第十二条"
+    assert retriever.search("本通知自印发之日起施行")[0].chunk.doc_id == "notices/production_education_notice.txt"
+
+
+def test_unchanged_corpus_leaves_the_index_untouched(tmp_path):
+    index = tmp_path / "index"
+    settings = BuildSettings(embedder="hashing", **CHUNKING)
+    first = build_index(CORPUS, index, settings)
+    before = {p.name: p.stat().st_mtime_ns for p in index.rglob("*")}
+    calls = []
+    again = build_index(CORPUS, index, settings, progress=lambda *call: calls.append(call[0]))
+    assert (again.documents, again.chunks, again.reused_documents, again.embedded_chunks) == (
+        first.documents, first.chunks, first.documents, 0)
+    assert {p.name: p.stat().st_mtime_ns for p in index.rglob("*")} == before
+    assert set(calls) == {"load"}
+    # a changed build setting is a change
+    third = build_index(CORPUS, index, BuildSettings(embedder="hashing", dense_backend="hnsw", **CHUNKING))
+    assert third.dense_index == "hnsw" and read_manifest(index)["dense_index"] == "hnsw"
 
 
 def test_a_second_build_of_the_same_index_fails_at_once(tmp_path):
