@@ -16,7 +16,7 @@ def _print_json(obj) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=1))
 
 
-class _Bars:
+class ProgressBars:
     """One tqdm bar per pipeline stage, on stderr."""
 
     LABELS = {"load": "reading files", "embed": "embedding chunks", "tokenize": "tokenising"}
@@ -72,7 +72,7 @@ def cmd_index(args) -> int:
     settings = BuildSettings.from_env(
         args.embedder, args.model, chunk_max_chars=args.chunk_max_chars, ocr=False if args.no_ocr else None,
         dense_backend=args.dense_backend)
-    bars = _Bars(args.json)
+    bars = ProgressBars(args.json)
     if not args.json:
         _log_through_bars()
     try:

@@ -1,0 +1,82 @@
+"""The web UI: its search handler, and the real Gradio app served over HTTP."""
+
+import json
+import socket
+
+import pytest
+
+import app
+from kb.config import BuildSettings
+from kb.pipeline import build_index, open_retriever
+from tests.conftest import REPO
+
+PDF = "rules/certificate_management_measures.pdf"
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory):
+    index = tmp_path_factory.mktemp("app") / "index"
+    build_index(REPO / "corpus", index, BuildSettings(embedder="hashing"))
+    return open_retriever(index)
+
+
+@pytest.fixture(scope="module")
+def search(retriever):
+    return app.make_search(retriever)
+
+
+def test_answer_passages_are_cited_to_clause_and_page(search):
+    out = search("证书有效期是多久？", top_k=3)
+    first = out.split('<div class="kb-hit">')[1]
+    assert "《职业技能等级证书管理办法（试行）》" in first
+    assert "教职成厅〔2019〕3号 · 第三章 证书颁发与管理 &gt; 第十二条 · 第 2 页" in first
+    assert PDF in first and "证书有效期为三年" in first
+    assert out.count('<div class="kb-hit">') == 3
+
+
+def test_doc_number_hits_are_marked(search):
+    out = search("教职成[2019]6号讲了什么？", top_k=2)
+    assert out.count("按文号/标题命中") == 2 and "notices/1x_pilot_plan.docx" in out
+
+
+def test_bad_inputs_get_chinese_messages(search):
+    assert app.EMPTY_QUESTION in search("   ")
+    assert app.BAD_DATE in search("证书有效期", date_from="2020/01/01")
+    assert app.NO_HITS in search("证书有效期", issuer="不存在的机关")
+
+
+def test_filters_reach_the_search(search):
+    out = search("证书", issuer="教育部办公厅", date_from="2020-01-01", date_to="2020-12-31", top_k=10)
+    sources = {part.split("</div>")[0] for part in out.split('<div class="kb-source">')[1:]}
+    assert sources == {"notices/pilot_work_notice.html"}  # the only 教育部办公厅 document of 2020
+
+
+def test_document_text_is_escaped(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    row = {"id": "x1", "title": "测试<b>标题</b>", "text": "证书有效期为三年。<img src=x onerror=alert(1)>"}
+    (corpus / "docs.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    build_index(corpus, tmp_path / "index", BuildSettings(embedder="hashing"))
+    out = app.make_search(open_retriever(tmp_path / "index"))("证书有效期")
+    assert "<img" not in out and "&lt;img src=x onerror=alert(1)&gt;" in out
+    assert "<b>" not in out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_served_app_answers_over_http(retriever):
+    from gradio_client import Client
+
+    port = _free_port()
+    demo = app.build_ui(retriever)
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        out = client.predict("证书有效期是多久？", "", "", "", 1, api_name="/search")
+    finally:
+        demo.close()
+    assert out.count('<div class="kb-hit">') == 1 and "第十二条 · 第 2 页" in out
