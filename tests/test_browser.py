@@ -1,0 +1,67 @@
+"""The web UI in a real browser: Debian's Chromium driven by Playwright, against app.py on localhost."""
+
+import shutil
+import socket
+
+import pytest
+
+import app
+from kb.config import BuildSettings
+from kb.pipeline import build_index, open_retriever
+from tests.conftest import REPO
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without these, Chromium keeps trying to reach Google's hosts, which this closed network refuses.
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page_url(tmp_path_factory):
+    if not shutil.which("chromium"):
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
+    pytest.importorskip("playwright", reason="playwright is not installed (pip install playwright)")
+    index = tmp_path_factory.mktemp("browser") / "index"
+    build_index(REPO / "corpus", index, BuildSettings(embedder="hashing"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = app.build_ui(open_retriever(index))
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture()
+def page(page_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        # not "networkidle": a Gradio page keeps a connection open and never settles
+        page.goto(page_url, wait_until="domcontentloaded")
+        page.wait_for_selector("#question textarea", timeout=30_000)
+        yield page
+        browser.close()
+
+
+def test_question_shows_cited_passages(page):
+    page.fill("#question textarea", "证书有效期是多久？")
+    page.click("#search")
+    page.wait_for_selector("#results .kb-hit", timeout=30_000)
+    first = page.locator("#results .kb-hit").first
+    assert "《职业技能等级证书管理办法（试行）》" in first.inner_text()
+    assert "第三章 证书颁发与管理 > 第十二条 · 第 2 页" in first.locator(".kb-where").inner_text()
+    assert first.locator(".kb-text").inner_text().startswith("第十二条 证书有效期为三年")
+
+
+def test_enter_key_searches_and_empty_question_is_told(page):
+    page.press("#question textarea", "Enter")
+    page.wait_for_selector("#results .kb-notice", timeout=30_000)
+    assert page.inner_text("#results") == app.EMPTY_QUESTION
+    page.fill("#question textarea", "教职成（2019）6号")
+    page.press("#question textarea", "Enter")
+    page.wait_for_selector("#results .kb-exact", timeout=30_000)
+    assert page.locator("#results .kb-hit").count() == 5
+    assert page.locator("#results .kb-exact").count() == 5
