@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 import json
 import logging
 import math
@@ -30,6 +31,10 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # CJK punctuation, fullwidth forms, and the quotes/dashes Chinese text uses.
 _CJK_PUNCT = "\u3001-\u303f\uff00-\uffef\u2018-\u201f\u2026\u2014\u00b7"
 _CJK_RE = re.compile(f"[{_CJK}]")
+_WIDE_RE = re.compile(f"[{_CJK}{_CJK_PUNCT}]")
+# Identity-encoded fonts without a ToUnicode map repeat one character ("佛佛佛佛").
+_CJK_REPEAT_RE = re.compile(f"([{_CJK}])\\1{{2,}}")
+_SPACE_RUN = re.compile(r" {2,}")
 _SPACE_BETWEEN_CJK = re.compile(f"(?<=[{_CJK}{_CJK_PUNCT}]) +(?=[{_CJK}{_CJK_PUNCT}])")
 # PDF extractors put spaces between Chinese and digits ("2023 年 3 月"); authors rarely do.
 _SPACE_CJK_DIGIT = re.compile(f"(?<=[{_CJK}]) +(?=[0-9])|(?<=[0-9]) +(?=[{_CJK}])")
@@ -251,7 +256,7 @@ def _char_table() -> dict[int, str | None]:
 
 
 def _clean_line(line: str, *, tight_digits: bool = False) -> str:
-    line = re.sub(r" {2,}", " ", line).strip()
+    line = _SPACE_RUN.sub(" ", line).strip()
     label = _LEADING_LABEL.match(line)
     head, rest = (label.group(1) + " ", line[label.end():]) if label else ("", line)
     rest = _SPACE_BETWEEN_CJK.sub("", rest)
@@ -265,6 +270,11 @@ def _split_lines(text: str) -> list[str]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\u2028", "\n").replace("\u2029", "\n").replace("\x0c", "\n")
     return text.translate(_char_table()).split("\n")
+
+
+def _one_line(text: str) -> str:
+    """A title or heading spread over several lines or cells -> one cleaned line."""
+    return _clean_line(" ".join(text.split()))
 
 
 def _finish(lines: list[str]) -> str:
@@ -328,7 +338,7 @@ def garbled_share(text: str) -> float:
         return 0.0
     bad = sum(1 for c in chars if _suspicious(c))
     # Counted twice: a run like this is far stronger evidence than a stray accented letter.
-    bad += 2 * sum(len(m.group()) for m in re.finditer(f"([{_CJK}])\\1{{2,}}", text))
+    bad += 2 * sum(len(m.group()) for m in _CJK_REPEAT_RE.finditer(text))
     return bad / len(chars)
 
 
@@ -362,8 +372,6 @@ def _strip_markup(text: str) -> str:
 
     Only tag-shaped runs (<p>, </div>, <br/>) go: a bare < or 《》 in the text stays.
     """
-    import html
-
     text = _HTML_BLOCK.sub("", re.sub(r"<!--.*?-->", "", text, flags=re.S))
     if not _HTML_TAG.search(text):
         return text
@@ -410,19 +418,28 @@ def _load_md(path: Path, source: str, *, ocr: bool) -> Document:
         elif _MD_RULE.match(line):
             lines.append("")
         else:
-            lines.append(_clean_line(_md_inline(re.sub(r"^\s*>\s?", "", line))))
+            lines.append(_clean_line(_md_inline(_MD_QUOTE.sub("", line))))
     return Document(doc_id=source, source=source, text=_finish(lines), format="md",
                     title_hint=title)
 
 
+# (pattern, replacement) in order: images before links, ** before *.
+_MD_INLINE = (
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
+    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1"),
+    (re.compile(r"~~(.+?)~~"), r"\1"),
+    (re.compile(r"`([^`]*)`"), r"\1"),
+)
+_MD_QUOTE = re.compile(r"^\s*>\s?")
+
+
 def _md_inline(text: str) -> str:
     """Strip Markdown inline markup, keeping the words: emphasis, links, images, code."""
-    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
-    text = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"\1", text)
-    text = re.sub(r"~~(.+?)~~", r"\1", text)
-    return re.sub(r"`([^`]*)`", r"\1", text)
+    for pattern, replacement in _MD_INLINE:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 # --- JSONL -------------------------------------------------------------------------------
@@ -482,6 +499,7 @@ _HTML_BLOCKS = frozenset(
     "blockquote pre figure figcaption address center form fieldset table thead tbody tfoot "
     "caption hr br tr".split()
 )
+_WHITESPACE_RUN = re.compile(r"\s+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 
 
@@ -523,7 +541,7 @@ def _html_title(soup: Any) -> str:
     # <h1> first: <title> usually carries the site name too ("…的通知-某某政务网").
     for tag in (soup.find("h1"), soup.title):
         if tag is not None:
-            text = _clean_line(" ".join(tag.get_text(" ").split()))
+            text = _one_line(tag.get_text(" "))
             if text:
                 return text
     return ""
@@ -538,7 +556,7 @@ def _html_walk(node: Any, parts: list[str]) -> None:
         if isinstance(child, PreformattedString):  # comments, doctype, CDATA
             continue
         if isinstance(child, NavigableString):
-            parts.append(re.sub(r"\s+", " ", str(child)))
+            parts.append(_WHITESPACE_RUN.sub(" ", str(child)))
         elif isinstance(child, Tag):
             if child.name == "tr":
                 parts.append("\n" + _html_row(child) + "\n")
@@ -579,7 +597,7 @@ def _load_docx(path: Path, source: str, *, ocr: bool) -> Document:
         text = block.text
         lines.extend(text.split("\n"))
         if not title and block.style is not None and block.style.name == "Title":
-            title = _clean_line(" ".join(text.split()))
+            title = _one_line(text)
     return Document(doc_id=source, source=source, text=_clean_text("\n".join(lines)),
                     format="docx", title_hint=title)
 
@@ -603,7 +621,7 @@ def _docx_table_rows(table: Any) -> list[str]:
 
 def _meaningful_title(title: str) -> str:
     """A container title worth keeping, or "" for empty, file-name-like or garbled ones."""
-    title = _clean_line(" ".join(title.split()))
+    title = _one_line(title)
     if re.match(r"(?i)^(microsoft (word|powerpoint|excel) - |untitled|无标题)", title):
         return ""
     if re.search(r"(?i)\.(docx?|wps|pdf|txt|rtf|xlsx?|pptx?|html?)$", title):
@@ -815,6 +833,10 @@ def _group_rows(boxes: list[tuple[float, float, float, str]]) -> list[tuple[floa
 # --- PDF layout cleanup ------------------------------------------------------------------
 
 
+_DIGIT_RUN = re.compile(r"\d+")
+_HYPHENATED_END = re.compile(r"[A-Za-z]-$")
+
+
 def _drop_page_furniture(pages: list[list[str]]) -> list[tuple[str, int]]:
     """Drop page numbers and running headers/footers; -> (line, 1-based page) in order."""
     repeated = _running_lines(pages)
@@ -835,7 +857,7 @@ def _edge_indexes(lines: list[str]) -> set[int]:
 
 def _furniture_key(line: str) -> str:
     # Headers differ only in their page number ("2 / 4 请务必阅读…", "3 / 4 请务必阅读…").
-    return re.sub(r"\d+", "#", line.replace(" ", ""))
+    return _DIGIT_RUN.sub("#", line.replace(" ", ""))
 
 
 def _running_lines(pages: list[list[str]]) -> set[str]:
@@ -925,7 +947,7 @@ def _is_table_row(line: str) -> bool:
 
 def _glue(previous: str, line: str) -> tuple[str, str]:
     """Join two lines: no space in Chinese, a space in English, hyphenated words rejoined."""
-    if re.search(r"[A-Za-z]-$", previous) and line[0].islower():
+    if _HYPHENATED_END.search(previous) and line[0].islower():
         return previous[:-1], line
     if _is_wide(previous[-1]) or _is_wide(line[0]):
         return previous, line
@@ -933,7 +955,7 @@ def _glue(previous: str, line: str) -> tuple[str, str]:
 
 
 def _is_wide(c: str) -> bool:
-    return bool(re.match(f"[{_CJK}{_CJK_PUNCT}]", c))
+    return bool(_WIDE_RE.match(c))
 
 
 def _assemble(paragraphs: list[list[tuple[str, int]]]) -> tuple[str, tuple[PageSpan, ...]]:

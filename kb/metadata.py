@@ -37,9 +37,10 @@ _BRACKET_RE = re.compile(
     rf"(?P<code>[{_CJK}]{{1,10}}){_S}〔{_S}(?P<year>{_YEAR}){_S}〕{_S}(?:第{_S})?"
     rf"(?P<num>\d{{1,5}})(?!\d){_S}{_NUM_END}"
 )
+# The same end rule keeps "本令第3条" (an article of the order) from reading as 本令第3号.
 _ORDER_RE = re.compile(
     rf"(?P<code>[{_CJK}]{{1,24}}?令){_S}(?P<ob>〔)?{_S}(?:第{_S})?(?P<num>\d{{1,5}})(?!\d){_S}"
-    rf"(?P<hao>号)?(?(ob){_S}〕)"
+    rf"(?:(?P<hao>号)|{_NUM_END})(?(ob){_S}〕)"
 )
 _JOINT_END = "部|局|署|委|厅|院|办|会|行|府"  # one of several issuers of a joint 公告
 _NOTICE_RE = re.compile(
@@ -275,6 +276,9 @@ _KIND_RE = re.compile("通过|修订|修正|施行|发布|公布|印发|成文")
 _KIND_BEFORE_RE = re.compile(r"(成文|发布|印发|施行|公布)(?:日期|时间)[:：]?\s*$")
 _KIND_ALIAS = {"公布": "发布"}
 _LAW_KINDS = ("通过", "修订", "修正")
+_QUOTED_TITLE_RE = re.compile(r"《[^》]*》")
+_OPEN_BRACKET_END_RE = re.compile(r"〔\s*$")
+_CLOSE_BRACKET_START_RE = re.compile(r"\s*〕")
 
 
 def _cn_number(s: str) -> int:
@@ -305,7 +309,7 @@ def parse_date(s: str) -> str | None:
 
 
 def _kind_after(seg: str) -> str:
-    seg = re.sub(r"《[^》]*》", "", seg)
+    seg = _QUOTED_TITLE_RE.sub("", seg)  # a 修正/印发 inside 《…》 belongs to a cited title, not to this date
     kinds = _KIND_RE.findall(seg)
     return _KIND_ALIAS.get(kinds[-1], kinds[-1]) if kinds else ""
 
@@ -313,18 +317,19 @@ def _kind_after(seg: str) -> str:
 def _dated_events(text: str) -> list[tuple[str, str]]:
     """(kind, iso) for dates with a kind word after them (same line, before the next date)."""
     folded = _fold(text)
-    matches = [m for m in _DATE_RE.finditer(folded) if _iso(m)]
+    dated = [(m, iso) for m in _DATE_RE.finditer(folded) if (iso := _iso(m))]
     events: list[tuple[str, str]] = []
-    for i, m in enumerate(matches):
-        stop = matches[i + 1].start() if i + 1 < len(matches) else len(folded)
+    for i, (m, iso) in enumerate(dated):
+        stop = dated[i + 1][0].start() if i + 1 < len(dated) else len(folded)
         seg = folded[m.end():stop].split("\n", 1)[0][:80]
         before = _KIND_BEFORE_RE.search(folded[max(0, m.start() - 8):m.start()])
         kind = before.group(1) if before else _kind_after(seg)
-        if not kind and re.match(r"〔\s*$", folded[max(0, m.start() - 2):m.start()]) and \
-                re.match(r"\s*〕", seg):
+        bracketed = (_OPEN_BRACKET_END_RE.match(folded[max(0, m.start() - 2):m.start()])
+                     and _CLOSE_BRACKET_START_RE.match(seg))
+        if not kind and bracketed:
             kind = "成文"  # "（2019年1月24日）" under a title
         if kind:
-            events.append((_KIND_ALIAS.get(kind, kind), _iso(m) or ""))
+            events.append((_KIND_ALIAS.get(kind, kind), iso))
     return events
 
 
@@ -335,6 +340,7 @@ _PROVINCES = dict(zip(
     ("北京市 天津市 上海市 重庆市 河北省 山西省 内蒙古自治区 辽宁省 吉林省 黑龙江省 江苏省 浙江省 "
      "安徽省 福建省 江西省 山东省 河南省 湖北省 湖南省 广东省 广西壮族自治区 海南省 四川省 贵州省 "
      "贵州省 云南省 云南省 西藏自治区 陕西省 甘肃省 青海省 宁夏回族自治区 新疆维吾尔自治区").split(),
+    strict=True,
 ))
 # Longest prefix wins; checked against the canonical 文号's agency code.
 _CODE_ISSUERS = {
@@ -482,7 +488,7 @@ def _strip_numbers(unit: str) -> str:
 def _title_like(unit: str) -> bool:
     if "。" in unit:
         return False
-    return bool(re.match(r"[^《]{0,28}关于", unit)) or bool(_DOC_TYPE_END_RE.search(_TRAILING_NOTE_RE.sub("", unit)))
+    return bool(re.match(r"[^《]{0,28}关于", unit)) or _ends_like_title(unit)
 
 
 def _ends_like_title(unit: str) -> bool:
@@ -534,7 +540,7 @@ def _own_doc_number(text: str) -> str:
     """The document's own 文号: standing alone (or in brackets) near the top, not a citation."""
     header = _header(text)
     orders: list[str] = []
-    for start, end, canon in find_doc_numbers(header[:max(300, len(header))]):
+    for start, end, canon in find_doc_numbers(header):
         before = header[max(0, start - 4):start]
         after = header[end:end + 4]
         if "》" in before or "。" in header[:start]:
@@ -584,11 +590,11 @@ def extract_metadata(doc: Document) -> DocMeta:
     title = title or _title_from_text(text)
     own = _own_doc_number(text)
     header = _header(text)
-    signature = _signature(text)
-    dates = _collect_dates(text, signature[1] if signature else "")
+    _pos, signed, signer = _signature(text) or (0, "", "")
+    dates = _collect_dates(text, signed)
     issuer = (
         _letterhead_issuer(_head_units(text))
-        or (signature[2] if signature else "")
+        or signer
         or _congress_issuer(header)
         or _code_issuer(own)
     )
@@ -597,7 +603,7 @@ def extract_metadata(doc: Document) -> DocMeta:
         title=title,
         doc_number=own,
         issuer=issuer,
-        date=_issue_date(dates, signature[1] if signature else ""),
+        date=_issue_date(dates, signed),
         dates=dates,
         references=refs,
     )

@@ -43,6 +43,9 @@ _MARKER_AHEAD_RE = re.compile(r"[一二三四五六七八九十]+、|[（(](?:[�
 _SOFT_BREAK_RE = re.compile(r"\s+|(?<=[。！？：；])(?=[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])")
 _SENTENCE_RE = re.compile(r"(?:[^。！？；!?.]|\.(?!\s))*(?:(?:[。！？；!?]|\.(?=\s|$))+[”’」』》）)\"']*)?")
 _CJK_GAP_RE = re.compile(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])")
+_SPACE_RUN_RE = re.compile(r"\s+")
+# A 编/章/节 title is a name; punctuation inside means the line is a sentence citing one.
+_SENTENCE_PUNCT_RE = re.compile(r"[。；！？，]")
 
 Span = tuple[int, int]
 
@@ -164,8 +167,9 @@ def _split_long_line(text: str, start: int, end: int) -> list[Span]:
     # before a list marker stand for lost paragraph breaks, and so does 一、/（一） right after 。or ：.
     out: list[Span] = []
     for m in _SOFT_BREAK_RE.finditer(text, start, end):
-        run = m.group()
-        if (not run or run != " " or text[m.start() - 1] in "。！？：；”」"
+        # A lone space is a break only after a sentence or before a list marker; any other
+        # match (a wider gap, a newline, the empty match after 。) always is.
+        if (m.group() != " " or text[m.start() - 1] in "。！？：；”」"
                 or _MARKER_AHEAD_RE.match(text, m.end(), end)):
             out.append(_strip(text, start, m.start()))
             start = m.end()
@@ -178,7 +182,7 @@ def _split_long_line(text: str, start: int, end: int) -> list[Span]:
 
 def _normalise(text: str) -> str:
     """One space for any run of whitespace, none between two CJK characters ("总 则" -> "总则")."""
-    return _CJK_GAP_RE.sub("", re.sub(r"\s+", " ", text).strip())
+    return _CJK_GAP_RE.sub("", _SPACE_RUN_RE.sub(" ", text).strip())
 
 
 def _title(rest: str) -> tuple[str, bool]:
@@ -208,7 +212,7 @@ def _parse_outline(line: str) -> _Heading | None:
     if not m:
         return None
     title = _normalise(line[m.end():])
-    if len(title) > _OUTLINE_TITLE_CAP or re.search(r"[。；！？，]", title) or _CROSS_REF_RE.match(line, m.end()):
+    if len(title) > _OUTLINE_TITLE_CAP or _SENTENCE_PUNCT_RE.search(title) or _CROSS_REF_RE.match(line, m.end()):
         return None
     label = f"{_normalise(m.group())} {title}".strip()
     return _Heading(m.group(2), cn_to_int(m.group(1)), label, True)
@@ -284,7 +288,7 @@ def _annotate(text: str, spans: list[Span]) -> list[_Block]:
     out: list[_Block] = []
     for i, (start, end) in enumerate(spans):
         h = _parse_heading(text[start:end])
-        if h and (h.kind == "md" and i == 0 or not outline.accepts(h)):
+        if h and ((h.kind == "md" and i == 0) or not outline.accepts(h)):
             h = None  # a leading "# title" is the document's title, not a section
         if h:
             outline.push(h)

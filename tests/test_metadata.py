@@ -113,6 +113,8 @@ def test_find_in_questions() -> None:
      [("财政部 税务总局公告2020年第8号", "财政部税务总局公告2020年第8号")]),
     ("在（2019）年，电话（0632）3456789，1+X证书，第十二条", []),
     ("教职成〔2019〕6条", []),
+    ("依照本令第3条规定执行，违反命令第2款的", []),
+    ("（国务院令第741）", [("国务院令第741", "国务院令第741号")]),
 ])
 def test_find_in_sentences(text: str, expected: list[tuple[str, str]]) -> None:
     assert _found(text) == expected
