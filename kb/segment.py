@@ -125,7 +125,8 @@ def segment(doc: Document, *, max_chars: int = 600, min_chars: int = 80) -> list
     Paths run outer to inner: ("第三章 职业教育的实施", "第二十四条"), ("三、存在的主要问题", "1.…").
     编/章/节/部分 heading lines appear only in paths; other heading lines open their section's chunk.
     Text before the first heading has path (). Sibling sections shorter than `min_chars` are merged
-    forward while the result fits `max_chars`; the merged chunk keeps the first section's path.
+    forward while the result fits `max_chars`; the merged chunk's label names the first and the
+    last of them (see `range_label`).
     """
     blocks = _annotate(doc.text, _blocks(doc.text))
     groups = _merge_small(_leaves(blocks, min_chars), min_chars, max_chars)
@@ -338,10 +339,30 @@ def _merge_small(leaves: list[_Leaf], min_chars: int, max_chars: int) -> list[_L
         prev = out[-1] if out else None
         if (prev is not None and not prev.article and not leaf.article and _is_sibling(prev, leaf)
                 and prev.end - prev.start < min_chars and leaf.end - prev.start <= max_chars):
-            out[-1] = _Leaf(prev.path, prev.kinds, prev.spans + leaf.spans, False)
+            depth = len(prev.path)
+            label = range_label(prev.path[-1], leaf.path[depth - 1])
+            out[-1] = _Leaf(prev.path[:-1] + (label,), prev.kinds, prev.spans + leaf.spans, False)
         else:
             out.append(leaf)
     return out
+
+
+RANGE_SEPARATOR = " — "
+_MARKER = re.compile(r"^(?:[（(][一二三四五六七八九十百\d]+[）)]|[一二三四五六七八九十百]+、|\d+[.．、]|附件\d*)")
+
+
+def range_label(first: str, last: str, cap: int = 30) -> str:
+    """The label of sibling sections merged into one chunk, so a citation names all of them.
+
+    "（一）明确证书性质" + "（三）推进书证融通" -> "（一）明确证书性质 — （三）推进书证融通"; past `cap`
+    characters only the numbering is kept: "（一） — （三）".
+    """
+    first = first.split(RANGE_SEPARATOR)[0]  # already a range: keep where it starts
+    label = f"{first}{RANGE_SEPARATOR}{last}"
+    if len(label) <= cap:
+        return label
+    short = [m.group() if (m := _MARKER.match(x)) else x[:8] for x in (first, last)]
+    return RANGE_SEPARATOR.join(short)
 
 
 # --- cutting under the cap ----------------------------------------------------------------------

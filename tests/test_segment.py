@@ -188,10 +188,10 @@ def test_notice_levels_carry_headings_and_merge_small_siblings() -> None:
     chunks = segment(doc(NOTICE, "notice"))
     assert view(chunks) == [
         ((), "关于做好职业培训工作的通知\n\n各区教育局：\n现将有关事项通知如下。"),
-        (("一、总体要求", "（一）指导思想"),
+        (("一、总体要求", "（一）指导思想 — （二）工作目标"),
          "一、总体要求\n（一）指导思想。坚持以人民为中心，推动职业培训高质量发展。\n"
          "（二）工作目标。到2025年，培训补贴覆盖全部重点人群。"),
-        (("二、重点任务", "（一）扩大培训规模", "1.开展岗前培训"),
+        (("二、重点任务", "（一）扩大培训规模", "1.开展岗前培训 — 2.开展在岗培训"),
          "二、重点任务\n（一）扩大培训规模\n1.开展岗前培训。企业新录用人员普遍参加岗前培训。\n"
          "2.开展在岗培训。支持企业开展在岗职工技能提升培训。"),
         (("二、重点任务", "（二）提升培训质量"), "（二）提升培训质量。完善培训标准。"),
@@ -210,6 +210,16 @@ def test_notice_sections_stay_apart_when_not_small() -> None:
         ("二、重点任务", "（二）提升培训质量"),
         ("三、保障措施",),
     ]
+
+
+def test_range_label_names_first_and_last_and_shortens_to_numbering() -> None:
+    from kb.segment import range_label
+
+    assert range_label("（一）指导思想", "（二）工作目标") == "（一）指导思想 — （二）工作目标"
+    assert range_label("（一）指导思想 — （二）工作目标", "（三）基本原则") == "（一）指导思想 — （三）基本原则"
+    long_first, long_last = "（一）明确职业技能等级证书的性质与定位", "（三）推进书证融通与学分互认"
+    assert range_label(long_first, long_last) == "（一） — （三）"
+    assert range_label("一、指导思想和基本原则要求", "二、主要目标与具体任务安排说明") == "一、 — 二、"
 
 
 def test_merging_stops_at_the_cap() -> None:
