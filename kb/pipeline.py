@@ -122,7 +122,7 @@ def _build(corpus: Path, index_dir: Path, settings: BuildSettings, embedder, reb
            progress: Progress, started: float) -> BuildReport:
     previous = _Previous(None if rebuild else _previous_contents(index_dir, settings, embedder))
     clock = _StageClock()
-    parts = clock("load", _gather, corpus, settings, previous, progress)
+    parts = clock("load", _gather, corpus, index_dir, settings, previous, progress)
     if _unchanged(previous, parts, settings):
         # nothing to redo: the index on disk already is this corpus under these settings
         old = previous.contents
@@ -193,9 +193,12 @@ def _previous_contents(index_dir: Path, settings: BuildSettings, embedder) -> In
     return contents
 
 
-def _gather(corpus: Path, settings: BuildSettings, previous: _Previous, progress: Progress) -> _Parts:
+def _gather(corpus: Path, index_dir: Path, settings: BuildSettings, previous: _Previous,
+            progress: Progress) -> _Parts:
     root = corpus if corpus.is_dir() else corpus.parent
-    files = find_files(corpus)
+    # an index kept inside the corpus folder (`kb index . --index index`) must not index itself
+    inside = index_dir.resolve()
+    files = [f for f in find_files(corpus) if inside not in f.resolve().parents]
     if not files:
         raise IngestError(str(corpus), "no supported files (.pdf .docx .html .txt .md .jsonl) found")
     parts = _Parts()

@@ -422,3 +422,14 @@ def test_a_second_build_of_the_same_index_fails_at_once(tmp_path):
             build_index(CORPUS, index, BuildSettings(embedder="hashing"))
     report = build_index(CORPUS, index, BuildSettings(embedder="hashing"))  # free again afterwards
     assert report.documents == 7
+
+
+def test_index_inside_the_corpus_folder_is_not_indexed(tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = BuildSettings(embedder="hashing", **CHUNKING)
+    first = build_index(corpus, corpus / "index", settings)
+    (corpus / "notes.md").write_text("# 说明\n\n本目录存放示例文件。\n", encoding="utf-8")
+    second = build_index(corpus, corpus / "index", settings)
+    assert (first.documents, second.documents) == (7, 8)  # chunks.jsonl of the index is not a document
+    assert second.failures == []
