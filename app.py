@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kb.config import BuildSettings, SearchFilters, SearchSettings
 from kb.errors import KBError
+from kb.index import built_settings
 from kb.types import Hit
 
 TITLE = "PolicyKB 政策文件检索"
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=7860)
     args = ap.parse_args(argv)
     try:
-        settings = BuildSettings.from_env(args.embedder, args.model)
+        settings = BuildSettings.from_env(args.embedder, args.model, base=built_settings(Path(args.index)))
         retriever = prepare(Path(args.corpus), Path(args.index), settings, build=not args.no_build)
     except KBError as e:
         print(f"error: {e}", file=sys.stderr)

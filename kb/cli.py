@@ -67,11 +67,12 @@ def _log_through_bars() -> None:
 
 def cmd_index(args) -> int:
     from kb.config import BuildSettings
+    from kb.index import built_settings
     from kb.pipeline import build_index
 
     settings = BuildSettings.from_env(
-        args.embedder, args.model, chunk_max_chars=args.chunk_max_chars, ocr=False if args.no_ocr else None,
-        dense_backend=args.dense_backend)
+        args.embedder, args.model, base=built_settings(Path(args.index)), chunk_max_chars=args.chunk_max_chars,
+        ocr=False if args.no_ocr else None, dense_backend=args.dense_backend)
     bars = ProgressBars(args.json)
     if not args.json:
         _log_through_bars()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from kb.errors import ConfigError
 
@@ -42,11 +42,17 @@ class BuildSettings:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
-    def from_env(cls, embedder: str | None = None, model: str | None = None, **overrides) -> "BuildSettings":
-        """CLI flags win over KB_EMBEDDER / KB_MODEL, which win over the defaults."""
-        embedder = embedder or os.environ.get("KB_EMBEDDER") or cls.embedder
-        model = model or os.environ.get("KB_MODEL") or None
-        return cls(embedder=embedder, model=model, **{k: v for k, v in overrides.items() if v is not None})
+    def from_env(cls, embedder: str | None = None, model: str | None = None, *,
+                 base: "BuildSettings | None" = None, **overrides) -> "BuildSettings":
+        """CLI flags win over KB_EMBEDDER / KB_MODEL, which win over `base`, then the defaults.
+
+        `base` is what an existing index was built with, so re-running `index` or `app.py` without
+        flags updates that index incrementally instead of rebuilding it with the default model.
+        """
+        base = base or cls()
+        name = embedder or os.environ.get("KB_EMBEDDER") or base.embedder
+        model = model or os.environ.get("KB_MODEL") or (base.model if name == base.embedder else None)
+        return replace(base, embedder=name, model=model, **{k: v for k, v in overrides.items() if v is not None})
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,14 @@ def read_manifest(folder: Path) -> dict:
     return manifest
 
 
+def built_settings(folder: Path) -> BuildSettings | None:
+    """The settings an existing, readable index was built with; None when there is none."""
+    try:
+        return BuildSettings.from_dict(read_manifest(folder)["settings"])
+    except IndexError_:
+        return None
+
+
 def check_embedder(manifest: dict, folder: Path, name: str, model: str) -> None:
     """Refuse to search vectors made by another model."""
     built = manifest["embedder"]

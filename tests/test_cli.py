@@ -281,3 +281,17 @@ def test_doc_unknown_is_an_error(capsys, index):
     code, out, err = _run(capsys, "doc", "国发〔1999〕99号", "--index", index)
     assert code == 2 and out == ""
     assert "no document '国发〔1999〕99号'" in err and "python -m kb docs" in err
+
+
+def test_rerun_without_flags_keeps_the_index_model(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("KB_EMBEDDER", raising=False)
+    monkeypatch.delenv("KB_MODEL", raising=False)
+    index = str(tmp_path / "index")
+    code, _, _ = _run(capsys, "index", str(CORPUS), "--index", index, "--embedder", "hashing", "--json")
+    assert code == 0
+    code, out, _ = _run(capsys, "index", str(CORPUS), "--index", index, "--json")  # no --embedder
+    assert code == 0
+    summary = json.loads(out)
+    assert (summary["reused_documents"], summary["embedded_chunks"]) == (summary["documents"], 0)
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["embedder"]["name"] == "hashing"
