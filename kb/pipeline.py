@@ -10,17 +10,17 @@ from typing import Callable
 
 import numpy as np
 
-from kb.config import BuildSettings, SearchSettings
+from kb.config import BuildSettings
 from kb.embed import get_embedder
 from kb.errors import ConfigError, IndexError_, IngestError
-from kb.index import (IndexContents, LoadedIndex, build_lock, check_embedder, load_index, read_cached_tokens, read_contents,
+from kb.index import (IndexContents, build_lock, check_embedder, load_index, read_cached_tokens, read_contents,
                       read_manifest, write_index)
 from kb.ingest import find_files, read_file
 from kb.metadata import extract_metadata
 from kb.retrieve import Retriever
 from kb.segment import segment
 from kb.tokenize import ANALYZERS, CACHED_ANALYZERS
-from kb.types import Chunk, DocRecord, Document, Failure, Hit
+from kb.types import Chunk, DocRecord, Document, Failure
 
 # progress(stage, done, total, detail): stages are "load", "embed", "tokenize"
 Progress = Callable[[str, int, int, str], None]
@@ -314,12 +314,3 @@ def open_retriever(index_dir: Path, embedder: str | None = None, model: str | No
     emb = _embedder(name, model or (built["model"] if name == built["name"] else None))
     check_embedder(index.manifest, Path(index_dir), emb.name, emb.model)
     return Retriever(index, emb)
-
-
-def search(retriever: Retriever, question: str, settings: SearchSettings = SearchSettings()) -> list[Hit]:
-    """The top chunks for a question."""
-    return retriever.search(question, settings)
-
-
-def load(index_dir: Path) -> LoadedIndex:
-    return load_index(index_dir)
