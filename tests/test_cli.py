@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kb.cli import main
+from kb.embed import EMBEDDERS, HashingEmbedder, register_embedder
 from kb.config import BuildSettings
 from kb.pipeline import build_index
 
@@ -295,3 +296,29 @@ def test_rerun_without_flags_keeps_the_index_model(capsys, tmp_path, monkeypatch
     assert (summary["reused_documents"], summary["embedded_chunks"]) == (summary["documents"], 0)
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["embedder"]["name"] == "hashing"
+
+
+class _InterruptedEmbedder(HashingEmbedder):
+    """Stands for a person pressing Ctrl-C while chunks are being embedded."""
+
+    name = "interrupted"
+
+    def embed_batch(self, texts, *, query):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_mid_build_leaves_the_previous_index_usable(capsys, tmp_path):
+    index = str(tmp_path / "index")
+    assert _run(capsys, "index", str(CORPUS), "--index", index, "--embedder", "hashing", "--json")[0] == 0
+    manifest = (tmp_path / "index" / "manifest.json").read_bytes()
+    register_embedder("interrupted", _InterruptedEmbedder)
+    try:
+        code, _, err = _run(capsys, "index", str(CORPUS), "--index", index, "--embedder", "interrupted",
+                            "--rebuild", "--json")
+    finally:
+        EMBEDDERS.pop("interrupted", None)
+    assert code == 130 and "interrupted; the previous index (if any) is unchanged" in err
+    assert (tmp_path / "index" / "manifest.json").read_bytes() == manifest
+    code, out, _ = _run(capsys, "search", "证书有效期是多久？", "--index", index, "--json", "--top-k", "1")
+    assert code == 0 and json.loads(out)["hits"][0]["article"] == "第十二条"
+    assert build_index(CORPUS, tmp_path / "index", BuildSettings(embedder="hashing")).documents == 7  # lock freed
