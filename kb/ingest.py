@@ -404,10 +404,24 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _MD_RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$|^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
 
 
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^---[ \t]*$\r?\n?", re.S | re.M)
+_FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.*?)[\"']?\s*$", re.M)
+
+
+def _front_matter(text: str) -> tuple[str, str]:
+    """Split off a YAML front-matter block (static-site Markdown) -> (title it names, rest)."""
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return "", text
+    title = _FRONT_TITLE.search(m.group(1))
+    return (title.group(1) if title else ""), text[m.end():]
+
+
 def _load_md(path: Path, source: str, *, ocr: bool) -> Document:
-    raw = _strip_markup(_decode(path.read_bytes(), source))
+    front_title, raw = _front_matter(_decode(path.read_bytes(), source))
+    raw = _strip_markup(raw)
     lines: list[str] = []
-    title = ""
+    title = front_title
     for line in _split_lines(raw):
         heading = _MD_HEADING.match(line.strip())
         if heading:

@@ -463,3 +463,15 @@ def test_html_inside_markdown_and_text_is_stripped(tmp_path):
     assert "evil" not in text and "<" not in text.replace("x < 3", "") and "p{}" not in text
     assert "第一条 为了规范管理，制定本办法。" in text
     assert "第二条 A&B 条件为 x < 3 时适用。" in text
+
+
+def test_markdown_front_matter_is_not_text(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text('---\ntitle: "职业技能培训办法"\nweight: 3\n---\n\n第一条 为了规范培训，制定本办法。\n', encoding="utf-8")
+    doc = load_file(page, tmp_path)[0]
+    assert doc.text == "第一条 为了规范培训，制定本办法。"
+    assert doc.title_hint == "职业技能培训办法"
+    only = tmp_path / "_index.md"
+    only.write_text("---\nbookCollapseSection: true\n---\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="no text"):
+        load_file(only, tmp_path)
