@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kb.config import BuildSettings, SearchSettings  # noqa: E402
+from kb.evaluate import evaluate, read_qa  # noqa: E402
 from kb.pipeline import build_index, open_retriever  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -40,28 +41,10 @@ def _corpus(all_files: bool) -> Path:
     return view
 
 
-def _law_key(title: str) -> str:
-    return title.removeprefix("中华人民共和国").strip()
-
-
 def _lecoqa(retriever, limit: int) -> dict:
-    """Clause-level recall: a gold (law, 第N条) among the top hits, and query latency."""
-    rows = [json.loads(line) for line in open(SHARED / "eval/lecoqa/dev.jsonl", encoding="utf-8")][:limit]
-    retriever.search(rows[0]["question"], SearchSettings(top_k=10))  # warm-up
-    found = {1: 0, 5: 0, 10: 0}
-    latencies = []
-    for row in rows:
-        t = time.perf_counter()
-        hits = retriever.search(row["question"], SearchSettings(top_k=10))
-        latencies.append((time.perf_counter() - t) * 1000)
-        gold = {(g["law"], g["article"]) for g in row["gold_articles"]}
-        keys = [(_law_key(h.title), h.chunk.label) for h in hits]
-        for k in found:
-            found[k] += bool(gold & set(keys[:k]))
-    latencies.sort()
-    n = len(rows)
-    return {"questions": n, **{f"clause_recall@{k}": round(v / n, 4) for k, v in found.items()},
-            "latency_ms_p50": round(latencies[n // 2], 2), "latency_ms_p95": round(latencies[int(n * 0.95)], 2)}
+    """Clause-level recall (a gold law + 第N条 among the top hits) and query latency."""
+    items = read_qa(SHARED / "eval/lecoqa/dev.jsonl")[:limit]
+    return evaluate(retriever, items, SearchSettings(top_k=10))
 
 
 def main() -> int:

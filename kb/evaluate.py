@@ -1,4 +1,5 @@
-"""Retrieval metrics on QA files shaped like ncp dev.jsonl: question, gold_doc, answer."""
+"""Retrieval metrics on QA files: document-level (ncp: question, gold_doc, answer) and clause-level
+(LeCoQA: question, gold_articles [{law, article}])."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from kb.config import SearchSettings
 from kb.errors import KBError
+from kb.metadata import normalize_title
 from kb.types import Hit
 
 _SPACE = re.compile(r"\s+")
@@ -18,8 +20,9 @@ _SPACE = re.compile(r"\s+")
 @dataclass(frozen=True)
 class QAItem:
     question: str
-    gold_doc: str
+    gold_doc: str = ""
     answer: str = ""
+    gold_articles: tuple[tuple[str, str], ...] = ()  # (law title, 第N条)
 
 
 def read_qa(path: Path) -> list[QAItem]:
@@ -30,13 +33,30 @@ def read_qa(path: Path) -> list[QAItem]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-                items.append(QAItem(row["question"], str(row["gold_doc"]), row.get("answer", "")))
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise KBError(f"{path}:{lineno}: not a QA line with question and gold_doc ({e})") from e
+                items.append(_qa_item(json.loads(line)))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+                raise KBError(f"{path}:{lineno}: not a QA line with question and gold_doc or gold_articles ({e})") from e
     if not items:
         raise KBError(f"{path}: no questions")
     return items
+
+
+def _qa_item(row: dict) -> QAItem:
+    articles = tuple((g["law"], g["article"]) for g in row.get("gold_articles") or ())
+    if "gold_doc" not in row and not articles:
+        raise ValueError("no gold_doc and no gold_articles")
+    return QAItem(row["question"], str(row.get("gold_doc", "")), row.get("answer", ""), articles)
+
+
+def law_key(title: str) -> str:
+    """A law's title as LeCoQA names it: without 中华人民共和国, spaces or punctuation."""
+    return normalize_title(title.removeprefix("中华人民共和国"))
+
+
+def clause_found(hits: list[Hit], gold: tuple[tuple[str, str], ...], k: int) -> float:
+    """1.0 when one of the first k hits is a gold (law, 第N条)."""
+    wanted = {(law_key(law), article) for law, article in gold}
+    return 1.0 if any((law_key(h.title), h.chunk.label) in wanted for h in hits[:k]) else 0.0
 
 
 def doc_ranking(hits: list[Hit]) -> list[str]:
@@ -62,27 +82,45 @@ def answer_found(hits: list[Hit], answer: str, k: int = 5) -> float:
 
 
 def evaluate(retriever, items: list[QAItem], settings: SearchSettings = SearchSettings()) -> dict:
-    """Doc-level Recall@1/5/10, MRR@10, answer-level Recall@5 and query latency."""
+    """Doc-level Recall@1/5/10, MRR@10 and answer-level Recall@5 for items with a gold_doc,
+    clause-level Recall@1/5/10 for items with gold_articles, and query latency."""
     deep = replace(settings, top_k=max(50, settings.top_k))
-    sums = {"recall@1": 0.0, "recall@5": 0.0, "recall@10": 0.0, "mrr@10": 0.0, "answer_recall@5": 0.0}
+    sums: dict[str, float] = {}
+    counts = {"doc": 0, "answer": 0, "clause": 0}
     latencies = []
-    answered = 0
     retriever.search(items[0].question, deep)  # warm-up: first-use loading is not query latency
     for item in items:
         t = time.perf_counter()
         hits = retriever.search(item.question, deep)
         latencies.append((time.perf_counter() - t) * 1000)
-        ranking = doc_ranking(hits)
-        for k in (1, 5, 10):
-            sums[f"recall@{k}"] += recall_at(ranking, item.gold_doc, k)
-        sums["mrr@10"] += reciprocal_rank(ranking, item.gold_doc)
-        if item.answer:
-            answered += 1
-            sums["answer_recall@5"] += answer_found(hits, item.answer)
+        for name, value in _scores(item, hits).items():
+            sums[name] = sums.get(name, 0.0) + value
+        counts["doc"] += bool(item.gold_doc)
+        counts["answer"] += bool(item.gold_doc and item.answer)
+        counts["clause"] += bool(item.gold_articles)
+    result = {}
+    for name, total in sums.items():
+        kind = "answer" if name.startswith("answer") else "clause" if name.startswith("clause") else "doc"
+        result[name] = round(total / counts[kind], 4)
+    if counts["doc"] and not counts["answer"]:
+        result["answer_recall@5"] = None
     n = len(items)
-    result = {k: round(v / n, 4) for k, v in sums.items()}
-    result["answer_recall@5"] = round(sums["answer_recall@5"] / answered, 4) if answered else None
     latencies.sort()
     result.update({"questions": n, "latency_ms_p50": round(latencies[n // 2], 2),
                    "latency_ms_p95": round(latencies[min(n - 1, int(n * 0.95))], 2)})
     return result
+
+
+def _scores(item: QAItem, hits: list[Hit]) -> dict[str, float]:
+    scores = {}
+    if item.gold_doc:
+        ranking = doc_ranking(hits)
+        for k in (1, 5, 10):
+            scores[f"recall@{k}"] = recall_at(ranking, item.gold_doc, k)
+        scores["mrr@10"] = reciprocal_rank(ranking, item.gold_doc)
+        if item.answer:
+            scores["answer_recall@5"] = answer_found(hits, item.answer)
+    if item.gold_articles:
+        for k in (1, 5, 10):
+            scores[f"clause_recall@{k}"] = clause_found(hits, item.gold_articles, k)
+    return scores

@@ -322,3 +322,20 @@ def test_ctrl_c_mid_build_leaves_the_previous_index_usable(capsys, tmp_path):
     code, out, _ = _run(capsys, "search", "证书有效期是多久？", "--index", index, "--json", "--top-k", "1")
     assert code == 0 and json.loads(out)["hits"][0]["article"] == "第十二条"
     assert build_index(CORPUS, tmp_path / "index", BuildSettings(embedder="hashing")).documents == 7  # lock freed
+
+
+def test_eval_clause_level_questions(capsys, index, tmp_path):
+    qa = tmp_path / "clauses.jsonl"
+    rows = [
+        {"question": "证书有效期是多久？", "gold_articles": [{"law": "职业技能等级证书管理办法（试行）", "article": "第十二条"}]},
+        {"question": "证书由谁颁发？", "gold_articles": [{"law": "职业技能等级证书管理办法(试行)", "article": "第九条"},
+                                                  {"law": "某某法", "article": "第一条"}]},
+        {"question": "证书有效期是多久？", "gold_articles": [{"law": "职业技能等级证书管理办法（试行）", "article": "第九十九条"}]},
+    ]
+    qa.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    code, out, _ = _run(capsys, "eval", str(qa), "--index", index, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert "recall@1" not in result  # no document-level gold in this file
+    assert (result["clause_recall@1"], result["clause_recall@10"]) == (0.6667, 0.6667)
+    assert result["questions"] == 3
