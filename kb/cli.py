@@ -231,7 +231,7 @@ def _add_search_flags(p) -> None:
     p.add_argument("--fusion", choices=["weighted", "rrf"], default="weighted")
     p.add_argument("--dense-weight", type=float, help="weight of dense retrieval in fusion, 0..1")
     p.add_argument("--word-weight", type=float, help="share of word BM25 within the lexical side, 0..1")
-    p.add_argument("--doc", action="append", help="restrict to this document id (repeatable)")
+    p.add_argument("--doc", action="append", help="restrict to this document, by id or 文号 (repeatable)")
     p.add_argument("--issuer", action="append", help="restrict to issuing bodies containing this text (repeatable)")
     p.add_argument("--date-from", help="only documents issued on or after this ISO date")
     p.add_argument("--date-to", help="only documents issued on or before this ISO date")

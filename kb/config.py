@@ -59,7 +59,7 @@ class BuildSettings:
 class SearchFilters:
     """Restrict a search; every set field must match."""
 
-    doc_ids: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()  # document ids or 文号 (any bracket form)
     issuers: tuple[str, ...] = ()  # substring match on the issuing body
     date_from: str = ""  # ISO date, inclusive
     date_to: str = ""  # ISO date, inclusive

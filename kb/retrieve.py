@@ -9,7 +9,7 @@ import numpy as np
 
 from kb.config import SearchFilters, SearchSettings
 from kb.index import LoadedIndex
-from kb.metadata import find_doc_numbers, normalize_title
+from kb.metadata import find_doc_numbers, normalize_doc_number, normalize_title
 from kb.tokenize import QUERY_ANALYZERS, word_tokens
 from kb.types import Hit
 
@@ -80,9 +80,11 @@ def allowed_rows(index: LoadedIndex, filters: SearchFilters) -> np.ndarray | Non
     if not filters:
         return None
     keep_doc = np.ones(len(index.doc_order), dtype=bool)
+    # a document is named by its id or by its 文号 in any bracket form
+    wanted = set(filters.doc_ids) | {n for n in map(normalize_doc_number, filters.doc_ids) if n}
     for i, doc_id in enumerate(index.doc_order):
         m = index.records[doc_id].meta
-        if filters.doc_ids and doc_id not in filters.doc_ids:
+        if wanted and doc_id not in wanted and m.doc_number not in wanted:
             keep_doc[i] = False
         elif filters.issuers and not any(x in m.issuer for x in filters.issuers):
             keep_doc[i] = False

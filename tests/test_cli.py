@@ -339,3 +339,11 @@ def test_eval_clause_level_questions(capsys, index, tmp_path):
     assert "recall@1" not in result  # no document-level gold in this file
     assert (result["clause_recall@1"], result["clause_recall@10"]) == (0.6667, 0.6667)
     assert result["questions"] == 3
+
+
+def test_search_restricted_to_a_document_named_by_doc_number(capsys, index):
+    code, out, _ = _run(capsys, "search", "证书", "--index", index, "--json", "--top-k", "10",
+                        "--doc", "教职成厅[2019]3号")
+    assert code == 0
+    hits = json.loads(out)["hits"]
+    assert hits and {h["doc_id"] for h in hits} == {PDF}
