@@ -49,8 +49,9 @@ def _qa_item(row: dict) -> QAItem:
 
 
 def law_key(title: str) -> str:
-    """A law's title as LeCoQA names it: without 中华人民共和国, spaces or punctuation."""
-    return normalize_title(title.removeprefix("中华人民共和国"))
+    """A law's title as LeCoQA names it: without 中华人民共和国 (also inside 《》 of a judicial
+    interpretation's title), spaces or punctuation."""
+    return normalize_title(title.replace("中华人民共和国", ""))
 
 
 def clause_found(hits: list[Hit], gold: tuple[tuple[str, str], ...], k: int) -> float:

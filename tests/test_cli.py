@@ -347,3 +347,12 @@ def test_search_restricted_to_a_document_named_by_doc_number(capsys, index):
     assert code == 0
     hits = json.loads(out)["hits"]
     assert hits and {h["doc_id"] for h in hits} == {PDF}
+
+
+def test_law_key_matches_lecoqa_names():
+    from kb.evaluate import law_key
+
+    assert law_key("中华人民共和国民法典") == law_key("民法典")
+    assert law_key("最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释") == \
+        law_key("最高人民法院关于适用《民法典》有关担保制度的解释")
+    assert law_key("职业技能等级证书管理办法（试行）") == law_key("职业技能等级证书管理办法(试行)")
