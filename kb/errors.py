@@ -18,5 +18,5 @@ class ConfigError(KBError):
     """A setting is invalid, or a requested backend or model is not installed."""
 
 
-class IndexError_(KBError):
+class BadIndexError(KBError):
     """An index is missing, corrupt, or was built with incompatible settings."""

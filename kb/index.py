@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.config import BuildSettings
-from kb.errors import IndexError_
+from kb.errors import BadIndexError
 from kb.metadata import normalize_title
 from kb.tokenize import analyzer_fingerprint
 from kb.types import Chunk, DocRecord, Failure
@@ -122,7 +122,7 @@ def build_lock(folder: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexError_(f"another `python -m kb index` is writing {folder}; wait for it to finish") from None
+            raise BadIndexError(f"another `python -m kb index` is writing {folder}; wait for it to finish") from None
         try:
             yield
         finally:
@@ -169,7 +169,7 @@ def _swap_into_place(tmp: Path, folder: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
         if not (folder / MANIFEST).exists() and any(folder.iterdir()):
-            raise IndexError_(f"{folder} exists and is not a PolicyKB index; refusing to replace it")
+            raise BadIndexError(f"{folder} exists and is not a PolicyKB index; refusing to replace it")
         os.rename(folder, old)
     os.rename(tmp, folder)
     shutil.rmtree(old, ignore_errors=True)
@@ -187,13 +187,13 @@ def read_manifest(folder: Path) -> dict:
     _recover(folder)
     path = folder / MANIFEST
     if not path.exists():
-        raise IndexError_(f"no index at {folder}: run `python -m kb index CORPUS --index {folder}` first")
+        raise BadIndexError(f"no index at {folder}: run `python -m kb index CORPUS --index {folder}` first")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
-        raise IndexError_(f"{path} is unreadable ({e}); rebuild with `python -m kb index CORPUS --index {folder} --rebuild`") from e
+        raise BadIndexError(f"{path} is unreadable ({e}); rebuild with `python -m kb index CORPUS --index {folder} --rebuild`") from e
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexError_(
+        raise BadIndexError(
             f"index at {folder} has format {manifest.get('format_version')}, this PolicyKB reads {FORMAT_VERSION}; "
             f"rebuild with `python -m kb index CORPUS --index {folder} --rebuild`")
     return manifest
@@ -203,7 +203,7 @@ def built_settings(folder: Path) -> BuildSettings | None:
     """The settings an existing, readable index was built with; None when there is none."""
     try:
         return BuildSettings.from_dict(read_manifest(folder)["settings"])
-    except IndexError_:
+    except BadIndexError:
         return None
 
 
@@ -211,7 +211,7 @@ def check_embedder(manifest: dict, folder: Path, name: str, model: str) -> None:
     """Refuse to search vectors made by another model."""
     built = manifest["embedder"]
     if (built["name"], built["model"]) != (name, model):
-        raise IndexError_(
+        raise BadIndexError(
             f"index at {folder} was built with embedder {built['name']} ({built['model']}), not {name} ({model}); "
             f"search with --embedder {built['name']} --model {built['model']}, or rebuild with "
             f"`python -m kb index CORPUS --index {folder} --rebuild --embedder {name}`")
@@ -224,9 +224,9 @@ def read_contents(folder: Path, manifest: dict) -> IndexContents:
         records = [DocRecord.from_dict(d) for d in _read_jsonl(folder / DOCS)]
         vectors = np.load(folder / VECTORS)
     except (OSError, KeyError, ValueError) as e:
-        raise IndexError_(f"index at {folder} is damaged ({e}); rebuild with --rebuild") from e
+        raise BadIndexError(f"index at {folder} is damaged ({e}); rebuild with --rebuild") from e
     if len(vectors) != len(chunks):
-        raise IndexError_(f"index at {folder} is damaged: {len(vectors)} vectors for {len(chunks)} chunks; rebuild with --rebuild")
+        raise BadIndexError(f"index at {folder} is damaged: {len(vectors)} vectors for {len(chunks)} chunks; rebuild with --rebuild")
     return IndexContents(
         settings=BuildSettings.from_dict(manifest["settings"]), embedder=manifest["embedder"], records=records,
         chunks=chunks, vectors=vectors, sources=manifest["sources"],
@@ -256,5 +256,5 @@ def load_index(folder: Path) -> LoadedIndex:
     try:
         store = store_class(manifest["settings"].get("store", "faiss")).load(folder)
     except (OSError, RuntimeError, ValueError) as e:
-        raise IndexError_(f"index at {folder} is damaged ({e}); rebuild with --rebuild") from e
+        raise BadIndexError(f"index at {folder} is damaged ({e}); rebuild with --rebuild") from e
     return LoadedIndex(folder, manifest, contents, store)

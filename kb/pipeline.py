@@ -12,7 +12,7 @@ import numpy as np
 
 from kb.config import BuildSettings
 from kb.embed import get_embedder
-from kb.errors import ConfigError, IndexError_, IngestError
+from kb.errors import ConfigError, BadIndexError, IngestError
 from kb.index import (IndexContents, build_lock, check_embedder, load_index, read_cached_tokens, read_contents,
                       read_manifest, write_index)
 from kb.ingest import find_files, read_file
@@ -177,7 +177,7 @@ def _previous_contents(index_dir: Path, settings: BuildSettings, embedder) -> In
     """The last build when it can be reused: same chunking settings and the same embedding model."""
     try:
         manifest = read_manifest(index_dir)
-    except IndexError_:
+    except BadIndexError:
         return None
     old = BuildSettings.from_dict(manifest["settings"])
     same_chunks = (old.chunk_max_chars, old.chunk_min_chars, old.ocr) == (
@@ -187,7 +187,7 @@ def _previous_contents(index_dir: Path, settings: BuildSettings, embedder) -> In
         return None
     try:
         contents = read_contents(index_dir, manifest)
-    except IndexError_:
+    except BadIndexError:
         return None
     contents.cached_tokens = read_cached_tokens(index_dir, manifest, len(contents.chunks))
     return contents

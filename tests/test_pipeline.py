@@ -12,7 +12,7 @@ import pytest
 
 from kb.config import BuildSettings, SearchFilters, SearchSettings
 from kb.embed import EMBEDDERS, HashingEmbedder, register_embedder
-from kb.errors import ConfigError, IndexError_, IngestError
+from kb.errors import ConfigError, BadIndexError, IngestError
 from kb.index import read_contents, read_manifest
 from kb.pipeline import BuildReport, build_index, open_retriever
 from kb.types import Failure
@@ -308,7 +308,7 @@ def test_build_refuses_to_replace_a_folder_that_is_not_an_index(tmp_path):
     target = tmp_path / "notes"
     target.mkdir()
     (target / "keep.txt").write_text("mine", encoding="utf-8")
-    with pytest.raises(IndexError_, match="not a PolicyKB index"):
+    with pytest.raises(BadIndexError, match="not a PolicyKB index"):
         build_index(CORPUS / "notices" / "production_education_notice.txt", target, HASHING)
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.lock", "notes"]  # the lock file stays, empty
@@ -319,7 +319,7 @@ def test_build_refuses_to_replace_a_folder_that_is_not_an_index(tmp_path):
 
 def test_index_built_with_one_model_refuses_another(base):
     index = base[1]
-    with pytest.raises(IndexError_) as err:
+    with pytest.raises(BadIndexError) as err:
         open_retriever(index, "usem3")
     message = str(err.value)
     assert "built with embedder hashing (hashing-256)" in message
@@ -328,13 +328,13 @@ def test_index_built_with_one_model_refuses_another(base):
 
 
 def test_same_embedder_with_another_dimension_is_refused(base):
-    with pytest.raises(IndexError_, match="hashing-128"):
+    with pytest.raises(BadIndexError, match="hashing-128"):
         open_retriever(base[1], "hashing", "hashing-128")
 
 
 def test_missing_index_names_the_command(tmp_path):
     missing = tmp_path / "nowhere"
-    with pytest.raises(IndexError_) as err:
+    with pytest.raises(BadIndexError) as err:
         open_retriever(missing)
     assert f"python -m kb index CORPUS --index {missing}" in str(err.value)
     assert not missing.exists()
@@ -418,7 +418,7 @@ def test_a_second_build_of_the_same_index_fails_at_once(tmp_path):
 
     index = tmp_path / "index"
     with build_lock(index):
-        with pytest.raises(IndexError_, match="another `python -m kb index` is writing"):
+        with pytest.raises(BadIndexError, match="another `python -m kb index` is writing"):
             build_index(CORPUS, index, BuildSettings(embedder="hashing"))
     report = build_index(CORPUS, index, BuildSettings(embedder="hashing"))  # free again afterwards
     assert report.documents == 7
