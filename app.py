@@ -88,28 +88,46 @@ CSS = """
 """
 
 
+DOC_COLUMNS = ["标题", "文号", "发文机关", "日期", "条块数", "文件"]
+
+
+def document_rows(retriever) -> list[list]:
+    """One row per indexed document, in corpus order, for the 文件 tab."""
+    return [[r.meta.title, r.meta.doc_number, r.meta.issuer, r.meta.date, r.n_chunks, r.source]
+            for r in retriever.index.contents.records]
+
+
 def build_ui(retriever):
-    """The page: question, optional filters, and the cited passages."""
+    """The page: question, optional filters, and the cited passages; a tab lists the documents."""
     import gradio as gr
 
     search = make_search(retriever)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
-        with gr.Row():
-            question = gr.Textbox(label="问题", placeholder=EXAMPLES[0], scale=5, elem_id="question")
-            button = gr.Button("检索", variant="primary", scale=1, elem_id="search")
-        with gr.Accordion("筛选", open=False):
-            with gr.Row():
-                issuer = gr.Textbox(label="发文机关（包含）", placeholder="教育部")
-                date_from = gr.Textbox(label="起始日期", placeholder="2019-01-01")
-                date_to = gr.Textbox(label="截止日期", placeholder="2020-12-31")
-                top_k = gr.Slider(1, 20, value=5, step=1, label="条数")
-        results = gr.HTML(elem_id="results")
-        gr.Examples(EXAMPLES, inputs=question)
-        inputs = [question, issuer, date_from, date_to, top_k]
-        button.click(search, inputs, results, api_name="search")
-        question.submit(search, inputs, results, api_name=False)
+        with gr.Tab("检索"):
+            _search_tab(gr, search)
+        with gr.Tab(f"文件（{len(retriever.index.contents.records)}）"):
+            gr.Dataframe(document_rows(retriever), headers=DOC_COLUMNS, interactive=False, wrap=True,
+                         column_widths=["38%", "15%", "17%", "10%", "6%", "14%"], elem_id="documents")
     return demo
+
+
+def _search_tab(gr, search) -> None:
+    """Question, filters, and the cited passages."""
+    with gr.Row():
+        question = gr.Textbox(label="问题", placeholder=EXAMPLES[0], scale=5, elem_id="question")
+        button = gr.Button("检索", variant="primary", scale=1, elem_id="search")
+    with gr.Accordion("筛选", open=False):
+        with gr.Row():
+            issuer = gr.Textbox(label="发文机关（包含）", placeholder="教育部")
+            date_from = gr.Textbox(label="起始日期", placeholder="2019-01-01")
+            date_to = gr.Textbox(label="截止日期", placeholder="2020-12-31")
+            top_k = gr.Slider(1, 20, value=5, step=1, label="条数")
+    results = gr.HTML(elem_id="results")
+    gr.Examples(EXAMPLES, inputs=question)
+    inputs = [question, issuer, date_from, date_to, top_k]
+    button.click(search, inputs, results, api_name="search")
+    question.submit(search, inputs, results, api_name=False)
 
 
 def prepare(corpus: Path, index: Path, settings: BuildSettings, *, build: bool = True):

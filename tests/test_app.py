@@ -80,3 +80,10 @@ def test_served_app_answers_over_http(retriever):
     finally:
         demo.close()
     assert out.count('<div class="kb-hit">') == 1 and "第十二条 · 第 2 页" in out
+
+
+def test_document_rows_list_every_indexed_document(retriever):
+    rows = app.document_rows(retriever)
+    assert len(rows) == 7 and all(len(r) == len(app.DOC_COLUMNS) for r in rows)
+    pdf = next(r for r in rows if r[-1] == PDF)
+    assert pdf[:4] == ["职业技能等级证书管理办法（试行）", "教职成厅〔2019〕3号", "教育部办公厅", "2019-12-10"]

@@ -65,3 +65,10 @@ def test_enter_key_searches_and_empty_question_is_told(page):
     page.wait_for_selector("#results .kb-exact", timeout=30_000)
     assert page.locator("#results .kb-hit").count() == 5
     assert page.locator("#results .kb-exact").count() == 5
+
+
+def test_documents_tab_lists_the_corpus(page):
+    page.get_by_role("tab", name="文件（7）").click()
+    page.wait_for_selector("#documents table", timeout=30_000)
+    table = page.inner_text("#documents")
+    assert "职业技能等级证书管理办法（试行）" in table and "教职成厅函〔2020〕2号" in table
