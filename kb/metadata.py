@@ -425,6 +425,16 @@ def _signature(text: str) -> tuple[int, str, str] | None:
     return tail
 
 
+# "（2021年7月15日示例市人民政府印发）" under a title names who issued it and when
+_BRACKET_ISSUER_RE = re.compile(
+    r"[（(][^（）()]{6,20}日\s*([\u4e00-\u9fff]{2,30}?)(?:第[^（）()]{1,20}次[^（）()]*?)?(?:印发|发布|公布)[）)]")
+
+
+def _bracket_issuer(header: str) -> str:
+    m = _BRACKET_ISSUER_RE.search(header)
+    return m.group(1) if m and _AGENCY_RE.match(m.group(1)) else ""
+
+
 def _congress_issuer(header: str) -> str:
     m = _CONGRESS_RE.search(header)
     if m:
@@ -595,6 +605,7 @@ def extract_metadata(doc: Document) -> DocMeta:
     issuer = (
         _letterhead_issuer(_head_units(text))
         or signer
+        or _bracket_issuer(header)
         or _congress_issuer(header)
         or _code_issuer(own)
     )

@@ -323,3 +323,11 @@ def test_vocational_education_law_2022() -> None:
     assert ("修订", "2022-04-20") in meta.dates
     assert meta.date == "2022-04-20"
     assert meta.issuer == "全国人民代表大会常务委员会"
+
+
+def test_issuer_from_the_dated_line_under_the_title() -> None:
+    doc = Document(doc_id="m", source="m.txt", format="txt",
+                   text="示例市职业教育促进办法\n示政发〔2021〕21号\n（2021年7月15日示例市人民政府印发）\n"
+                        "第一条 为了促进职业教育发展，制定本办法。\n第二条 本办法自2021年9月1日起施行。")
+    meta = extract_metadata(doc)
+    assert (meta.issuer, meta.date, meta.doc_number) == ("示例市人民政府", "2021-07-15", "示政发〔2021〕21号")
