@@ -310,7 +310,8 @@ def parse_date(s: str) -> str | None:
 
 def _kind_after(seg: str) -> str:
     seg = _QUOTED_TITLE_RE.sub("", seg)  # a 修正/印发 inside 《…》 belongs to a cited title, not to this date
-    kinds = _KIND_RE.findall(seg)
+    # "2018年3月20日印发的《…》同时废止": a kind word used attributively dates another document
+    kinds = [m.group() for m in _KIND_RE.finditer(seg) if not seg.startswith("的", m.end())]
     return _KIND_ALIAS.get(kinds[-1], kinds[-1]) if kinds else ""
 
 

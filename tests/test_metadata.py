@@ -331,3 +331,11 @@ def test_issuer_from_the_dated_line_under_the_title() -> None:
                         "第一条 为了促进职业教育发展，制定本办法。\n第二条 本办法自2021年9月1日起施行。")
     meta = extract_metadata(doc)
     assert (meta.issuer, meta.date, meta.doc_number) == ("示例市人民政府", "2021-07-15", "示政发〔2021〕21号")
+
+
+def test_date_of_a_repealed_document_is_not_this_documents_event() -> None:
+    doc = Document(doc_id="m", source="m.txt", format="txt",
+                   text="示例市职业教育促进办法\n示政发〔2021〕21号\n（2021年7月15日示例市人民政府印发）\n"
+                        "第一条 为了促进职业教育发展，制定本办法。\n"
+                        "第二条 本办法自2021年9月1日起施行。2018年3月20日印发的《示例市职业教育促进办法》同时废止。")
+    assert extract_metadata(doc).dates == (("印发", "2021-07-15"), ("施行", "2021-09-01"))
