@@ -151,9 +151,10 @@ def prepare(corpus: Path, index: Path, settings: BuildSettings, *, build: bool =
 
 
 def main(argv: list[str] | None = None) -> int:
+    here = Path(__file__).resolve().parent  # defaults work from any working directory
     ap = argparse.ArgumentParser(description="PolicyKB web UI")
-    ap.add_argument("--corpus", default="corpus", help="folder to index on start (default: corpus)")
-    ap.add_argument("--index", default="index", help="index folder (default: index)")
+    ap.add_argument("--corpus", default=str(here / "corpus"), help="folder to index on start (default: corpus/)")
+    ap.add_argument("--index", default=str(here / "index"), help="index folder (default: index/)")
     ap.add_argument("--no-build", action="store_true", help="serve the index as it is, without indexing")
     ap.add_argument("--embedder", help="embedder for a new index; env KB_EMBEDDER")
     ap.add_argument("--model", help="model for a new index; env KB_MODEL")
