@@ -137,3 +137,44 @@ class DocRecord:
             references=tuple(Reference(r["title"], r["doc_number"]) for r in d["references"]),
         )
         return cls(d["doc_id"], d["source"], d["format"], meta, d["content_hash"], d["chunks"], d["pages"], d["extra"])
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A quoted span backing one [n] of an answer: quote == document text[start:end]."""
+
+    n: int
+    doc_id: str
+    source: str
+    title: str
+    doc_number: str
+    path: tuple[str, ...]
+    pages: tuple[int, ...]
+    start: int
+    end: int
+    quote: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "doc_id": self.doc_id, "source": self.source, "title": self.title,
+                "doc_number": self.doc_number, "path": " > ".join(self.path),
+                "article": self.path[-1] if self.path else "", "pages": list(self.pages),
+                "start": self.start, "end": self.end, "quote": self.quote}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer whose every [n] marker points to citations[n-1]; or a refusal."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    refused: bool
+    related: tuple[Hit, ...] = ()  # nearest passages offered as 可能相关 when refused
+    mode: str = "extractive"  # extractive | llm | a note on why the LLM answer was not used
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question, "answer": self.text,
+                "citations": [c.to_dict() for c in self.citations], "refused": self.refused,
+                "related": [{"doc_id": h.chunk.doc_id, "title": h.title, "doc_number": h.doc_number,
+                             "path": h.chunk.path_str} for h in self.related],
+                "mode": self.mode}
