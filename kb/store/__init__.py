@@ -21,6 +21,10 @@ class Store(Protocol):
         """BM25 score of every row for the query tokens."""
         ...
 
+    def idf(self, analyzer: str, tokens: list[str]) -> dict[str, float]:
+        """How rare each token is among the chunks (higher: rarer)."""
+        ...
+
 
 def _faiss_bm25():
     from kb.store.faiss_bm25 import FaissBM25Store

@@ -84,6 +84,17 @@ class FaissBM25Store:
         keep = rows[0] >= 0
         return rows[0][keep], scores[0][keep]
 
+    def idf(self, analyzer: str, tokens: list[str]) -> dict[str, float]:
+        """Inverse document frequency over chunks, log((n + 1) / (df + 0.5)); unknown tokens get the most."""
+        bm25 = self.lexical[analyzer]
+        indptr, n = bm25.scores["indptr"], max(1, self.dense.ntotal)
+        out = {}
+        for t in tokens:
+            tid = bm25.vocab_dict.get(t)
+            df = 0 if tid is None else int(indptr[tid + 1] - indptr[tid])
+            out[t] = float(np.log((n + 1) / (df + 0.5)))
+        return out
+
     def lexical_scores(self, analyzer: str, tokens: list[str]) -> np.ndarray:
         bm25 = self.lexical[analyzer]
         known = [t for t in tokens if t in bm25.vocab_dict]

@@ -1,0 +1,228 @@
+"""Answers from retrieved passages: extractive by default, every sentence cited to its clause, or a
+plain refusal when the knowledge base holds no basis for one."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from kb.config import SearchFilters, SearchSettings
+from kb.metadata import find_doc_numbers
+from kb.tokenize import normalize, word_tokens
+from kb.types import Answer, Citation, Hit
+
+NO_BASIS_REPLY = "知识库中没有找到回答这个问题的依据。"
+RELATED_HEADER = "可能相关："
+
+# Words every question has; they say nothing about what it asks ("……是什么", "有哪些规定").
+_QUESTION_WORDS = frozenset(
+    "什么 哪些 哪个 如何 怎么 怎样 多少 是否 可以 能否 请问 为何 规定 要求 文件 有关 关于 相关 主要 内容 "
+    "具体 情况 问题 方面 哪里 何时 时候 需要 应该 应当 目前 多久 多长 多大 为什么 讲了 说了 讲的".split()
+)
+# One sentence: up to and including its end mark, or a line.
+_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*[”’」』）)]*")
+_WHICH_DOCUMENT = re.compile(r"哪[个份些项部]?(?:文件|通知|规定|法律|法规|办法|条例|政策)|依据是什么|根据什么|出自")
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """Per-question settings of the answer stage."""
+
+    top_k: int = 8  # passages read
+    max_sentences: int = 3  # sentences quoted in an extractive answer
+    max_chars: int = 400  # length of those quotes together
+    # Share of the question's content terms that the best passage must contain to answer at all;
+    # calibrated on ncp dev plus unanswerable questions by bench/answers.py.
+    min_coverage: float = 0.5
+    filters: SearchFilters = SearchFilters()
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    hit_rank: int
+    hit: Hit
+    start: int  # offsets within the chunk text
+    end: int
+    score: float
+
+
+Terms = dict[str, float]  # content word -> weight (its rarity among the indexed chunks)
+
+
+def question_terms(question: str) -> frozenset[str]:
+    """What a question is about: its words (jieba, with the policy dictionary) minus question words.
+
+    Words, not character bigrams: bigrams across word boundaries (规定了考核 -> 定了, 了考) never
+    occur in the documents and would make every question look unanswered.
+    """
+    return frozenset(t for t in word_tokens(question) if t not in _QUESTION_WORDS and len(t) > 1 or t.isdigit())
+
+
+def weigh(retriever, terms: frozenset[str]) -> Terms:
+    """Weight each term by its IDF in the index: 颁发 says more about a question than 证书."""
+    return retriever.index.store.idf("words", sorted(terms)) if terms else {}
+
+
+def coverage(terms: Terms, text: str) -> float:
+    """Weighted share of `terms` found in `text`; 0.0 for a question with no content terms."""
+    total = sum(terms.values())
+    if total <= 0:
+        return 0.0
+    text = normalize(text)  # terms are folded the same way (full-width, case)
+    return sum(w for t, w in terms.items() if t in text) / total
+
+
+def answer_question(retriever, question: str, settings: AnswerSettings = AnswerSettings()) -> Answer:
+    """Retrieve, judge the evidence, and quote the sentences that answer; or refuse."""
+    question = question.strip()
+    hits = retriever.search(question, SearchSettings(top_k=settings.top_k, filters=settings.filters))
+    terms = weigh(retriever, question_terms(question))
+    if hits and "exact" in hits[0].retrievers and not question_terms(_without_names(question)):
+        return overview(question, [h for h in hits if "exact" in h.retrievers], settings)
+    if not _has_basis(hits, terms, settings):
+        return refusal(question, hits)
+    sentences = select_sentences(hits, terms, settings, similarity=_similarity(retriever, question))
+    if not sentences:
+        return refusal(question, hits)
+    citations = tuple(_citation(n, s) for n, s in enumerate(sentences, 1))
+    return Answer(question, compose(question, citations), citations, refused=False)
+
+
+def _without_names(question: str) -> str:
+    """The question without the 文号 and 《titles》 that name a document."""
+    for start, end, _ in reversed(find_doc_numbers(question)):
+        question = question[:start] + question[end:]
+    return re.sub(r"《[^《》]*》", "", question)
+
+
+def overview(question: str, hits: list[Hit], settings: AnswerSettings) -> Answer:
+    """What a named document says: the opening sentence of each of its first sections, cited."""
+    sections = [h for h in hits if h.chunk.path] or hits  # the untitled opening is title and 文号 lines
+    sentences = []
+    for rank, hit in enumerate(sections[: settings.max_sentences + 1]):
+        first = [x for x in _sentences(rank, hit, {}) if _is_prose(hit.chunk.text[x.start:x.end])]
+        if first:
+            sentences.append(first[0])
+    citations = tuple(_citation(n, s) for n, s in enumerate(sentences, 1))
+    head = _source_name(hits[0].title, hits[0].doc_number, hits[0].chunk.doc_id)
+    body = compose("", citations)
+    return Answer(question, f"{head}的主要内容：\n{body}" if body else head, citations, refused=False)
+
+
+def _similarity(retriever, question: str):
+    """Cosine of each sentence with the question, by the index's own embedder."""
+    qvec = retriever.embedder.embed_query(question)
+    return lambda sentences: retriever.embedder.embed_documents(sentences) @ qvec
+
+
+def _is_prose(sentence: str) -> bool:
+    """A sentence that says something, not a heading line such as 指导思想."""
+    return len(sentence) >= 12 and sentence[-1] in "。！？；”）)"
+
+
+def _has_basis(hits: list[Hit], terms: Terms, settings: AnswerSettings) -> bool:
+    if not hits:
+        return False
+    if "exact" in hits[0].retrievers:  # the question names a document the index holds
+        return True
+    return max(coverage(terms, h.chunk.text) for h in hits[:3]) >= settings.min_coverage
+
+
+def refusal(question: str, hits: list[Hit]) -> Answer:
+    """The fixed no-basis reply, offering the nearest documents (one passage each) as 可能相关."""
+    related = tuple({h.chunk.doc_id: h for h in reversed(hits)}.values())[::-1][:3]
+    lines = [NO_BASIS_REPLY]
+    if related:
+        lines.append(RELATED_HEADER)
+        lines += [f"- {_source_name(h.title, h.doc_number, h.chunk.doc_id)} {h.chunk.path_str}".rstrip()
+                  for h in related]
+    return Answer(question, "\n".join(lines), (), refused=True, related=related)
+
+
+def select_sentences(hits: list[Hit], terms: Terms, settings: AnswerSettings,
+                     similarity=None) -> list[_Sentence]:
+    """The best sentences of the top passages, in reading order: by passage rank, then position.
+
+    A sentence scores by the weighted share of the question's terms it holds, discounted down the
+    passage list, and, given `similarity` (sentences -> cosine with the question), by meaning too:
+    term overlap alone favours long sentences that mention everything in passing.
+    """
+    candidates = [s for rank, hit in enumerate(hits) for s in _sentences(rank, hit, terms)]
+    if not candidates:
+        return []
+    if similarity is not None:
+        sims = similarity([c.hit.chunk.text[c.start:c.end] for c in candidates])
+        candidates = [replace(c, score=0.5 * c.score + 0.5 * max(0.0, float(sim)))
+                      for c, sim in zip(candidates, sims, strict=True)]
+    best = max(c.score for c in candidates)
+    chosen: list[_Sentence] = []
+    used = 0
+    for s in sorted(candidates, key=lambda c: -c.score):
+        length = s.end - s.start
+        # keep sentences close to the best one; a weak sentence only dilutes a precise answer
+        if s.score < 0.6 * best or len(chosen) == settings.max_sentences or used + length > settings.max_chars:
+            continue
+        chosen.append(s)
+        used += length
+    return sorted(chosen, key=lambda c: (c.hit_rank, c.start))
+
+
+_LEADING_LABEL = re.compile(r"\s*(?:第[一二三四五六七八九十百千零〇两\d]+条(?:之[一二三四五六七八九十]+)?|[（(][一二三四五六七八九十\d]+[）)]|[一二三四五六七八九十]+、)\s*")
+
+
+def _sentences(rank: int, hit: Hit, terms: Terms) -> list[_Sentence]:
+    text = hit.chunk.text
+    out = []
+    for m in _SENTENCE.finditer(text):
+        start, end = _trim(text, m.start(), m.end())
+        label = _LEADING_LABEL.match(text, start)  # the answer names the clause itself
+        if label and label.end() < end:
+            start = label.end()
+        if end - start < 4:
+            continue
+        # passages further down the list count less: the retriever ranked them lower for a reason
+        score = (coverage(terms, text[start:end]) if terms else 1.0) / (1.0 + 0.2 * rank)
+        if score > 0:
+            out.append(_Sentence(rank, hit, start, end, score))
+    return out
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _citation(n: int, s: _Sentence) -> Citation:
+    c = s.hit.chunk
+    return Citation(n, c.doc_id, c.source, s.hit.title, s.hit.doc_number, c.path, c.pages,
+                    c.start + s.start, c.start + s.end, c.text[s.start:s.end])
+
+
+def _source_name(title: str, doc_number: str, doc_id: str) -> str:
+    name = f"《{title}》" if title else doc_id
+    return f"{name}（{doc_number}）" if doc_number else name
+
+
+def compose(question: str, citations: tuple[Citation, ...]) -> str:
+    """One line per source clause, naming it before quoting it, each quote ending in its [n].
+
+    For "哪个文件规定了…" questions the first line leads with the document and article.
+    """
+    lines: list[str] = []
+    previous: tuple[str, tuple[str, ...]] | None = None
+    for c in citations:
+        quote = f"{c.quote}[{c.n}]"
+        if previous == (c.doc_id, c.path):
+            lines[-1] += quote
+            continue
+        where = c.path[-1] if c.path else ""
+        lines.append(f"{_source_name(c.title, c.doc_number, c.doc_id)}{where}：{quote}")
+        previous = (c.doc_id, c.path)
+    if _WHICH_DOCUMENT.search(question) and citations:
+        first = citations[0]
+        article = first.path[-1] if first.path else ""
+        lines.insert(0, f"依据是{_source_name(first.title, first.doc_number, first.doc_id)}{article}。[{first.n}]")
+    return "\n".join(lines)
