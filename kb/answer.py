@@ -8,11 +8,10 @@ from dataclasses import dataclass, replace
 
 from kb.config import SearchFilters, SearchSettings
 from kb.metadata import find_doc_numbers
+from kb.prompts import NO_BASIS_REPLY, RELATED_HEADER
 from kb.tokenize import normalize, word_tokens
 from kb.types import Answer, Citation, Hit
 
-NO_BASIS_REPLY = "知识库中没有找到回答这个问题的依据。"
-RELATED_HEADER = "可能相关："
 
 # Words every question has; they say nothing about what it asks ("……是什么", "有哪些规定").
 _QUESTION_WORDS = frozenset(
@@ -120,12 +119,17 @@ def _is_prose(sentence: str) -> bool:
     return len(sentence) >= 12 and sentence[-1] in "。！？；”）)"
 
 
-def _has_basis(hits: list[Hit], terms: Terms, settings: AnswerSettings) -> bool:
+def evidence(hits: list[Hit], terms: Terms) -> float:
+    """How much of the question the best of the top passages covers, 0..1; 1 for a named document."""
     if not hits:
-        return False
+        return 0.0
     if "exact" in hits[0].retrievers:  # the question names a document the index holds
-        return True
-    return max(coverage(terms, h.chunk.text) for h in hits[:3]) >= settings.min_coverage
+        return 1.0
+    return max(coverage(terms, h.chunk.text) for h in hits[:3])
+
+
+def _has_basis(hits: list[Hit], terms: Terms, settings: AnswerSettings) -> bool:
+    return evidence(hits, terms) >= settings.min_coverage
 
 
 def refusal(question: str, hits: list[Hit]) -> Answer:

@@ -1,4 +1,4 @@
-"""Command-line verbs that follow the pipeline: index, search, eval, docs, doc."""
+"""Command-line verbs that follow the pipeline: index, search, ask, eval, docs, doc."""
 
 from __future__ import annotations
 
@@ -165,6 +165,31 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_ask(args) -> int:
+    from kb.answer import AnswerSettings
+    from kb.config import SearchFilters
+    from kb.pipeline import ask
+
+    if bool(args.question) == bool(args.batch):
+        raise KBError("give a question or --batch FILE, not both or neither")
+    filters = SearchFilters(tuple(args.doc or ()), tuple(args.issuer or ()), args.date_from or "", args.date_to or "")
+    settings = AnswerSettings(filters=filters)
+    retriever = _open(args)
+    if args.batch:
+        for question in _read_batch(Path(args.batch)):
+            print(json.dumps(ask(retriever, question, settings).to_dict(), ensure_ascii=False))
+        return 0
+    answer = ask(retriever, args.question, settings)
+    if args.json:
+        _print_json(answer.to_dict())
+        return 0
+    print(answer.text)
+    for c in answer.citations:
+        pages = f" 第{'、'.join(map(str, c.pages))}页" if c.pages else ""
+        print(f"[{c.n}] {c.title or c.doc_id} {c.doc_number} {' > '.join(c.path)}{pages} ({c.source}, {c.start}-{c.end})")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from kb.evaluate import evaluate, read_qa
 
@@ -259,6 +284,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", help="file with one question per line, or JSONL with a question field")
     _add_search_flags(p)
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question, every statement cited to its clause, or refuse")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--batch", help="file with one question per line, or JSONL with a question field")
+    p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: index)")
+    p.add_argument("--doc", action="append", help="restrict to this document, by id or 文号 (repeatable)")
+    p.add_argument("--issuer", action="append", help="restrict to issuing bodies containing this text")
+    p.add_argument("--date-from", help="only documents issued on or after this ISO date")
+    p.add_argument("--date-to", help="only documents issued on or before this ISO date")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    _add_model_flags(p)
+    p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="retrieval metrics on a QA JSONL file (question, gold_doc, answer)")
     p.add_argument("qa")

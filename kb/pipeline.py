@@ -1,4 +1,4 @@
-"""The one obvious path: load -> metadata -> segment -> embed/tokenise -> index, and index -> search."""
+"""The one obvious path: load -> metadata -> segment -> embed/tokenise -> index, then search -> ask."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from kb.metadata import extract_metadata
 from kb.retrieve import Retriever
 from kb.segment import segment
 from kb.tokenize import ANALYZERS, CACHED_ANALYZERS
-from kb.types import Chunk, DocRecord, Document, Failure
+from kb.types import Answer, Chunk, DocRecord, Document, Failure
 
 # progress(stage, done, total, detail): stages are "load", "embed", "tokenize"
 Progress = Callable[[str, int, int, str], None]
@@ -304,6 +304,13 @@ def _dense_kind(settings: BuildSettings, n: int) -> str:
     if settings.dense_backend != "auto":
         return settings.dense_backend
     return "flat" if n <= settings.flat_max_vectors else "hnsw"
+
+
+def ask(retriever: Retriever, question: str, settings=None) -> Answer:
+    """An answer to a question, every claim cited to its clause, or a plain refusal."""
+    from kb.answer import AnswerSettings, answer_question
+
+    return answer_question(retriever, question, settings or AnswerSettings())
 
 
 def open_retriever(index_dir: Path, embedder: str | None = None, model: str | None = None) -> Retriever:
