@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 
 from kb.config import SearchFilters, SearchSettings
 from kb.metadata import find_doc_numbers
-from kb.prompts import NO_BASIS_REPLY, RELATED_HEADER
+from kb.llm import LLMError, LLMSettings, generate
+from kb.prompts import FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
 from kb.tokenize import normalize, word_tokens
 from kb.types import Answer, Citation, Hit
 
@@ -28,11 +29,12 @@ class AnswerSettings:
     """Per-question settings of the answer stage."""
 
     top_k: int = 8  # passages read
-    max_sentences: int = 3  # sentences quoted in an extractive answer
-    max_chars: int = 400  # length of those quotes together
+    max_sentences: int = 4  # sentences quoted in an extractive answer
+    max_chars: int = 600  # length of those quotes together
     # Share of the question's content terms that the best passage must contain to answer at all;
     # calibrated on ncp dev plus unanswerable questions by bench/answers.py.
     min_coverage: float = 0.5
+    llm_passages: int = 5  # passages given to a generative model
     filters: SearchFilters = SearchFilters()
 
 
@@ -71,8 +73,13 @@ def coverage(terms: Terms, text: str) -> float:
     return sum(w for t, w in terms.items() if t in text) / total
 
 
-def answer_question(retriever, question: str, settings: AnswerSettings = AnswerSettings()) -> Answer:
-    """Retrieve, judge the evidence, and quote the sentences that answer; or refuse."""
+def answer_question(retriever, question: str, settings: AnswerSettings = AnswerSettings(),
+                    llm: LLMSettings | None = None) -> Answer:
+    """Retrieve, judge the evidence, and quote the sentences that answer; or refuse.
+
+    With `llm`, an OpenAI-compatible model writes the answer from the same passages; when it
+    fails, cites nothing valid or cannot be reached, the extractive answer is given instead.
+    """
     question = question.strip()
     hits = retriever.search(question, SearchSettings(top_k=settings.top_k, filters=settings.filters))
     terms = weigh(retriever, question_terms(question))
@@ -84,7 +91,42 @@ def answer_question(retriever, question: str, settings: AnswerSettings = AnswerS
     if not sentences:
         return refusal(question, hits)
     citations = tuple(_citation(n, s) for n, s in enumerate(sentences, 1))
-    return Answer(question, compose(question, citations), citations, refused=False)
+    extractive = Answer(question, compose(question, citations), citations, refused=False)
+    return extractive if llm is None else generative(question, hits[: settings.llm_passages], terms, extractive, llm)
+
+
+def generative(question: str, hits: list[Hit], terms: Terms, fallback: Answer, llm: LLMSettings) -> Answer:
+    """The model's answer over numbered passages, its markers renumbered to the citations it used."""
+    passages = [(n, _label(h), h.chunk.text) for n, h in enumerate(hits, 1)]
+    try:
+        out = generate(question, passages, llm)
+    except LLMError as e:
+        note = FALLBACK_NOTE.format(reason=e)
+        return replace(fallback, text=f"{note}\n{fallback.text}", mode="extractive: LLM unavailable")
+    if out.refused:
+        return replace(refusal(question, hits), mode="llm")
+    if not out.usable:
+        return replace(fallback, mode="extractive: LLM answer cited nothing valid")
+    renumber = {old: new for new, old in enumerate(out.used, 1)}
+    # check_output left only valid one-to-three-digit markers; 文号 brackets like [2019] are not markers
+    text = re.sub(r"\[(\d{1,3})\]", lambda m: f"[{renumber[int(m.group(1))]}]" if int(m.group(1)) in renumber
+                  else m.group(0), out.text)
+    citations = tuple(_best_sentence_citation(new, hits[old - 1], terms) for old, new in renumber.items())
+    return Answer(question, text, citations, refused=False, mode="llm")
+
+
+def _label(hit: Hit) -> str:
+    pages = f" 第{'、'.join(map(str, hit.chunk.pages))}页" if hit.chunk.pages else ""
+    return f"{_source_name(hit.title, hit.doc_number, hit.chunk.doc_id)} {hit.chunk.path_str}{pages}".strip()
+
+
+def _best_sentence_citation(n: int, hit: Hit, terms: Terms) -> Citation:
+    """Cite the passage by its sentence that best covers the question (the whole passage if none)."""
+    sentences = _sentences(0, hit, terms) or _sentences(0, hit, {})
+    if not sentences:
+        c = hit.chunk
+        return Citation(n, c.doc_id, c.source, hit.title, hit.doc_number, c.path, c.pages, c.start, c.end, c.text)
+    return _citation(n, max(sentences, key=lambda s: s.score))
 
 
 def _without_names(question: str) -> str:
@@ -171,7 +213,8 @@ def select_sentences(hits: list[Hit], terms: Terms, settings: AnswerSettings,
     return sorted(chosen, key=lambda c: (c.hit_rank, c.start))
 
 
-_LEADING_LABEL = re.compile(r"\s*(?:第[一二三四五六七八九十百千零〇两\d]+条(?:之[一二三四五六七八九十]+)?|[（(][一二三四五六七八九十\d]+[）)]|[一二三四五六七八九十]+、)\s*")
+# "第九条 " opening a quote: the answer names the article itself (一、/（一） stay: they are text)
+_LEADING_LABEL = re.compile(r"\s*第[一二三四五六七八九十百千零〇两\d]+条(?:之[一二三四五六七八九十]+)?\s+")
 
 
 def _sentences(rank: int, hit: Hit, terms: Terms) -> list[_Sentence]:

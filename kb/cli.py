@@ -177,9 +177,10 @@ def cmd_ask(args) -> int:
     retriever = _open(args)
     if args.batch:
         for question in _read_batch(Path(args.batch)):
-            print(json.dumps(ask(retriever, question, settings).to_dict(), ensure_ascii=False))
+            print(json.dumps(ask(retriever, question, settings, use_llm=not args.no_llm).to_dict(),
+                             ensure_ascii=False))
         return 0
-    answer = ask(retriever, args.question, settings)
+    answer = ask(retriever, args.question, settings, use_llm=not args.no_llm)
     if args.json:
         _print_json(answer.to_dict())
         return 0
@@ -294,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date-from", help="only documents issued on or after this ISO date")
     p.add_argument("--date-to", help="only documents issued on or before this ISO date")
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    p.add_argument("--no-llm", action="store_true", help="extractive answer even when KB_LLM_* is set")
     _add_model_flags(p)
     p.set_defaults(func=cmd_ask)
 

@@ -306,11 +306,17 @@ def _dense_kind(settings: BuildSettings, n: int) -> str:
     return "flat" if n <= settings.flat_max_vectors else "hnsw"
 
 
-def ask(retriever: Retriever, question: str, settings=None) -> Answer:
-    """An answer to a question, every claim cited to its clause, or a plain refusal."""
-    from kb.answer import AnswerSettings, answer_question
+def ask(retriever: Retriever, question: str, settings=None, *, use_llm: bool = True) -> Answer:
+    """An answer to a question, every claim cited to its clause, or a plain refusal.
 
-    return answer_question(retriever, question, settings or AnswerSettings())
+    An LLM writes it when KB_LLM_BASE_URL and KB_LLM_MODEL are set (and use_llm); otherwise, and
+    whenever the LLM fails, the extractive answerer does.
+    """
+    from kb.answer import AnswerSettings, answer_question
+    from kb.llm import LLMSettings
+
+    llm = LLMSettings.from_env() if use_llm else None
+    return answer_question(retriever, question, settings or AnswerSettings(), llm)
 
 
 def open_retriever(index_dir: Path, embedder: str | None = None, model: str | None = None) -> Retriever:

@@ -1,0 +1,164 @@
+"""Answers: extractive quotes cited to the clause, refusal without basis, the optional LLM path."""
+
+import json
+import re
+import socket
+
+import pytest
+
+from kb.answer import AnswerSettings, answer_question
+from kb.config import BuildSettings
+from kb.ingest import find_files, read_file
+from kb.llm import LLMSettings
+from kb.pipeline import build_index, open_retriever
+from kb.prompts import FALLBACK_NOTE, NO_BASIS_REPLY
+from tests.conftest import REPO, shared_path
+from tests.fake_openai import Reply, serve
+
+PDF = "rules/certificate_management_measures.pdf"
+DOCX = "notices/1x_pilot_plan.docx"
+QUESTIONS = ["1+X证书由谁颁发？", "证书有效期是多久？", "培训评价组织由谁遴选？", "哪个文件规定了考核站点的要求？",
+             "试点院校学生考核要交费吗？", "产教融合型企业有什么激励？", "示例市职业教育促进办法规定的实习补贴是多少？",
+             "教职成[2019]6号讲了什么？", "职业技能等级证书管理办法何时施行？", "如何查询证书？", "学分银行由谁建设？",
+             "考试过程要录像吗？"]
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory):
+    index = tmp_path_factory.mktemp("answer") / "index"
+    build_index(REPO / "corpus", index, BuildSettings(embedder="hashing"))
+    return open_retriever(index)
+
+
+@pytest.fixture(scope="module")
+def texts():
+    root = REPO / "corpus"
+    return {d.doc_id: d.text for path in find_files(root) for d in read_file(path, root)[0]}
+
+
+def assert_well_cited(answer, texts):
+    """Every [n] names a citation, every citation is named, every quote is verbatim at its offsets."""
+    markers = {int(n) for n in re.findall(r"\[(\d{1,3})\]", answer.text)}
+    assert markers == {c.n for c in answer.citations}
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for c in answer.citations:
+        assert c.quote and texts[c.doc_id][c.start:c.end] == c.quote
+
+
+def test_answer_quotes_the_clause(retriever, texts):
+    answer = answer_question(retriever, "证书有效期是多久？")
+    assert not answer.refused and answer.mode == "extractive"
+    first = answer.citations[0]
+    assert (first.doc_id, first.path[-1], first.pages) == (PDF, "第十二条", (2,))
+    assert first.quote == "证书有效期为三年，自颁证之日起计算。"
+    assert answer.text.startswith("《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号）第十二条：证书有效期为三年")
+    assert_well_cited(answer, texts)
+
+
+def test_who_issues_the_certificate(retriever):
+    answer = answer_question(retriever, "1+X证书由谁颁发？")
+    assert "证书由培训评价组织颁发。" in [c.quote for c in answer.citations]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_every_answer_is_well_cited(retriever, texts, question):
+    assert_well_cited(answer_question(retriever, question), texts)
+
+
+def test_which_document_questions_lead_with_the_document(retriever):
+    answer = answer_question(retriever, "哪个文件规定了考核站点的要求？")
+    assert answer.text.startswith("依据是《关于做好1+X证书制度试点工作的通知》（教职成厅函〔2020〕2号）")
+
+
+def test_named_document_overview(retriever, texts):
+    answer = answer_question(retriever, "教职成（2019）6号讲了什么？")
+    assert not answer.refused and {c.doc_id for c in answer.citations} == {DOCX}
+    assert answer.text.startswith("《教育部国家发展改革委财政部市场监管总局关于印发")
+    assert_well_cited(answer, texts)
+
+
+@pytest.mark.parametrize("question", ["火星移民签证怎么办理", "足球世界杯冠军是谁？", "个人所得税专项附加扣除标准"])
+def test_no_basis_is_refused_with_related_documents(retriever, question):
+    answer = answer_question(retriever, question)
+    assert answer.refused and answer.citations == ()
+    assert answer.text.startswith(NO_BASIS_REPLY)
+    assert answer.to_dict()["refused"] is True
+
+
+def test_refusal_threshold_is_a_setting(retriever):
+    assert not answer_question(retriever, "证书有效期是多久？").refused
+    assert answer_question(retriever, "证书有效期是多久？", AnswerSettings(min_coverage=1.01)).refused
+
+
+# --- the optional LLM answerer, against a real OpenAI-style server on 127.0.0.1 -------------------
+
+def llm(server) -> LLMSettings:
+    return LLMSettings(base_url=server.base_url, model="qwen2.5:7b", timeout=5)
+
+
+def test_llm_answer_markers_renumbered_to_citations(retriever, texts):
+    with serve() as server:
+        server.reply(Reply("证书有效期为三年，自颁证之日起计算[2]。教职成[2019]6号另有规定[9]。"))
+        answer = answer_question(retriever, "证书有效期是多久？", llm=llm(server))
+        sent = server.received[0].body["messages"]
+    assert answer.mode == "llm" and not answer.refused
+    assert answer.text == "证书有效期为三年，自颁证之日起计算[1]。教职成[2019]6号另有规定。"
+    assert len(answer.citations) == 1
+    assert_well_cited(answer, texts)
+    assert sent[-1]["role"] == "user" and sent[-1]["content"].endswith("证书有效期是多久？")
+
+
+def test_llm_refusal_is_a_refusal(retriever):
+    with serve() as server:
+        server.reply(Reply("无依据"))
+        answer = answer_question(retriever, "证书有效期是多久？", llm=llm(server))
+    assert answer.refused and answer.text.startswith(NO_BASIS_REPLY) and answer.mode == "llm"
+
+
+def test_llm_answer_without_valid_citation_falls_back(retriever, texts):
+    with serve() as server:
+        server.reply(Reply("证书有效期为三年。"))
+        answer = answer_question(retriever, "证书有效期是多久？", llm=llm(server))
+    assert answer.mode.startswith("extractive") and answer.citations[0].path[-1] == "第十二条"
+    assert_well_cited(answer, texts)
+
+
+def test_unreachable_llm_falls_back_and_says_so(retriever, texts):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = LLMSettings(base_url=f"http://127.0.0.1:{port}/v1", model="m", timeout=2)
+    answer = answer_question(retriever, "证书有效期是多久？", llm=settings)
+    assert answer.mode == "extractive: LLM unavailable"
+    assert answer.text.startswith(FALLBACK_NOTE.split("{")[0])
+    assert_well_cited(answer, texts)
+
+
+# --- the ask verb -----------------------------------------------------------------------------------
+
+def test_ask_cli_json_and_batch(capsys, tmp_path, monkeypatch):
+    from kb.cli import main
+
+    monkeypatch.delenv("KB_LLM_BASE_URL", raising=False)
+    index = str(tmp_path / "index")
+    assert main(["index", str(REPO / "corpus"), "--index", index, "--embedder", "hashing", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["ask", "证书有效期是多久？", "--index", index, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"question", "answer", "citations", "refused"} <= set(result) and result["refused"] is False
+    assert result["citations"][0]["article"] == "第十二条"
+    batch = tmp_path / "q.txt"
+    batch.write_text("证书有效期是多久？\n火星移民签证怎么办理\n", encoding="utf-8")
+    assert main(["ask", "--batch", str(batch), "--index", index]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(x["question"], x["refused"]) for x in lines] == [("证书有效期是多久？", False), ("火星移民签证怎么办理", True)]
+
+
+def test_answers_on_the_real_law_corpus_are_well_cited(tmp_path):
+    corpus = shared_path("corpus", "vocational-law")
+    build_index(corpus, tmp_path / "index", BuildSettings(embedder="hashing"))
+    retriever = open_retriever(tmp_path / "index")
+    texts = {d.doc_id: d.text for p in find_files(corpus) for d in read_file(p, corpus)[0]}
+    for question in ["职业教育活动周是哪一周？", "企业不履行职业教育义务会怎样？", "民办学校的举办者可以取得办学收益吗？",
+                     "职业学校教师要有企业工作经历吗？", "教师的工资待遇有什么规定？", "高等学校的设立条件是什么？"]:
+        assert_well_cited(answer_question(retriever, question), texts)
