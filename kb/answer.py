@@ -4,11 +4,12 @@ plain refusal when the knowledge base holds no basis for one."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from kb.config import SearchFilters, SearchSettings
 from kb.metadata import find_doc_numbers
-from kb.llm import LLMError, LLMSettings, generate
+from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.prompts import FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
 from kb.tokenize import normalize, word_tokens
 from kb.types import Answer, Citation, Hit
@@ -80,38 +81,86 @@ def answer_question(retriever, question: str, settings: AnswerSettings = AnswerS
     With `llm`, an OpenAI-compatible model writes the answer from the same passages; when it
     fails, cites nothing valid or cannot be reached, the extractive answer is given instead.
     """
+    draft = _draft(retriever, question, settings)
+    if llm is None or draft.final:
+        return draft.answer
+    passages = _passages(draft.hits[: settings.llm_passages])
+    try:
+        out = generate(draft.answer.question, passages, llm)
+    except LLMError as e:
+        return _fallback(draft.answer, e)
+    return _from_model(out, draft, settings)
+
+
+def stream_answer(retriever, question: str, settings: AnswerSettings = AnswerSettings(),
+                  llm: LLMSettings | None = None) -> Iterator[str | Answer]:
+    """For the UI: the model's text in pieces as it writes, then the checked Answer, always last.
+
+    The final Answer supersedes the pieces: its markers are renumbered, and after an error midway
+    it is the extractive answer with a note saying why.
+    """
+    draft = _draft(retriever, question, settings)
+    if llm is None or draft.final:
+        yield draft.answer
+        return
+    passages = _passages(draft.hits[: settings.llm_passages])
+    pieces: list[str] = []
+    try:
+        for piece in generate_stream(draft.answer.question, passages, llm):
+            pieces.append(piece)
+            yield piece
+    except LLMError as e:
+        yield _fallback(draft.answer, e)
+        return
+    yield _from_model(check_output("".join(pieces), len(passages)), draft, settings)
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """The extractive answer (or refusal), and what a model would be given to do better."""
+
+    answer: Answer
+    hits: list[Hit]
+    terms: Terms
+    final: bool  # a refusal or a named-document overview: no model needed
+
+
+def _draft(retriever, question: str, settings: AnswerSettings) -> _Draft:
     question = question.strip()
     hits = retriever.search(question, SearchSettings(top_k=settings.top_k, filters=settings.filters))
     terms = weigh(retriever, question_terms(question))
     if hits and "exact" in hits[0].retrievers and not question_terms(_without_names(question)):
-        return overview(question, [h for h in hits if "exact" in h.retrievers], settings)
+        return _Draft(overview(question, [h for h in hits if "exact" in h.retrievers], settings), hits, terms, True)
     if not _has_basis(hits, terms, settings):
-        return refusal(question, hits)
+        return _Draft(refusal(question, hits), hits, terms, True)
     sentences = select_sentences(hits, terms, settings, similarity=_similarity(retriever, question))
     if not sentences:
-        return refusal(question, hits)
+        return _Draft(refusal(question, hits), hits, terms, True)
     citations = tuple(_citation(n, s) for n, s in enumerate(sentences, 1))
-    extractive = Answer(question, compose(question, citations), citations, refused=False)
-    return extractive if llm is None else generative(question, hits[: settings.llm_passages], terms, extractive, llm)
+    return _Draft(Answer(question, compose(question, citations), citations, refused=False), hits, terms, False)
 
 
-def generative(question: str, hits: list[Hit], terms: Terms, fallback: Answer, llm: LLMSettings) -> Answer:
-    """The model's answer over numbered passages, its markers renumbered to the citations it used."""
-    passages = [(n, _label(h), h.chunk.text) for n, h in enumerate(hits, 1)]
-    try:
-        out = generate(question, passages, llm)
-    except LLMError as e:
-        note = FALLBACK_NOTE.format(reason=e)
-        return replace(fallback, text=f"{note}\n{fallback.text}", mode="extractive: LLM unavailable")
+def _passages(hits: list[Hit]) -> list[tuple[int, str, str]]:
+    return [(n, _label(h), h.chunk.text) for n, h in enumerate(hits, 1)]
+
+
+def _fallback(extractive: Answer, error: LLMError) -> Answer:
+    note = FALLBACK_NOTE.format(reason=error)
+    return replace(extractive, text=f"{note}\n{extractive.text}", mode="extractive: LLM unavailable")
+
+
+def _from_model(out: CheckedOutput, draft: _Draft, settings: AnswerSettings) -> Answer:
+    """The model's checked reply as an Answer, its markers renumbered to the passages it cited."""
+    question, hits = draft.answer.question, draft.hits[: settings.llm_passages]
     if out.refused:
-        return replace(refusal(question, hits), mode="llm")
+        return replace(refusal(question, draft.hits), mode="llm")
     if not out.usable:
-        return replace(fallback, mode="extractive: LLM answer cited nothing valid")
+        return replace(draft.answer, mode="extractive: LLM answer cited nothing valid")
     renumber = {old: new for new, old in enumerate(out.used, 1)}
     # check_output left only valid one-to-three-digit markers; 文号 brackets like [2019] are not markers
     text = re.sub(r"\[(\d{1,3})\]", lambda m: f"[{renumber[int(m.group(1))]}]" if int(m.group(1)) in renumber
                   else m.group(0), out.text)
-    citations = tuple(_best_sentence_citation(new, hits[old - 1], terms) for old, new in renumber.items())
+    citations = tuple(_best_sentence_citation(new, hits[old - 1], draft.terms) for old, new in renumber.items())
     return Answer(question, text, citations, refused=False, mode="llm")
 
 

@@ -162,3 +162,22 @@ def test_answers_on_the_real_law_corpus_are_well_cited(tmp_path):
     for question in ["职业教育活动周是哪一周？", "企业不履行职业教育义务会怎样？", "民办学校的举办者可以取得办学收益吗？",
                      "职业学校教师要有企业工作经历吗？", "教师的工资待遇有什么规定？", "高等学校的设立条件是什么？"]:
         assert_well_cited(answer_question(retriever, question), texts)
+
+
+def test_stream_answer_yields_pieces_then_the_checked_answer(retriever, texts):
+    from kb.answer import stream_answer
+
+    with serve() as server:
+        server.reply(Reply(["证书有效期", "为三年[2]", "。"]))
+        items = list(stream_answer(retriever, "证书有效期是多久？", llm=llm(server)))
+    assert items[:-1] == ["证书有效期", "为三年[2]", "。"]
+    final = items[-1]
+    assert final.text == "证书有效期为三年[1]。" and final.mode == "llm"
+    assert_well_cited(final, texts)
+
+
+def test_stream_answer_without_llm_is_one_answer(retriever):
+    from kb.answer import stream_answer
+
+    [only] = list(stream_answer(retriever, "证书有效期是多久？"))
+    assert only.citations[0].path[-1] == "第十二条"
