@@ -11,22 +11,29 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
+import os
 import re
 import sys
 from pathlib import Path
 
 from kb.config import BuildSettings, SearchFilters, SearchSettings
-from kb.errors import KBError
+from kb.errors import ConfigError, KBError
 from kb.index import built_settings
-from kb.types import Hit
+from kb.llm import LLMSettings
+from kb.types import Answer, Citation, Hit
 
 TITLE = "PolicyKB 政策文件检索"
+STATUS = "已索引 {documents} 份文件、{chunks} 个条块；回答方式：{mode}。"
 INTRO = "输入问题，查看回答它的原文条款：每条都注明文件、文号、条款和页码。可按文号（任何括号写法）或《标题》直接查找文件。"
 EXAMPLES = ["1+X证书由谁颁发？", "证书有效期是多久？", "教职成[2019]6号讲了什么？", "哪个文件规定了考核站点的要求？"]
 EMPTY_QUESTION = "请输入问题。"
 NO_HITS = "知识库中没有找到与这个问题相关的条款。"
 BAD_DATE = "日期格式应为 YYYY-MM-DD，例如 2020-01-01。"
 SEARCH_FAILED = "检索出错：{reason}"
+SOURCES_EMPTY = "回答引用的原文条款会显示在这里。"
+SOURCES_WAITING = "正在生成回答……"
+RELATED_TITLE = "知识库中没有依据；可能相关的文件："
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -77,6 +84,95 @@ def make_search(retriever):
     return search
 
 
+def _clause_of(retriever, doc_id: str, start: int, end: int):
+    """The indexed chunk that holds [start, end) of a document, for showing a quote in context."""
+    index = retriever.index
+    for row in index.doc_rows.get(doc_id, []):
+        chunk = index.chunks[row]
+        if chunk.start <= start and end <= chunk.end:
+            return chunk
+    return None
+
+
+def render_sources(answer: Answer, retriever) -> str:
+    """HTML for the sources panel: each [n] with its clause, the quoted span marked; all escaped."""
+    if answer.refused:
+        items = "".join(f"<li>{html.escape(_name(h.title, h.doc_number, h.chunk.doc_id))} "
+                        f"{html.escape(h.chunk.path_str)}</li>" for h in answer.related)
+        return f'<div class="kb-notice">{html.escape(RELATED_TITLE)}<ul>{items}</ul></div>'
+    return "\n".join(_render_citation(c, retriever) for c in answer.citations) or _notice(SOURCES_EMPTY)
+
+
+def _render_citation(c: Citation, retriever) -> str:
+    where = [" > ".join(c.path)] if c.path else []
+    if c.pages:
+        where.append("第 " + "、".join(map(str, c.pages)) + " 页")
+    chunk = _clause_of(retriever, c.doc_id, c.start, c.end)
+    if chunk is None:
+        clause = f"<mark>{html.escape(c.quote)}</mark>"
+    else:
+        i, j = c.start - chunk.start, c.end - chunk.start
+        clause = (html.escape(chunk.text[:i]) + f"<mark>{html.escape(chunk.text[i:j])}</mark>"
+                  + html.escape(chunk.text[j:]))
+    return (
+        f'<details class="kb-cite" id="kb-cite-{c.n}"><summary><b>[{c.n}]</b> '
+        f'{html.escape(" · ".join([_name(c.title, c.doc_number, c.doc_id), *where]))}'
+        f'<div class="kb-quote">{html.escape(c.quote)}</div></summary>'
+        f'<div class="kb-source">{html.escape(c.source)}</div><blockquote class="kb-text">{clause}</blockquote></details>'
+    )
+
+
+def _name(title: str, doc_number: str, doc_id: str) -> str:
+    return (f"《{title}》" if title else doc_id) + (f"（{doc_number}）" if doc_number else "")
+
+
+def make_chat(retriever, llm=None):
+    """The chat handler: streams the answer into the conversation and fills the sources panel.
+
+    Yields (messages, sources HTML, last Answer); the last Answer lets a follow-up name its subject.
+    """
+    from kb.answer import AnswerSettings, rewrite_followup, stream_answer
+
+    def chat(message: str, history: list | None, last: Answer | None):
+        message = (message or "").strip()
+        history = list(history or [])
+        if not message:
+            yield history, _notice(EMPTY_QUESTION), last
+            return
+        question = rewrite_followup(message, last)
+        history += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        try:
+            for item in stream_answer(retriever, question, AnswerSettings(), llm):
+                if isinstance(item, str):
+                    history[-1] = {"role": "assistant", "content": history[-1]["content"] + item}
+                    yield history, _notice(SOURCES_WAITING), last
+                else:
+                    history[-1] = {"role": "assistant", "content": item.text}
+                    yield history, render_sources(item, retriever), item
+        except KBError as e:
+            history[-1] = {"role": "assistant", "content": SEARCH_FAILED.format(reason=e)}
+            yield history, _notice(SEARCH_FAILED.format(reason=e)), last
+
+    return chat
+
+
+def make_ask_api(retriever, llm=None):
+    """The `ask` API endpoint: one question in, the answer out as the JSON text `kb ask --json` prints.
+
+    A JSON string rather than a dict: gradio_client takes any dict with a "path" key for a file.
+    """
+    from kb.answer import AnswerSettings, answer_question
+
+    def ask(question: str) -> str:
+        if not (question or "").strip():
+            result = {"question": "", "answer": EMPTY_QUESTION, "citations": [], "refused": True}
+        else:
+            result = answer_question(retriever, question, AnswerSettings(), llm).to_dict()
+        return json.dumps(result, ensure_ascii=False)
+
+    return ask
+
+
 CSS = """
 .kb-hit {border-bottom: 1px solid #ddd; padding: 10px 0;}
 .kb-head {font-weight: 600; font-size: 1.05em;}
@@ -85,6 +181,10 @@ CSS = """
 .kb-text {white-space: pre-wrap; margin: 6px 0 0 0; padding-left: 10px; border-left: 3px solid #c33;}
 .kb-exact {font-size: 0.8em; color: #fff; background: #c33; border-radius: 3px; padding: 0 4px;}
 .kb-notice {padding: 10px 0; color: #555;}
+.kb-cite {border-bottom: 1px solid #ddd; padding: 8px 0;}
+.kb-cite summary {cursor: pointer;}
+.kb-quote {color: #333; margin: 4px 0 0 1.2em;}
+.kb-cite mark {background: #ffe08a;}
 """
 
 
@@ -97,19 +197,43 @@ def document_rows(retriever) -> list[list]:
             for r in retriever.index.contents.records]
 
 
-def build_ui(retriever):
-    """The page: question, optional filters, and the cited passages; a tab lists the documents."""
+def build_ui(retriever, llm=None):
+    """The page: a cited-answer chat, passage search, and the list of documents."""
     import gradio as gr
 
     search = make_search(retriever)
+    records = retriever.index.contents.records
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
+        gr.Markdown(STATUS.format(documents=len(records), chunks=len(retriever.index.chunks),
+                                  mode="生成式（" + llm.model + "）" if llm else "原文摘录"), elem_id="status")
+        with gr.Tab("问答"):
+            _chat_tab(gr, make_chat(retriever, llm))
         with gr.Tab("检索"):
             _search_tab(gr, search)
-        with gr.Tab(f"文件（{len(retriever.index.contents.records)}）"):
+        gr.api(make_ask_api(retriever, llm), api_name="ask")
+        with gr.Tab(f"文件（{len(records)}）"):
             gr.Dataframe(document_rows(retriever), headers=DOC_COLUMNS, interactive=False, wrap=True,
                          column_widths=["38%", "15%", "17%", "10%", "6%", "14%"], elem_id="documents")
     return demo
+
+
+def _chat_tab(gr, chat) -> None:
+    """Conversation on the left, the cited clauses of the last answer on the right."""
+    last = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label="对话", height=480, render_markdown=False, elem_id="chat")
+            with gr.Row():
+                message = gr.Textbox(label="问题", placeholder=EXAMPLES[0], scale=5, elem_id="ask")
+                send = gr.Button("提问", variant="primary", scale=1, elem_id="send")
+            gr.Examples(EXAMPLES, inputs=message)
+        with gr.Column(scale=2):
+            gr.Markdown("### 引用的原文")
+            sources = gr.HTML(_notice(SOURCES_EMPTY), elem_id="sources")
+    inputs, outputs = [message, chatbot, last], [chatbot, sources, last]
+    send.click(chat, inputs, outputs, api_visibility="private").then(lambda: "", None, message)
+    message.submit(chat, inputs, outputs, api_visibility="private").then(lambda: "", None, message)
 
 
 def _search_tab(gr, search) -> None:
@@ -158,17 +282,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-build", action="store_true", help="serve the index as it is, without indexing")
     ap.add_argument("--embedder", help="embedder for a new index; env KB_EMBEDDER")
     ap.add_argument("--model", help="model for a new index; env KB_MODEL")
-    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--host", default="127.0.0.1", help="address to serve on (default: loopback only)")
     ap.add_argument("--port", type=int, default=7860)
+    ap.add_argument("--auth", action="append", metavar="USER:PASSWORD",
+                    help="require a login (repeatable); env KB_AUTH=user:pw,user2:pw2")
     args = ap.parse_args(argv)
     try:
+        auth = parse_auth(args.auth or [], os.environ.get("KB_AUTH", ""))
         settings = BuildSettings.from_env(args.embedder, args.model, base=built_settings(Path(args.index)))
         retriever = prepare(Path(args.corpus), Path(args.index), settings, build=not args.no_build)
+        llm = LLMSettings.from_env()
     except KBError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    build_ui(retriever).queue().launch(server_name=args.host, server_port=args.port, css=CSS)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
+        print(f"warning: serving on {args.host} without --auth: anyone who can reach it can read every "
+              "indexed document", file=sys.stderr)
+    build_ui(retriever, llm).queue().launch(server_name=args.host, server_port=args.port, css=CSS,
+                                            auth=auth or None)
     return 0
+
+
+def parse_auth(flags: list[str], env: str) -> list[tuple[str, str]]:
+    """user:password pairs from --auth flags and KB_AUTH; a malformed pair is an error."""
+    pairs = []
+    for item in [*flags, *(x for x in env.split(",") if x.strip())]:
+        user, sep, password = item.strip().partition(":")
+        if not (sep and user and password):
+            raise ConfigError(f"--auth/KB_AUTH expects user:password, got {item.strip()!r}")
+        pairs.append((user, password))
+    return pairs
 
 
 if __name__ == "__main__":

@@ -322,3 +322,22 @@ def compose(question: str, citations: tuple[Citation, ...]) -> str:
         article = first.path[-1] if first.path else ""
         lines.insert(0, f"依据是{_source_name(first.title, first.doc_number, first.doc_id)}{article}。[{first.n}]")
     return "\n".join(lines)
+
+
+# "那它是哪年发布的？": a follow-up names its subject by a pronoun, or not at all
+_FOLLOW_UP = re.compile(r"^(?:那|那么|还有|另外)|它|其|该文件|该通知|该办法|这个文件|这份文件|这个通知|上述|此文件")
+
+
+def rewrite_followup(question: str, previous: Answer | None) -> str:
+    """Make a follow-up self-contained by naming the previous answer's main document.
+
+    "那它是哪年发布的？" after an answer citing 《关于做好1+X证书制度试点工作的通知》 becomes
+    "《关于做好1+X证书制度试点工作的通知》那它是哪年发布的？", which retrieval then resolves exactly.
+    """
+    question = question.strip()
+    if previous is None or previous.refused or not previous.citations or not _FOLLOW_UP.search(question):
+        return question
+    first = previous.citations[0]
+    if not first.title or first.title in question:
+        return question
+    return f"《{first.title}》{question}"

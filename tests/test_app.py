@@ -87,3 +87,65 @@ def test_document_rows_list_every_indexed_document(retriever):
     assert len(rows) == 7 and all(len(r) == len(app.DOC_COLUMNS) for r in rows)
     pdf = next(r for r in rows if r[-1] == PDF)
     assert pdf[:4] == ["职业技能等级证书管理办法（试行）", "教职成厅〔2019〕3号", "教育部办公厅", "2019-12-10"]
+
+
+def run_chat(chat, message, history=None, last=None):
+    """Drive the streaming chat handler to its end; returns (messages, sources HTML, last Answer)."""
+    *_, final = chat(message, history or [], last)
+    return final
+
+
+def test_chat_answers_with_sources_and_marks_the_quote(retriever):
+    chat = app.make_chat(retriever)
+    history, sources, last = run_chat(chat, "证书有效期是多久？")
+    assert [m["role"] for m in history] == ["user", "assistant"]
+    assert history[1]["content"].startswith("《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号）第十二条：")
+    assert '<details class="kb-cite" id="kb-cite-1">' in sources
+    assert "第十二条 <mark>证书有效期为三年，自颁证之日起计算。</mark>" in sources
+    assert last.citations[0].path[-1] == "第十二条"
+
+
+def test_chat_follow_up_uses_the_previous_subject(retriever):
+    chat = app.make_chat(retriever)
+    history, _, last = run_chat(chat, "哪个文件规定了考核站点的要求？")
+    history, sources, _ = run_chat(chat, "那它是哪年发布的？", history, last)
+    assert len(history) == 4 and "notices/pilot_work_notice.html" in sources
+
+
+def test_chat_refusal_offers_related_documents(retriever):
+    _, sources, last = run_chat(app.make_chat(retriever), "火星移民签证怎么办理")
+    assert last.refused and app.RELATED_TITLE in sources
+
+
+def test_chat_empty_message(retriever):
+    history, sources, last = run_chat(app.make_chat(retriever), "  ")
+    assert history == [] and app.EMPTY_QUESTION in sources and last is None
+
+
+def test_sources_escape_document_text(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    row = {"id": "x1", "title": "测试", "text": "证书有效期为三年。<script>alert(1)</script>[链接](javascript:alert(1))"}
+    (corpus / "docs.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    build_index(corpus, tmp_path / "index", BuildSettings(embedder="hashing"))
+    _, sources, _ = run_chat(app.make_chat(open_retriever(tmp_path / "index")), "证书有效期是多久？")
+    assert "<script>" not in sources and "&lt;script&gt;alert(1)&lt;/script&gt;" in sources
+
+
+def test_auth_pairs():
+    assert app.parse_auth(["a:1"], "b:2, c:3") == [("a", "1"), ("b", "2"), ("c", "3")]
+    with pytest.raises(app.ConfigError, match="user:password"):
+        app.parse_auth(["nopassword"], "")
+
+
+def test_ask_api_over_http(retriever):
+    from gradio_client import Client
+
+    port = _free_port()
+    demo = app.build_ui(retriever)
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        out = json.loads(Client(f"http://127.0.0.1:{port}/", verbose=False).predict("证书有效期是多久？", api_name="/ask"))
+    finally:
+        demo.close()
+    assert out["refused"] is False and out["citations"][0]["article"] == "第十二条"

@@ -41,12 +41,30 @@ def page(page_url):
         page = browser.new_page()
         # not "networkidle": a Gradio page keeps a connection open and never settles
         page.goto(page_url, wait_until="domcontentloaded")
-        page.wait_for_selector("#question textarea", timeout=30_000)
+        page.wait_for_selector("#ask textarea", timeout=30_000)
         yield page
         browser.close()
 
 
+def test_chat_answer_cites_and_opens_its_source(page, tmp_path):
+    page.fill("#ask textarea", "证书有效期是多久？")
+    page.click("#send")
+    page.wait_for_selector("#sources .kb-cite", timeout=30_000)
+    assert "第十二条：证书有效期为三年，自颁证之日起计算。[1]" in page.inner_text("#chat")
+    page.locator("#kb-cite-1 summary").click()
+    assert page.locator("#kb-cite-1 mark").inner_text() == "证书有效期为三年，自颁证之日起计算。"
+    page.screenshot(path=str(tmp_path / "chat.png"))
+
+
+def test_chat_refusal_is_shown(page):
+    page.fill("#ask textarea", "火星移民签证怎么办理")
+    page.press("#ask textarea", "Enter")
+    page.wait_for_selector("#sources ul", timeout=30_000)
+    assert "知识库中没有找到回答这个问题的依据。" in page.inner_text("#chat")
+
+
 def test_question_shows_cited_passages(page):
+    page.get_by_role("tab", name="检索").click()
     page.fill("#question textarea", "证书有效期是多久？")
     page.click("#search")
     page.wait_for_selector("#results .kb-hit", timeout=30_000)
@@ -57,6 +75,7 @@ def test_question_shows_cited_passages(page):
 
 
 def test_enter_key_searches_and_empty_question_is_told(page):
+    page.get_by_role("tab", name="检索").click()
     page.press("#question textarea", "Enter")
     page.wait_for_selector("#results .kb-notice", timeout=30_000)
     assert page.inner_text("#results") == app.EMPTY_QUESTION
