@@ -64,8 +64,9 @@ def _notice(text: str) -> str:
     return f'<div class="kb-notice">{html.escape(text)}</div>'
 
 
-def make_search(retriever):
+def make_search(source):
     """The UI's search handler over one loaded retriever; returns HTML, never raises."""
+    current = _getter(source)
 
     def search(question: str, issuer: str = "", date_from: str = "", date_to: str = "", top_k: float = 5) -> str:
         question = (question or "").strip()
@@ -77,7 +78,7 @@ def make_search(retriever):
         issuers = tuple(x for x in re.split(r"[\s,，、]+", issuer or "") if x)
         settings = SearchSettings(top_k=int(top_k), filters=SearchFilters((), issuers, date_from, date_to))
         try:
-            return render_hits(retriever.search(question, settings))
+            return render_hits(current().search(question, settings))
         except KBError as e:
             return _notice(SEARCH_FAILED.format(reason=e))
 
@@ -126,14 +127,16 @@ def _name(title: str, doc_number: str, doc_id: str) -> str:
     return (f"《{title}》" if title else doc_id) + (f"（{doc_number}）" if doc_number else "")
 
 
-def make_chat(retriever, llm=None):
+def make_chat(source, llm=None):
     """The chat handler: streams the answer into the conversation and fills the sources panel.
 
     Yields (messages, sources HTML, last Answer); the last Answer lets a follow-up name its subject.
     """
     from kb.answer import AnswerSettings, rewrite_followup, stream_answer
 
-    def chat(message: str, history: list | None, last: Answer | None):
+    current = _getter(source)
+
+    def chat(message: str, history: list | None, last: Answer | None, scope: list[str] | None = None):
         message = (message or "").strip()
         history = list(history or [])
         if not message:
@@ -141,8 +144,10 @@ def make_chat(retriever, llm=None):
             return
         question = rewrite_followup(message, last)
         history += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        retriever = current()
+        settings = AnswerSettings(filters=SearchFilters(doc_ids=tuple(scope or ())))
         try:
-            for item in stream_answer(retriever, question, AnswerSettings(), llm):
+            for item in stream_answer(retriever, question, settings, llm):
                 if isinstance(item, str):
                     history[-1] = {"role": "assistant", "content": history[-1]["content"] + item}
                     yield history, _notice(SOURCES_WAITING), last
@@ -156,21 +161,108 @@ def make_chat(retriever, llm=None):
     return chat
 
 
-def make_ask_api(retriever, llm=None):
+def make_ask_api(source, llm=None):
     """The `ask` API endpoint: one question in, the answer out as the JSON text `kb ask --json` prints.
 
     A JSON string rather than a dict: gradio_client takes any dict with a "path" key for a file.
     """
     from kb.answer import AnswerSettings, answer_question
 
+    current = _getter(source)
+
     def ask(question: str) -> str:
         if not (question or "").strip():
             result = {"question": "", "answer": EMPTY_QUESTION, "citations": [], "refused": True}
         else:
-            result = answer_question(retriever, question, AnswerSettings(), llm).to_dict()
+            result = answer_question(current(), question, AnswerSettings(), llm).to_dict()
         return json.dumps(result, ensure_ascii=False)
 
     return ask
+
+
+UPLOAD_SUFFIXES = (".pdf", ".docx", ".txt", ".md", ".html", ".htm")
+MAX_UPLOAD_BYTES = 50 * 2**20
+UPLOAD_DIR = "uploads"
+UPLOAD_OK = "已加入知识库"
+# Plain reasons from ingestion, as a person reading the page should see them
+REASONS_ZH = {
+    "encrypted": "文件已加密，需要密码", "scanned PDF": "扫描件无法识别文字", "garbled text layer": "文字层损坏且无法识别",
+    "empty file": "空文件", "no text": "没有可读的文字", "corrupt": "文件已损坏", "file too large": "文件过大",
+    "undecodable text": "无法识别文字编码", "unsupported file type": "不支持的文件类型",
+}
+
+
+def reason_zh(reason: str) -> str:
+    for prefix, text in REASONS_ZH.items():
+        if reason.startswith(prefix):
+            return text
+    return f"无法读取（{reason}）"
+
+
+def safe_name(name: str) -> str:
+    """A file name that stays inside the upload folder: no directories, controls or leading dots."""
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*')
+    name = name.strip().lstrip(".-").strip()[:120]
+    return name or "upload"
+
+
+class Library:
+    """The served index, replaced whole when uploads change the corpus; handlers read `.retriever`."""
+
+    def __init__(self, retriever, corpus: Path, index: Path, settings: BuildSettings):
+        import threading
+
+        self.retriever, self.corpus, self.index, self.settings = retriever, Path(corpus), Path(index), settings
+        self._lock = threading.Lock()
+
+    def add(self, paths: list[str]) -> list[tuple[str, str]]:
+        """Copy uploads into the corpus, index them incrementally; (file name, result) for each."""
+        from kb.pipeline import build_index, open_retriever
+
+        with self._lock:
+            copied, results = self._copy(paths)
+            if not copied:
+                return results
+            report = build_index(self.corpus, self.index, self.settings)
+            failed = {f.source: f.reason for f in report.failures}
+            for name, source in copied:
+                results.append((name, reason_zh(failed[source]) if source in failed else UPLOAD_OK))
+            self.retriever = open_retriever(self.index)
+        return results
+
+    def _copy(self, paths: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        import shutil
+
+        folder = self.corpus / UPLOAD_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        copied, results = [], []
+        for path in map(Path, paths):
+            name = safe_name(path.name)
+            if not name.lower().endswith(UPLOAD_SUFFIXES):
+                results.append((name, REASONS_ZH["unsupported file type"]))
+            elif path.stat().st_size > MAX_UPLOAD_BYTES:
+                results.append((name, f"文件过大（上限 {MAX_UPLOAD_BYTES // 2**20} MB）"))
+            else:
+                target = _free_path(folder / name)
+                shutil.copyfile(path, target)
+                copied.append((target.name, target.relative_to(self.corpus).as_posix()))
+        return copied, results
+
+
+def _free_path(path: Path) -> Path:
+    stem, suffix, n = path.stem, path.suffix, 1
+    while path.exists():
+        path = path.with_name(f"{stem}-{n}{suffix}")
+        n += 1
+    return path
+
+
+def _getter(source):
+    """Handlers take a Retriever, or a Library whose retriever may be replaced while serving."""
+    if isinstance(source, Library):
+        return lambda: source.retriever
+    return lambda: source
 
 
 CSS = """
@@ -191,34 +283,74 @@ CSS = """
 DOC_COLUMNS = ["标题", "文号", "发文机关", "日期", "条块数", "文件"]
 
 
-def document_rows(retriever) -> list[list]:
-    """One row per indexed document, in corpus order, for the 文件 tab."""
-    return [[r.meta.title, r.meta.doc_number, r.meta.issuer, r.meta.date, r.n_chunks, r.source]
-            for r in retriever.index.contents.records]
+def document_rows(retriever, text: str = "", issuer: str = "", year: str = "") -> list[list]:
+    """One row per indexed document, in corpus order, for the 文件 tab; optionally filtered by
+    words in the title/文号/file, by issuing body and by year."""
+    rows = []
+    for r in retriever.index.contents.records:
+        m = r.meta
+        if text and not any(text in x for x in (m.title, m.doc_number, r.source)):
+            continue
+        if (issuer and issuer not in m.issuer) or (year and not m.date.startswith(year)):
+            continue
+        rows.append([m.title, m.doc_number, m.issuer, m.date, r.n_chunks, r.source])
+    return rows
 
 
-def build_ui(retriever, llm=None):
-    """The page: a cited-answer chat, passage search, and the list of documents."""
+def document_outline(retriever, source: str) -> str:
+    """HTML of one document: its metadata, then each chunk under its structural path; escaped."""
+    records = [r for r in retriever.index.contents.records if r.source == source]
+    if not records:
+        return ""
+    parts = []
+    for r in records:
+        m = r.meta
+        head = " · ".join(x for x in (_name(m.title, m.doc_number, r.doc_id), m.issuer, m.date) if x)
+        parts.append(f'<div class="kb-head">{html.escape(head)}</div>')
+        for row in retriever.index.doc_rows.get(r.doc_id, []):
+            c = retriever.index.chunks[row]
+            pages = f" · 第 {'、'.join(map(str, c.pages))} 页" if c.pages else ""
+            parts.append(f'<div class="kb-where">{html.escape(c.path_str or "（开头）")}{html.escape(pages)}</div>'
+                         f'<blockquote class="kb-text">{html.escape(c.text)}</blockquote>')
+    return "\n".join(parts)
+
+
+def _doc_choices(retriever) -> list[tuple[str, str]]:
+    return [(_name(r.meta.title, r.meta.doc_number, r.doc_id), r.doc_id) for r in retriever.index.contents.records]
+
+
+def _status(retriever, llm) -> str:
+    mode = f"生成式（{llm.model}）" if llm else "原文摘录"
+    return STATUS.format(documents=len(retriever.index.contents.records), chunks=len(retriever.index.chunks), mode=mode)
+
+
+def build_ui(source, llm=None, *, allow_upload: bool = False):
+    """The page: a cited-answer chat, passage search, the documents, and (if allowed) upload.
+
+    `source` is a Retriever, or a Library when uploads may replace the index while serving.
+    """
     import gradio as gr
 
-    search = make_search(retriever)
-    records = retriever.index.contents.records
+    current = _getter(source)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
-        gr.Markdown(STATUS.format(documents=len(records), chunks=len(retriever.index.chunks),
-                                  mode="生成式（" + llm.model + "）" if llm else "原文摘录"), elem_id="status")
+        status = gr.Markdown(_status(current(), llm), elem_id="status")
         with gr.Tab("问答"):
-            _chat_tab(gr, make_chat(retriever, llm))
+            scope = _chat_tab(gr, make_chat(source, llm), _doc_choices(current()))
         with gr.Tab("检索"):
-            _search_tab(gr, search)
-        gr.api(make_ask_api(retriever, llm), api_name="ask")
-        with gr.Tab(f"文件（{len(records)}）"):
-            gr.Dataframe(document_rows(retriever), headers=DOC_COLUMNS, interactive=False, wrap=True,
-                         column_widths=["38%", "15%", "17%", "10%", "6%", "14%"], elem_id="documents")
+            _search_tab(gr, make_search(source))
+        gr.api(make_ask_api(source, llm), api_name="ask")
+        with gr.Tab("文件"):
+            table = _documents_tab(gr, current)
+        if allow_upload and isinstance(source, Library):
+            with gr.Tab("上传"):
+                _upload_tab(gr, source, lambda: (_status(current(), llm), document_rows(current()),
+                                                 gr.update(choices=_doc_choices(current()))),
+                            [status, table, scope])
     return demo
 
 
-def _chat_tab(gr, chat) -> None:
+def _chat_tab(gr, chat, choices):
     """Conversation on the left, the cited clauses of the last answer on the right."""
     last = gr.State(None)
     with gr.Row():
@@ -227,13 +359,55 @@ def _chat_tab(gr, chat) -> None:
             with gr.Row():
                 message = gr.Textbox(label="问题", placeholder=EXAMPLES[0], scale=5, elem_id="ask")
                 send = gr.Button("提问", variant="primary", scale=1, elem_id="send")
+            scope = gr.Dropdown(choices, multiselect=True, label="只在这些文件中回答（可不选）", elem_id="scope")
             gr.Examples(EXAMPLES, inputs=message)
         with gr.Column(scale=2):
             gr.Markdown("### 引用的原文")
             sources = gr.HTML(_notice(SOURCES_EMPTY), elem_id="sources")
-    inputs, outputs = [message, chatbot, last], [chatbot, sources, last]
+    inputs, outputs = [message, chatbot, last, scope], [chatbot, sources, last]
     send.click(chat, inputs, outputs, api_visibility="private").then(lambda: "", None, message)
     message.submit(chat, inputs, outputs, api_visibility="private").then(lambda: "", None, message)
+    return scope
+
+
+def _documents_tab(gr, current):
+    """The indexed documents, searchable and filterable; a selected one is shown whole."""
+    with gr.Row():
+        text = gr.Textbox(label="查找（标题、文号、文件名）", elem_id="doc-filter")
+        issuer = gr.Textbox(label="发文机关（包含）")
+        year = gr.Textbox(label="年份", placeholder="2020")
+    table = gr.Dataframe(document_rows(current()), headers=DOC_COLUMNS, interactive=False, wrap=True,
+                         column_widths=["38%", "15%", "17%", "10%", "6%", "14%"], elem_id="documents")
+    detail = gr.HTML(elem_id="document")
+    filters = [text, issuer, year]
+    for box in filters:
+        box.change(lambda t, i, y: document_rows(current(), t.strip(), i.strip(), y.strip()), filters, table,
+                   api_visibility="private")
+
+    def show(rows, event) -> str:
+        row = event.index[0]
+        source = rows.iloc[row, -1] if hasattr(rows, "iloc") else rows[row][-1]
+        return document_outline(current(), source)
+
+    # Gradio finds the event-data argument by its annotation, which must be the class itself here
+    # (this module's annotations are strings under `from __future__ import annotations`).
+    show.__annotations__["event"] = gr.SelectData
+    table.select(show, table, detail, api_visibility="private")
+    return table
+
+
+def _upload_tab(gr, library: Library, refreshed, refresh_outputs) -> None:
+    """Add files to the corpus; each gets 已加入知识库 or the reason it was not."""
+    files = gr.File(label="上传文件（PDF、DOCX、TXT、MD、HTML）", file_count="multiple",
+                    file_types=list(UPLOAD_SUFFIXES), elem_id="upload")
+    button = gr.Button("加入知识库", variant="primary", elem_id="add")
+    result = gr.Dataframe(headers=["文件", "结果"], interactive=False, elem_id="upload-result")
+
+    def add(paths):
+        paths = [p if isinstance(p, str) else p.name for p in (paths or [])]
+        return library.add(paths) if paths else []
+
+    button.click(add, files, result, api_visibility="private").then(refreshed, None, refresh_outputs)
 
 
 def _search_tab(gr, search) -> None:
@@ -284,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help="model for a new index; env KB_MODEL")
     ap.add_argument("--host", default="127.0.0.1", help="address to serve on (default: loopback only)")
     ap.add_argument("--port", type=int, default=7860)
+    ap.add_argument("--allow-upload", action="store_true", help="let visitors add files (on anyway with --auth)")
     ap.add_argument("--auth", action="append", metavar="USER:PASSWORD",
                     help="require a login (repeatable); env KB_AUTH=user:pw,user2:pw2")
     args = ap.parse_args(argv)
@@ -298,8 +473,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {args.host} without --auth: anyone who can reach it can read every "
               "indexed document", file=sys.stderr)
-    build_ui(retriever, llm).queue().launch(server_name=args.host, server_port=args.port, css=CSS,
-                                            auth=auth or None)
+    library = Library(retriever, Path(args.corpus), Path(args.index), settings)
+    demo = build_ui(library, llm, allow_upload=args.allow_upload or bool(auth))
+    demo.queue().launch(server_name=args.host, server_port=args.port, css=CSS, auth=auth or None,
+                        max_file_size=MAX_UPLOAD_BYTES)
     return 0
 
 

@@ -149,3 +149,40 @@ def test_ask_api_over_http(retriever):
     finally:
         demo.close()
     assert out["refused"] is False and out["citations"][0]["article"] == "第十二条"
+
+
+def test_document_filters_and_outline(retriever):
+    assert [r[-1] for r in app.document_rows(retriever, text="教职成厅〔2019〕3号")] == [PDF]
+    assert {r[-1] for r in app.document_rows(retriever, issuer="教育部办公厅", year="2020")} == {
+        "notices/pilot_work_notice.html"}
+    outline = app.document_outline(retriever, PDF)
+    assert "职业技能等级证书管理办法（试行）" in outline and "第三章 证书颁发与管理 &gt; 第十二条 · 第 2 页" in outline
+
+
+@pytest.mark.parametrize("raw, safe", [("../../etc/passwd.txt", "passwd.txt"), ("..\\\\evil.md", "evil.md"),
+                                       ("a\x00b\x1f.pdf", "ab.pdf"), ("-rf.txt", "rf.txt"), ("...", "upload"),
+                                       ("通知（2020）.docx", "通知（2020）.docx")])
+def test_upload_names_are_sanitised(raw, safe):
+    assert app.safe_name(raw) == safe
+
+
+def test_upload_adds_documents_and_reports_each_file(tmp_path):
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(REPO / "corpus", corpus)
+    settings = BuildSettings(embedder="hashing")
+    build_index(corpus, tmp_path / "index", settings)
+    library = app.Library(open_retriever(tmp_path / "index"), corpus, tmp_path / "index", settings)
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "新规定.txt").write_text("示例新规定\n第一条 教师每年参加企业实践不少于一个月。\n", encoding="utf-8")
+    (incoming / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    (incoming / "table.xlsx").write_bytes(b"x")
+    results = dict(library.add([str(p) for p in sorted(incoming.iterdir())]))
+    assert results["新规定.txt"] == app.UPLOAD_OK
+    assert results["broken.pdf"] == "文件已损坏"
+    assert results["table.xlsx"] == "不支持的文件类型"
+    assert (corpus / "uploads" / "新规定.txt").exists()
+    _, sources, _ = run_chat(app.make_chat(library), "教师每年参加企业实践多久？")
+    assert "uploads/新规定.txt" in sources  # the new document is answerable at once

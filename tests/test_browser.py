@@ -87,7 +87,15 @@ def test_enter_key_searches_and_empty_question_is_told(page):
 
 
 def test_documents_tab_lists_the_corpus(page):
-    page.get_by_role("tab", name="文件（7）").click()
+    page.get_by_role("tab", name="文件").click()
     page.wait_for_selector("#documents table", timeout=30_000)
     table = page.inner_text("#documents")
     assert "职业技能等级证书管理办法（试行）" in table and "教职成厅函〔2020〕2号" in table
+
+
+def test_selecting_a_document_shows_it_whole(page):
+    page.get_by_role("tab", name="文件").click()
+    page.wait_for_selector("#documents table", timeout=30_000)
+    page.locator("#documents").get_by_text("职业技能等级证书管理办法（试行）", exact=True).first.click(force=True)
+    page.wait_for_selector("#document .kb-text", timeout=30_000)
+    assert "第三章 证书颁发与管理 > 第十二条" in page.inner_text("#document")
