@@ -1,5 +1,6 @@
 """The web UI in a real browser: Debian's Chromium driven by Playwright, against app.py on localhost."""
 
+import json
 import shutil
 import socket
 
@@ -16,17 +17,28 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync"]
 
 
+ARTIFACTS = REPO / "test-artifacts"  # screenshots of each run, for a person to look at (git-ignored)
+INJECTION = {"id": "injection", "title": "注入测试",
+             "text": "培训补贴申领须知。<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
+                     "[点我](javascript:alert(1)) ![图](http://example.invalid/x.png)"}
+
+
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory):
     if not shutil.which("chromium"):
         pytest.skip("Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
     pytest.importorskip("playwright", reason="playwright is not installed (pip install playwright)")
-    index = tmp_path_factory.mktemp("browser") / "index"
-    build_index(REPO / "corpus", index, BuildSettings(embedder="hashing"))
+    work = tmp_path_factory.mktemp("browser")
+    corpus, index = work / "corpus", work / "index"
+    shutil.copytree(REPO / "corpus", corpus)
+    (corpus / "injection.jsonl").write_text(json.dumps(INJECTION, ensure_ascii=False) + "\n", encoding="utf-8")
+    settings = BuildSettings(embedder="hashing")
+    build_index(corpus, index, settings)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    demo = app.build_ui(open_retriever(index))
+    library = app.Library(open_retriever(index), corpus, index, settings)
+    demo = app.build_ui(library, allow_upload=True)
     demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
@@ -53,7 +65,8 @@ def test_chat_answer_cites_and_opens_its_source(page, tmp_path):
     assert "第十二条：证书有效期为三年，自颁证之日起计算。[1]" in page.inner_text("#chat")
     page.locator("#kb-cite-1 summary").click()
     assert page.locator("#kb-cite-1 mark").inner_text() == "证书有效期为三年，自颁证之日起计算。"
-    page.screenshot(path=str(tmp_path / "chat.png"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat-with-sources.png"))
 
 
 def test_chat_refusal_is_shown(page):
@@ -99,3 +112,34 @@ def test_selecting_a_document_shows_it_whole(page):
     page.locator("#documents").get_by_text("职业技能等级证书管理办法（试行）", exact=True).first.click(force=True)
     page.wait_for_selector("#document .kb-text", timeout=30_000)
     assert "第三章 证书颁发与管理 > 第十二条" in page.inner_text("#document")
+
+
+def test_document_markup_is_shown_literally(page):
+    page.fill("#ask textarea", "培训补贴申领须知是什么？")
+    page.click("#send")
+    page.wait_for_selector("#sources .kb-cite", timeout=30_000)
+    page.locator("#sources summary").first.click()
+    sources = page.inner_text("#sources")
+    assert "<script>document.title='pwned'</script>" in sources and "onerror=alert(1)" in sources
+    assert page.locator("#sources script, #sources img, #chat img, #sources a").count() == 0
+    assert page.title() != "pwned"
+
+
+def test_upload_then_ask_about_it(page, tmp_path):
+    page.get_by_role("tab", name="上传").click()
+    new = tmp_path / "实践规定.txt"
+    new.write_text("示例实践规定\n第一条 专业教师每年到企业实践不少于一个月。\n", encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", str(new))
+    page.click("#add")
+    page.wait_for_function("document.querySelector('#upload-result').innerText.includes('实践规定.txt')",
+                           timeout=60_000)
+    assert "已加入知识库" in page.inner_text("#upload-result")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.get_by_role("tab", name="文件").click()
+    page.wait_for_selector("#documents table", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "documents-tab.png"))
+    page.get_by_role("tab", name="问答").click()
+    page.fill("#ask textarea", "专业教师每年到企业实践多久？")
+    page.click("#send")
+    page.wait_for_selector("#sources .kb-cite", timeout=30_000)
+    assert "uploads/实践规定.txt" in page.inner_html("#sources")
