@@ -339,7 +339,6 @@ def build_ui(source, llm=None, *, allow_upload: bool = False):
             scope = _chat_tab(gr, make_chat(source, llm), _doc_choices(current()))
         with gr.Tab("检索"):
             _search_tab(gr, make_search(source))
-        gr.api(make_ask_api(source, llm), api_name="ask")
         with gr.Tab("文件"):
             table = _documents_tab(gr, current)
         if allow_upload and isinstance(source, Library):
@@ -347,6 +346,8 @@ def build_ui(source, llm=None, *, allow_upload: bool = False):
                 _upload_tab(gr, source, lambda: (_status(current(), llm), document_rows(current()),
                                                  gr.update(choices=_doc_choices(current()))),
                             [status, table, scope])
+        # after the tabs: anything placed between two tabs splits them into separate tab groups
+        gr.api(make_ask_api(source, llm), api_name="ask")
     return demo
 
 
