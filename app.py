@@ -265,6 +265,24 @@ def _getter(source):
     return lambda: source
 
 
+# Clicking a [n] in the conversation opens source n in the panel. The chat shows plain text (document
+# text must never render as markup), so the marker is found from the character under the click.
+MARKER_JS = """
+() => {
+  document.addEventListener('click', (event) => {
+    if (!event.target.closest('#chat') || !document.caretRangeFromPoint) return;
+    const range = document.caretRangeFromPoint(event.clientX, event.clientY);
+    if (!range || range.startContainer.nodeType !== Node.TEXT_NODE) return;
+    const text = range.startContainer.textContent, at = range.startOffset;
+    const open = text.lastIndexOf('[', at), close = text.indexOf(']', Math.max(open, 0));
+    if (open < 0 || close < at - 1 || close - open > 4) return;
+    const n = text.slice(open + 1, close);
+    const source = /^[0-9]{1,3}$/.test(n) && document.getElementById('kb-cite-' + n);
+    if (source) { source.open = true; source.scrollIntoView({block: 'nearest'}); }
+  });
+}
+"""
+
 CSS = """
 .kb-hit {border-bottom: 1px solid #ddd; padding: 10px 0;}
 .kb-head {font-weight: 600; font-size: 1.05em;}
@@ -476,9 +494,13 @@ def main(argv: list[str] | None = None) -> int:
               "indexed document", file=sys.stderr)
     library = Library(retriever, Path(args.corpus), Path(args.index), settings)
     demo = build_ui(library, llm, allow_upload=args.allow_upload or bool(auth))
-    demo.queue().launch(server_name=args.host, server_port=args.port, css=CSS, auth=auth or None,
-                        max_file_size=MAX_UPLOAD_BYTES)
+    launch(demo, server_name=args.host, server_port=args.port, auth=auth or None)
     return 0
+
+
+def launch(demo, **options):
+    """Serve the page with its style, the marker script and the upload size limit."""
+    return demo.queue().launch(css=CSS, js=MARKER_JS, max_file_size=MAX_UPLOAD_BYTES, **options)
 
 
 def parse_auth(flags: list[str], env: str) -> list[tuple[str, str]]:

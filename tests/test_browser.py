@@ -39,7 +39,7 @@ def page_url(tmp_path_factory):
         port = s.getsockname()[1]
     library = app.Library(open_retriever(index), corpus, index, settings)
     demo = app.build_ui(library, allow_upload=True)
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -63,7 +63,17 @@ def test_chat_answer_cites_and_opens_its_source(page, tmp_path):
     page.click("#send")
     page.wait_for_selector("#sources .kb-cite", timeout=30_000)
     assert "第十二条：证书有效期为三年，自颁证之日起计算。[1]" in page.inner_text("#chat")
-    page.locator("#kb-cite-1 summary").click()
+    # clicking the marker [1] in the answer opens source 1
+    box = page.locator("#chat").get_by_text("证书有效期为三年，自颁证之日起计算。[1]", exact=False).last
+    assert page.evaluate("() => document.getElementById('kb-cite-1').open") is False
+    marker_x = page.evaluate("""(el) => {
+        const node = [...el.childNodes].find(n => n.nodeType === 3 && n.textContent.includes('[1]')) || el.firstChild;
+        const at = node.textContent.indexOf('[1]') + 1;
+        const r = document.createRange(); r.setStart(node, at); r.setEnd(node, at + 1);
+        const b = r.getBoundingClientRect(); return [b.x + b.width / 2, b.y + b.height / 2];
+    }""", box.element_handle())
+    page.mouse.click(*marker_x)
+    page.wait_for_function("() => document.getElementById('kb-cite-1').open", timeout=10_000)
     assert page.locator("#kb-cite-1 mark").inner_text() == "证书有效期为三年，自颁证之日起计算。"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-with-sources.png"))
