@@ -186,3 +186,21 @@ def test_upload_adds_documents_and_reports_each_file(tmp_path):
     assert (corpus / "uploads" / "新规定.txt").exists()
     _, sources, _ = run_chat(app.make_chat(library), "教师每年参加企业实践多久？")
     assert "uploads/新规定.txt" in sources  # the new document is answerable at once
+
+
+def test_login_required_when_auth_is_set(retriever):
+    from gradio_client import Client
+    from gradio_client.exceptions import AuthenticationError
+
+    port = _free_port()
+    demo = app.build_ui(retriever)
+    app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+               auth=[("teacher", "s3cret")])
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        with pytest.raises(AuthenticationError):
+            Client(url, verbose=False).predict("证书有效期是多久？", api_name="/ask")
+        ok = Client(url, auth=("teacher", "s3cret"), verbose=False).predict("证书有效期是多久？", api_name="/ask")
+    finally:
+        demo.close()
+    assert json.loads(ok)["citations"][0]["article"] == "第十二条"
