@@ -133,8 +133,10 @@ def write_index(folder: Path, contents: IndexContents, store, *, dense_kind: str
     """Write to a temporary sibling folder, then swap it in: a crash never leaves half an index."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    # the caller holds the build lock, so any other temporary folder is left by a killed build
+    for stale in folder.parent.glob(f".{folder.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         _write_jsonl(tmp / CHUNKS, (_chunk_to_dict(c) for c in contents.chunks))
