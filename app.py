@@ -426,7 +426,7 @@ def _upload_tab(gr, library: Library, refreshed, refresh_outputs) -> None:
         paths = [p if isinstance(p, str) else p.name for p in (paths or [])]
         return library.add(paths) if paths else []
 
-    button.click(add, files, result, api_visibility="private").then(refreshed, None, refresh_outputs)
+    button.click(add, files, result, api_name="upload").then(refreshed, None, refresh_outputs)
 
 
 def _search_tab(gr, search) -> None:
