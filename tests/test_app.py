@@ -204,3 +204,29 @@ def test_login_required_when_auth_is_set(retriever):
     finally:
         demo.close()
     assert json.loads(ok)["citations"][0]["article"] == "第十二条"
+
+
+@pytest.mark.parametrize("route, body", [("config", None), ("gradio_api/info", None),
+                                         ("gradio_api/call/ask", b'{"data": ["x"]}'),
+                                         ("gradio_api/call/search", b'{"data": ["x", "", "", "", 5]}'),
+                                         ("gradio_api/call/upload", b'{"data": [[]]}'),
+                                         ("gradio_api/queue/join", b'{"data": ["x"]}')])
+def test_every_route_needs_login_when_auth_is_set(tmp_path, route, body):
+    import urllib.error
+    import urllib.request
+
+    settings = BuildSettings(embedder="hashing")
+    build_index(REPO / "corpus", tmp_path / "index", settings)
+    library = app.Library(open_retriever(tmp_path / "index"), REPO / "corpus", tmp_path / "index", settings)
+    port = _free_port()
+    demo = app.build_ui(library, allow_upload=True)
+    app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+               auth=[("teacher", "s3cret")])
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/{route}", data=body,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=10)
+    finally:
+        demo.close()
+    assert caught.value.code == 401
