@@ -24,6 +24,10 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".pdf", ".docx", ".html", ".htm", ".txt", ".md", ".jsonl"}
 )
 DEFAULT_MAX_BYTES = 200 * 2**20
+MAX_PAGES = 2000  # a PDF longer than this is an archive or a hostile file, not a policy document
+# Uncompressed size of all parts of a DOCX: checked before parsing, so a zip bomb is refused
+# without being inflated. Real documents stay far below it (images barely compress).
+MAX_DOCX_EXPANDED = 100 * 2**20
 
 # --- character classes -------------------------------------------------------------------
 
@@ -310,8 +314,15 @@ def _decode(data: bytes, source: str) -> str:
         return text
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data" and e.start >= len(data) - 3:
+            return data[: e.start].decode("utf-8")  # a file cut inside its last character
+        # Many Chinese characters of valid UTF-8 before the first bad byte: the file was
+        # stitched from two encodings, and reading it all as GB18030 would be mojibake.
+        if len(_CJK_RE.findall(data[: e.start].decode("utf-8"))) >= 8:
+            raise IngestError(
+                source, f"undecodable text (mixed encodings: UTF-8 up to byte {e.start}, then not)"
+            ) from None
     text = _strict(data, "gb18030", source)
     if garbled_share(text) > _GARBLED_SHARE:
         raise IngestError(source, "undecodable text (not UTF-8, UTF-16 or GB18030)")
@@ -566,20 +577,26 @@ def _html_walk(node: Any, parts: list[str]) -> None:
     from bs4 import NavigableString, Tag
     from bs4.element import PreformattedString
 
-    for child in node.children:
-        if isinstance(child, PreformattedString):  # comments, doctype, CDATA
+    # An explicit stack, not recursion: hostile pages nest 100,000 <div>s deep.
+    stack: list[tuple[Iterator[Any], str]] = [(iter(node.children), "")]
+    while stack:
+        children, closing = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            parts.append(closing)
+        elif isinstance(child, PreformattedString):  # comments, doctype, CDATA
             continue
-        if isinstance(child, NavigableString):
+        elif isinstance(child, NavigableString):
             parts.append(_WHITESPACE_RUN.sub(" ", str(child)))
         elif isinstance(child, Tag):
             if child.name == "tr":
                 parts.append("\n" + _html_row(child) + "\n")
             elif child.name in _HTML_BLOCKS:
                 parts.append("\n")
-                _html_walk(child, parts)
-                parts.append("\n")
+                stack.append((iter(child.children), "\n"))
             else:
-                _html_walk(child, parts)
+                stack.append((iter(child.children), ""))
 
 
 def _html_row(tr: Any) -> str:
@@ -598,6 +615,7 @@ def _load_docx(path: Path, source: str, *, ocr: bool) -> Document:
     import docx
     from docx.table import Table
 
+    _check_docx_expansion(path, source)
     try:
         document = docx.Document(str(path))
     except Exception as e:  # noqa: BLE001 - python-docx raises zip, XML and key errors alike
@@ -614,6 +632,23 @@ def _load_docx(path: Path, source: str, *, ocr: bool) -> Document:
             title = _one_line(text)
     return Document(doc_id=source, source=source, text=_clean_text("\n".join(lines)),
                     format="docx", title_hint=title)
+
+
+def _check_docx_expansion(path: Path, source: str) -> None:
+    """Refuse a DOCX whose parts inflate past MAX_DOCX_EXPANDED, before anything is inflated.
+
+    zipfile stops reading an entry at its declared size, so the declared sizes are a safe bound.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise IngestError(source, f"corrupt DOCX ({type(e).__name__}: {e})") from None
+    if expanded > MAX_DOCX_EXPANDED:
+        raise IngestError(source, f"DOCX expands to {expanded // 2**20} MB "
+                                  f"(limit {MAX_DOCX_EXPANDED // 2**20} MB)")
 
 
 def _docx_table_rows(table: Any) -> list[str]:
@@ -678,7 +713,9 @@ def _open_pdf(path: Path, source: str) -> Any:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise IngestError(source, "encrypted: needs a password")
-        len(reader.pages)  # forces the page tree to be read, where broken files fail
+        pages = len(reader.pages)  # forces the page tree to be read, where broken files fail
+        if pages > MAX_PAGES:
+            raise IngestError(source, f"too many pages ({pages} > {MAX_PAGES})")
     except IngestError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError) as e:

@@ -475,3 +475,9 @@ def test_markdown_front_matter_is_not_text(tmp_path):
     only.write_text("---\nbookCollapseSection: true\n---\n", encoding="utf-8")
     with pytest.raises(IngestError, match="no text"):
         load_file(only, tmp_path)
+
+
+def test_utf8_cut_inside_its_last_character_loads(tmp_path):
+    path = tmp_path / "cut.txt"
+    path.write_bytes("第一条 为了规范职业技能等级证书管理，制定本办法。".encode("utf-8")[:-2])
+    assert load_file(path, tmp_path)[0].text == "第一条 为了规范职业技能等级证书管理，制定本办法"
