@@ -365,7 +365,8 @@ def build_ui(source, llm=None, *, allow_upload: bool = False):
                                                  gr.update(choices=_doc_choices(current()))),
                             [status, table, scope])
         # after the tabs: anything placed between two tabs splits them into separate tab groups
-        gr.api(make_ask_api(source, llm), api_name="ask")
+        # two at a time: the machine has two cores, and numpy, FAISS and the embedder release the GIL
+        gr.api(make_ask_api(source, llm), api_name="ask", concurrency_limit=2)
     return demo
 
 
