@@ -99,10 +99,16 @@ def cmd_index(args) -> int:
     return 0
 
 
-def _search_settings(args):
-    from kb.config import SearchFilters, SearchSettings
+def _filters(args):
+    from kb.config import SearchFilters
 
-    filters = SearchFilters(tuple(args.doc or ()), tuple(args.issuer or ()), args.date_from or "", args.date_to or "")
+    return SearchFilters(tuple(args.doc or ()), tuple(args.issuer or ()), args.date_from or "", args.date_to or "")
+
+
+def _search_settings(args):
+    from kb.config import SearchSettings
+
+    filters = _filters(args)
     extra = {k: v for k, v in (("dense_weight", args.dense_weight), ("word_weight", args.word_weight)) if v is not None}
     return SearchSettings(top_k=args.top_k, fusion=args.fusion, filters=filters, **extra)
 
@@ -167,13 +173,11 @@ def cmd_search(args) -> int:
 
 def cmd_ask(args) -> int:
     from kb.answer import AnswerSettings
-    from kb.config import SearchFilters
     from kb.pipeline import ask
 
     if bool(args.question) == bool(args.batch):
         raise KBError("give a question or --batch FILE, not both or neither")
-    filters = SearchFilters(tuple(args.doc or ()), tuple(args.issuer or ()), args.date_from or "", args.date_to or "")
-    settings = AnswerSettings(filters=filters)
+    settings = AnswerSettings(filters=_filters(args))
     retriever = _open(args)
     if args.batch:
         for question in _read_batch(Path(args.batch)):
@@ -252,11 +256,16 @@ def _add_model_flags(p) -> None:
 
 
 def _add_search_flags(p) -> None:
-    p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: index)")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--fusion", choices=["weighted", "rrf"], default="weighted")
     p.add_argument("--dense-weight", type=float, help="weight of dense retrieval in fusion, 0..1")
     p.add_argument("--word-weight", type=float, help="share of word BM25 within the lexical side, 0..1")
+    _add_filter_flags(p)
+
+
+def _add_filter_flags(p) -> None:
+    """Index, document filters, JSON output and model: shared by search, ask and eval."""
+    p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: index)")
     p.add_argument("--doc", action="append", help="restrict to this document, by id or 文号 (repeatable)")
     p.add_argument("--issuer", action="append", help="restrict to issuing bodies containing this text (repeatable)")
     p.add_argument("--date-from", help="only documents issued on or after this ISO date")
@@ -289,14 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question, every statement cited to its clause, or refuse")
     p.add_argument("question", nargs="?")
     p.add_argument("--batch", help="file with one question per line, or JSONL with a question field")
-    p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: index)")
-    p.add_argument("--doc", action="append", help="restrict to this document, by id or 文号 (repeatable)")
-    p.add_argument("--issuer", action="append", help="restrict to issuing bodies containing this text")
-    p.add_argument("--date-from", help="only documents issued on or after this ISO date")
-    p.add_argument("--date-to", help="only documents issued on or before this ISO date")
-    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.add_argument("--no-llm", action="store_true", help="extractive answer even when KB_LLM_* is set")
-    _add_model_flags(p)
+    _add_filter_flags(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="retrieval metrics on a QA JSONL file (question, gold_doc, answer)")
