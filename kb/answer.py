@@ -57,7 +57,7 @@ def question_terms(question: str) -> frozenset[str]:
     Words, not character bigrams: bigrams across word boundaries (规定了考核 -> 定了, 了考) never
     occur in the documents and would make every question look unanswered.
     """
-    return frozenset(t for t in word_tokens(question) if t not in _QUESTION_WORDS and len(t) > 1 or t.isdigit())
+    return frozenset(t for t in word_tokens(question) if (t not in _QUESTION_WORDS and len(t) > 1) or t.isdigit())
 
 
 def weigh(retriever, terms: frozenset[str]) -> Terms:

@@ -19,3 +19,29 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: this test needs the ../shared data folder beside the repo")
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_retriever(tmp_path_factory):
+    """corpus/ indexed once with the hashing embedder and default settings, for read-only tests."""
+    from kb.config import BuildSettings
+    from kb.pipeline import build_index, open_retriever
+
+    index = tmp_path_factory.mktemp("sample") / "index"
+    build_index(REPO / "corpus", index, BuildSettings(embedder="hashing"))
+    return open_retriever(index)
+
+
+def index_rows(folder: Path, rows: list[dict]):
+    """A retriever over a one-file JSONL corpus of `rows`, built with the hashing embedder in `folder`."""
+    import json
+
+    from kb.config import BuildSettings
+    from kb.pipeline import build_index, open_retriever
+
+    corpus = folder / "corpus"
+    corpus.mkdir()
+    (corpus / "docs.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                       encoding="utf-8")
+    build_index(corpus, folder / "index", BuildSettings(embedder="hashing"))
+    return open_retriever(folder / "index")

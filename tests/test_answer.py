@@ -24,10 +24,8 @@ QUESTIONS = ["1+X证书由谁颁发？", "证书有效期是多久？", "培训�
 
 
 @pytest.fixture(scope="module")
-def retriever(tmp_path_factory):
-    index = tmp_path_factory.mktemp("answer") / "index"
-    build_index(REPO / "corpus", index, BuildSettings(embedder="hashing"))
-    return open_retriever(index)
+def retriever(sample_retriever):
+    return sample_retriever
 
 
 @pytest.fixture(scope="module")

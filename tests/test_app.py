@@ -8,16 +8,14 @@ import pytest
 import app
 from kb.config import BuildSettings
 from kb.pipeline import build_index, open_retriever
-from tests.conftest import REPO
+from tests.conftest import REPO, index_rows
 
 PDF = "rules/certificate_management_measures.pdf"
 
 
 @pytest.fixture(scope="module")
-def retriever(tmp_path_factory):
-    index = tmp_path_factory.mktemp("app") / "index"
-    build_index(REPO / "corpus", index, BuildSettings(embedder="hashing"))
-    return open_retriever(index)
+def retriever(sample_retriever):
+    return sample_retriever
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +50,8 @@ def test_filters_reach_the_search(search):
 
 
 def test_document_text_is_escaped(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     row = {"id": "x1", "title": "测试<b>标题</b>", "text": "证书有效期为三年。<img src=x onerror=alert(1)>"}
-    (corpus / "docs.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
-    build_index(corpus, tmp_path / "index", BuildSettings(embedder="hashing"))
-    out = app.make_search(open_retriever(tmp_path / "index"))("证书有效期")
+    out = app.make_search(index_rows(tmp_path, [row]))("证书有效期")
     assert "<img" not in out and "&lt;img src=x onerror=alert(1)&gt;" in out
     assert "<b>" not in out
 
@@ -123,12 +117,8 @@ def test_chat_empty_message(retriever):
 
 
 def test_sources_escape_document_text(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     row = {"id": "x1", "title": "测试", "text": "证书有效期为三年。<script>alert(1)</script>[链接](javascript:alert(1))"}
-    (corpus / "docs.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
-    build_index(corpus, tmp_path / "index", BuildSettings(embedder="hashing"))
-    _, sources, _ = run_chat(app.make_chat(open_retriever(tmp_path / "index")), "证书有效期是多久？")
+    _, sources, _ = run_chat(app.make_chat(index_rows(tmp_path, [row])), "证书有效期是多久？")
     assert "<script>" not in sources and "&lt;script&gt;alert(1)&lt;/script&gt;" in sources
 
 

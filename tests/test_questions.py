@@ -4,9 +4,6 @@ import pytest
 
 import app
 from kb.answer import answer_question
-from kb.config import BuildSettings
-from kb.pipeline import build_index, open_retriever
-from tests.conftest import REPO
 
 ODD = {
     "punctuation": "？？？！！。。，，",
@@ -21,10 +18,8 @@ ODD = {
 
 
 @pytest.fixture(scope="module")
-def retriever(tmp_path_factory):
-    index = tmp_path_factory.mktemp("odd") / "index"
-    build_index(REPO / "corpus", index, BuildSettings(embedder="hashing"))
-    return open_retriever(index)
+def retriever(sample_retriever):
+    return sample_retriever
 
 
 @pytest.mark.parametrize("name", list(ODD))
