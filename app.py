@@ -53,11 +53,18 @@ def _render_hit(rank: int, hit: Hit) -> str:
         where.append("第 " + "、".join(map(str, c.pages)) + " 页")
     exact = '<span class="kb-exact">按文号/标题命中</span>' if "exact" in hit.retrievers else ""
     return (
-        f'<div class="kb-hit"><div class="kb-head">{rank}. {html.escape(title)} {exact}</div>'
+        f'<div class="kb-hit"><div class="kb-head">{rank}. {html.escape(title)} {exact}{_status_tag(hit.status)}</div>'
         f'<div class="kb-where">{html.escape(" · ".join(where))}</div>'
         f'<div class="kb-source">{html.escape(c.source)}</div>'
         f'<blockquote class="kb-text">{html.escape(c.text)}</blockquote></div>'
     )
+
+
+def _status_tag(status: str) -> str:
+    """A tag for a document no longer in force (已修订, 已废止); nothing for the others."""
+    if status not in ("已修订", "已废止"):
+        return ""
+    return f' <span class="kb-status">{html.escape(status)}</span>'
 
 
 def _notice(text: str) -> str:
@@ -115,9 +122,11 @@ def _render_citation(c: Citation, retriever) -> str:
         i, j = c.start - chunk.start, c.end - chunk.start
         clause = (html.escape(chunk.text[:i]) + f"<mark>{html.escape(chunk.text[i:j])}</mark>"
                   + html.escape(chunk.text[j:]))
+    entry = retriever.index.register.entries.get(c.doc_id)
     return (
         f'<details class="kb-cite" id="kb-cite-{c.n}"><summary><b>[{c.n}]</b> '
         f'{html.escape(" · ".join([_name(c.title, c.doc_number, c.doc_id), *where]))}'
+        f'{_status_tag(entry.status if entry else "")}'
         f'<div class="kb-quote">{html.escape(c.quote)}</div></summary>'
         f'<div class="kb-source">{html.escape(c.source)}</div><blockquote class="kb-text">{clause}</blockquote></details>'
     )
@@ -218,7 +227,7 @@ class Library:
 
     def add(self, paths: list[str]) -> list[tuple[str, str]]:
         """Copy uploads into the corpus, index them incrementally; (file name, result) for each."""
-        from kb.pipeline import build_index, open_retriever
+        from kb.pipeline import build_index
 
         with self._lock:
             copied, results = self._copy(paths)
@@ -228,7 +237,8 @@ class Library:
             failed = {f.source: f.reason for f in report.failures}
             for name, source in copied:
                 results.append((name, reason_zh(failed[source]) if source in failed else UPLOAD_OK))
-            self.retriever = open_retriever(self.index)
+            # swapped in warm: otherwise the next question would wait while the model loads
+            self.retriever = open_warm(self.index)
         return results
 
     def _copy(self, paths: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -290,6 +300,8 @@ CSS = """
 .kb-source {color: #888; font-size: 0.85em;}
 .kb-text {white-space: pre-wrap; margin: 6px 0 0 0; padding-left: 10px; border-left: 3px solid #c33;}
 .kb-exact {font-size: 0.8em; color: #fff; background: #c33; border-radius: 3px; padding: 0 4px;}
+.kb-status {font-size: 0.8em; color: #fff; background: #888; border-radius: 3px; padding: 0 4px;}
+.kb-relation {font-size: 0.9em; color: #444; margin: 2px 0;}
 .kb-notice {padding: 10px 0; color: #555;}
 .kb-cite {border-bottom: 1px solid #ddd; padding: 8px 0;}
 .kb-cite summary {cursor: pointer;}
@@ -298,20 +310,22 @@ CSS = """
 """
 
 
-DOC_COLUMNS = ["标题", "文号", "发文机关", "日期", "条块数", "文件"]
+DOC_COLUMNS = ["标题", "文号", "类型", "状态", "发文机关", "日期", "条块数", "文件"]
 
 
 def document_rows(retriever, text: str = "", issuer: str = "", year: str = "") -> list[list]:
     """One row per indexed document, in corpus order, for the 文件 tab; optionally filtered by
     words in the title/文号/file, by issuing body and by year."""
     rows = []
+    entries = retriever.index.register.entries
     for r in retriever.index.contents.records:
         m = r.meta
         if text and not any(text in x for x in (m.title, m.doc_number, r.source)):
             continue
         if (issuer and issuer not in m.issuer) or (year and not m.date.startswith(year)):
             continue
-        rows.append([m.title, m.doc_number, m.issuer, m.date, r.n_chunks, r.source])
+        rows.append([m.title, m.doc_number, m.doc_type, entries[r.doc_id].status, m.issuer, m.date, r.n_chunks,
+                     r.source])
     return rows
 
 
@@ -323,14 +337,33 @@ def document_outline(retriever, source: str) -> str:
     parts = []
     for r in records:
         m = r.meta
-        head = " · ".join(x for x in (_name(m.title, m.doc_number, r.doc_id), m.issuer, m.date) if x)
+        head = " · ".join(x for x in (_name(m.title, m.doc_number, r.doc_id), m.doc_type, m.issuer, m.date) if x)
         parts.append(f'<div class="kb-head">{html.escape(head)}</div>')
+        parts += _register_lines(retriever.index.register, r.doc_id)
         for row in retriever.index.doc_rows.get(r.doc_id, []):
             c = retriever.index.chunks[row]
             pages = f" · 第 {'、'.join(map(str, c.pages))} 页" if c.pages else ""
             parts.append(f'<div class="kb-where">{html.escape(c.path_str or "（开头）")}{html.escape(pages)}</div>'
                          f'<blockquote class="kb-text">{html.escape(c.text)}</blockquote>')
     return "\n".join(parts)
+
+
+_KIND_ZH = {"cites": "引用", "revises": "修改", "abolishes": "废止", "implements": "实施"}
+
+
+def _register_lines(register, doc_id: str) -> list[str]:
+    """Status, versions and relations both ways of one document, as escaped HTML lines."""
+    e = register.entries[doc_id]
+    lines = [f"状态：{e.status}（{e.reason}）"]
+    if len(e.versions) > 1:
+        names = [register.name(v) + ("（现行）" if v == e.current else "") for v in e.versions]
+        lines.append("版本：" + " → ".join(names))
+    for link in register.outgoing[doc_id]:
+        target = register.name(link.target) if link.target else f"《{link.ref.title}》{link.ref.doc_number}（不在知识库中）"
+        lines.append(f"{_KIND_ZH[link.kind]}{target}：{link.sentence}")
+    for link in register.incoming[doc_id]:
+        lines.append(f"被{register.name(link.source)}{_KIND_ZH[link.kind]}：{link.sentence}")
+    return [f'<div class="kb-relation">{html.escape(line)}</div>' for line in lines]
 
 
 def _doc_choices(retriever) -> list[tuple[str, str]]:
@@ -397,7 +430,7 @@ def _documents_tab(gr, current):
         issuer = gr.Textbox(label="发文机关（包含）")
         year = gr.Textbox(label="年份", placeholder="2020")
     table = gr.Dataframe(document_rows(current()), headers=DOC_COLUMNS, interactive=False, wrap=True,
-                         column_widths=["38%", "15%", "17%", "10%", "6%", "14%"], elem_id="documents")
+                         column_widths=["30%", "13%", "7%", "7%", "14%", "9%", "6%", "14%"], elem_id="documents")
     detail = gr.HTML(elem_id="document")
     filters = [text, issuer, year]
     for box in filters:
@@ -435,12 +468,11 @@ def _search_tab(gr, search) -> None:
     with gr.Row():
         question = gr.Textbox(label="问题", placeholder=EXAMPLES[0], scale=5, elem_id="question")
         button = gr.Button("检索", variant="primary", scale=1, elem_id="search")
-    with gr.Accordion("筛选", open=False):
-        with gr.Row():
-            issuer = gr.Textbox(label="发文机关（包含）", placeholder="教育部")
-            date_from = gr.Textbox(label="起始日期", placeholder="2019-01-01")
-            date_to = gr.Textbox(label="截止日期", placeholder="2020-12-31")
-            top_k = gr.Slider(1, 20, value=5, step=1, label="条数")
+    with gr.Accordion("筛选", open=False), gr.Row():
+        issuer = gr.Textbox(label="发文机关（包含）", placeholder="教育部")
+        date_from = gr.Textbox(label="起始日期", placeholder="2019-01-01")
+        date_to = gr.Textbox(label="截止日期", placeholder="2020-12-31")
+        top_k = gr.Slider(1, 20, value=5, step=1, label="条数")
     results = gr.HTML(elem_id="results")
     gr.Examples(EXAMPLES, inputs=question)
     inputs = [question, issuer, date_from, date_to, top_k]
@@ -451,7 +483,7 @@ def _search_tab(gr, search) -> None:
 def prepare(corpus: Path, index: Path, settings: BuildSettings, *, build: bool = True):
     """Bring the index up to date with the corpus (with progress bars), then load it once."""
     from kb.cli import ProgressBars
-    from kb.pipeline import build_index, open_retriever
+    from kb.pipeline import build_index
 
     if build:
         bars = ProgressBars(quiet=False)
@@ -463,8 +495,16 @@ def prepare(corpus: Path, index: Path, settings: BuildSettings, *, build: bool =
               f"({report.reused_documents} unchanged); skipped {len(report.failures)}", file=sys.stderr)
         for failure in report.failures:
             print(f"  skipped {failure.source}: {failure.reason}", file=sys.stderr)
+    return open_warm(index)
+
+
+def open_warm(index: Path):
+    """Load the index, then search it once: that loads the embedding model and jieba's dictionary,
+    which would otherwise load during a visitor's first question (seconds, and holding up others)."""
+    from kb.pipeline import open_retriever
+
     retriever = open_retriever(index)
-    retriever.embedder.embed_query("预热")  # load the model before the first visitor, not during
+    retriever.search("预热")
     return retriever
 
 

@@ -8,17 +8,34 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from kb.config import SearchFilters, SearchSettings
+from kb.intent import Intent, read_intent, without_markers
+from kb.llm import (
+    CheckedOutput,
+    LLMError,
+    LLMSettings,
+    check_output,
+    generate,
+    generate_stream,
+)
 from kb.metadata import find_doc_numbers
-from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
-from kb.prompts import FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
+from kb.prompts import (
+    ABOLISHED_LEAD,
+    ABOLISHED_NOTE,
+    AMENDED_NOTE,
+    CITED_NOT_HELD,
+    COMPARE_SIDE_EMPTY,
+    FALLBACK_NOTE,
+    NO_BASIS_REPLY,
+    RELATED_HEADER,
+    SUPERSEDED_NOTE,
+)
+from kb.retrieve import version_factor
 from kb.tokenize import normalize, word_tokens
-from kb.types import Answer, Citation, Hit
-
+from kb.types import Answer, Citation, Hit, Reference
 
 # Words every question has; they say nothing about what it asks ("……是什么", "有哪些规定").
 _QUESTION_WORDS = frozenset(
-    "什么 哪些 哪个 如何 怎么 怎样 多少 是否 可以 能否 请问 为何 规定 要求 文件 有关 关于 相关 主要 内容 "
-    "具体 情况 问题 方面 哪里 何时 时候 需要 应该 应当 目前 多久 多长 多大 为什么 讲了 说了 讲的".split()
+    ["什么", "哪些", "哪个", "如何", "怎么", "怎样", "多少", "是否", "可以", "能否", "请问", "为何", "规定", "要求", "文件", "有关", "关于", "相关", "主要", "内容", "具体", "情况", "问题", "方面", "哪里", "何时", "时候", "需要", "应该", "应当", "目前", "多久", "多长", "多大", "为什么", "讲了", "说了", "讲的"]
 )
 # One sentence: up to and including its end mark, or a line.
 _SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*[”’」』）)]*")
@@ -123,21 +140,150 @@ class _Draft:
     hits: list[Hit]
     terms: Terms
     final: bool  # a refusal or a named-document overview: no model needed
+    index: object = None  # the LoadedIndex, for the version notes of a model's answer
 
 
-def _draft(retriever, question: str, settings: AnswerSettings) -> _Draft:
+def _draft(retriever, question: str, settings: AnswerSettings, *, compare: bool = True) -> _Draft:
     question = question.strip()
+    intent = read_intent(question, retriever.places)
+    if compare and intent.compare and not settings.filters:
+        return _compare(retriever, question, intent, settings)
     hits = retriever.search(question, SearchSettings(top_k=settings.top_k, filters=settings.filters))
-    terms = weigh(retriever, question_terms(question))
+    # dates and words of time (2020年时, 旧法) choose the version; they are not what the text says
+    terms = weigh(retriever, question_terms(without_markers(question)))
     if hits and "exact" in hits[0].retrievers and not question_terms(_without_names(question)):
         return _Draft(overview(question, [h for h in hits if "exact" in h.retrievers], settings), hits, terms, True)
+    missing = _cited_not_held(retriever, question, hits)
+    if missing is not None:
+        return _Draft(missing, hits, terms, True)
+    hits = _in_force_first(retriever, hits, terms, intent, settings)
     if not _has_basis(hits, terms, settings):
         return _Draft(refusal(question, hits), hits, terms, True)
     sentences = select_sentences(hits, terms, settings, similarity=_similarity(retriever, question))
     if not sentences:
         return _Draft(refusal(question, hits), hits, terms, True)
     citations = tuple(_citation(n, s) for n, s in enumerate(sentences, 1))
-    return _Draft(Answer(question, compose(question, citations), citations, refused=False), hits, terms, False)
+    text = compose(question, citations, retriever.index.register)
+    notes = version_notes(citations, retriever.index)
+    return _Draft(Answer(question, "\n".join([text, *notes]), citations, refused=False), hits, terms, False,
+                  retriever.index)
+
+
+def _in_force_first(retriever, hits: list[Hit], terms: Terms, intent: Intent, settings: AnswerSettings) -> list[Hit]:
+    """Keep only passages of the versions the question is about, when those answer it.
+
+    Retrieval already ranks the other versions lower (`retrieve.version_factor`); this keeps an
+    answer from quoting the old and the new rule side by side as if both applied. By default the
+    versions in force are kept; for "2020年时…" the one in force then; for "旧法…" the superseded
+    ones. A question about change (有什么变化) keeps every version.
+    """
+    register = retriever.index.register
+    wanted = [h for h in hits if version_factor(register, register.entries[h.chunk.doc_id], intent) == 1.0]
+    if intent.change or len(wanted) == len(hits) or not _has_basis(wanted, terms, settings):
+        return hits
+    return wanted
+
+
+def version_notes(citations: tuple[Citation, ...], index) -> list[str]:
+    """A note for each cited document no longer in force, naming the version now in force, and for
+    each cited article that an amending document in the index changes."""
+    register = index.register
+    notes, seen = [], set()
+    for c in citations:
+        entry = register.entries.get(c.doc_id)
+        if entry is None or (c.doc_id, c.path) in seen:
+            continue
+        seen.add((c.doc_id, c.path))
+        old = register.name(c.doc_id)
+        article = c.path[-1] if c.path else ""
+        amenders = [d for d in entry.amended_by if article and _mentions(index, d, article)]
+        if amenders and not entry.superseded:
+            notes.append(AMENDED_NOTE.format(n=c.n, old=f"{old}{article}", by="、".join(map(register.name, amenders))))
+        if not entry.superseded or c.doc_id in {x[0] for x in seen if x != (c.doc_id, c.path)}:
+            continue
+        current = entry.current or entry.superseded_by
+        if current and current != c.doc_id:
+            notes.append(SUPERSEDED_NOTE.format(n=c.n, old=old, status=entry.status, current=register.name(current)))
+        else:
+            notes.append(ABOLISHED_NOTE.format(n=c.n, old=old, reason=entry.reason))
+    return notes
+
+
+def _mentions(index, doc_id: str, article: str) -> bool:
+    """Whether a document's text names an article (第十三条) of another: amendments do."""
+    return any(article in index.chunks[row].text for row in index.doc_rows.get(doc_id, []))
+
+
+def _cited_not_held(retriever, question: str, hits: list[Hit]) -> Answer | None:
+    """When the question names a document by 文号 or 《title》 that the index does not hold but
+    indexed documents cite, say so and quote the citing sentences; else None."""
+    index, register = retriever.index, retriever.index.register
+    wanted = [Reference("", n) for _s, _e, n in find_doc_numbers(question) if n not in index.by_doc_number]
+    wanted += [Reference(t, "") for t in re.findall(r"《([^《》]{2,80})》", question) if not register.named(Reference(t, ""))]
+    for ref in wanted:
+        links = register.cited_but_missing(ref)
+        if not links:
+            continue
+        citations = []
+        for link in links[:5]:
+            cited = _sentence_citation(index, len(citations) + 1, link.source, link.start, link.end)
+            if cited is not None:
+                citations.append(cited)
+        if not citations:
+            continue
+        name = f"《{ref.title}》" if ref.title else ref.doc_number
+        known = next((link.ref for link in links if link.ref.title and link.ref.doc_number), None)
+        if known:
+            name = f"《{known.title}》（{known.doc_number}）"
+        lines = [CITED_NOT_HELD.format(name=name)]
+        abolished = [link for link in links if link.kind == "abolishes"]
+        if abolished:
+            lines.insert(0, ABOLISHED_LEAD.format(name=name, by=register.name(abolished[0].source)))
+        lines += [f"{register.name(c.doc_id)}{c.path[-1] if c.path else ''}：“{c.quote}”[{c.n}]" for c in citations]
+        return Answer(question, "\n".join(lines), tuple(citations), refused=False)
+    return None
+
+
+def _sentence_citation(index, n: int, doc_id: str, start: int, end: int) -> Citation | None:
+    """Cite characters [start, end) of a document by the chunk that holds them."""
+    record = index.records[doc_id]
+    for row in index.doc_rows.get(doc_id, []):
+        c = index.chunks[row]
+        if c.start <= start < c.end:
+            end = min(end, c.end)
+            return Citation(n, doc_id, c.source, record.meta.title, record.meta.doc_number, c.path, c.pages,
+                            start, end, c.text[start - c.start:end - c.start])
+    return None
+
+
+def _compare(retriever, question: str, intent: Intent, settings: AnswerSettings) -> _Draft:
+    """Answer each side of "上海和青岛…" from its own documents, side by side."""
+    register = retriever.index.register
+    lines: list[str] = []
+    citations: list[Citation] = []
+    all_hits: list[Hit] = []
+    for side in intent.compare:
+        other = [o for o in intent.compare if o != side]
+        docs = tuple(d for d, r in register.records.items()
+                     if side in r.meta.title or side in r.meta.issuer or side in d)
+        sub = question
+        for o in other:
+            sub = sub.replace(o, "")
+        if not docs:
+            lines.append(f"【{side}】" + COMPARE_SIDE_EMPTY.format(side=side))
+            continue
+        part = _draft(retriever, sub, replace(settings, filters=SearchFilters(doc_ids=docs)), compare=False)
+        all_hits += part.hits
+        if part.answer.refused:
+            lines.append(f"【{side}】" + COMPARE_SIDE_EMPTY.format(side=side))
+            continue
+        shift = len(citations)
+        text = re.sub(r"\[(\d{1,3})\]", lambda m, shift=shift: f"[{int(m.group(1)) + shift}]", part.answer.text)
+        citations += [replace(c, n=c.n + shift) for c in part.answer.citations]
+        lines.append(f"【{side}】\n{text}")
+    if not citations:
+        return _Draft(refusal(question, all_hits), all_hits, {}, True)
+    return _Draft(Answer(question, "\n".join(lines), tuple(citations), refused=False), all_hits, {}, True)
 
 
 def _passages(hits: list[Hit]) -> list[tuple[int, str, str]]:
@@ -161,12 +307,15 @@ def _from_model(out: CheckedOutput, draft: _Draft, settings: AnswerSettings) -> 
     text = re.sub(r"\[(\d{1,3})\]", lambda m: f"[{renumber[int(m.group(1))]}]" if int(m.group(1)) in renumber
                   else m.group(0), out.text)
     citations = tuple(_best_sentence_citation(new, hits[old - 1], draft.terms) for old, new in renumber.items())
-    return Answer(question, text, citations, refused=False, mode="llm")
+    notes = version_notes(citations, draft.index) if draft.index is not None else []
+    return Answer(question, "\n".join([text, *notes]), citations, refused=False, mode="llm")
 
 
 def _label(hit: Hit) -> str:
     pages = f" 第{'、'.join(map(str, hit.chunk.pages))}页" if hit.chunk.pages else ""
-    return f"{_source_name(hit.title, hit.doc_number, hit.chunk.doc_id)} {hit.chunk.path_str}{pages}".strip()
+    # a model told which passages are no longer in force does not present them as the rule today
+    status = f"（{hit.status}）" if hit.status in ("已修订", "已废止") else ""
+    return f"{_source_name(hit.title, hit.doc_number, hit.chunk.doc_id)}{status} {hit.chunk.path_str}{pages}".strip()
 
 
 def _best_sentence_citation(n: int, hit: Hit, terms: Terms) -> Citation:
@@ -302,11 +451,19 @@ def _source_name(title: str, doc_number: str, doc_id: str) -> str:
     return f"{name}（{doc_number}）" if doc_number else name
 
 
-def compose(question: str, citations: tuple[Citation, ...]) -> str:
+def compose(question: str, citations: tuple[Citation, ...], register=None) -> str:
     """One line per source clause, naming it before quoting it, each quote ending in its [n].
 
-    For "哪个文件规定了…" questions the first line leads with the document and article.
+    For "哪个文件规定了…" questions the first line leads with the document and article. With the
+    register, a document with several versions is named with its year.
     """
+
+    def name(c: Citation) -> str:
+        entry = register.entries.get(c.doc_id) if register is not None else None
+        if entry is not None and len(entry.versions) > 1:
+            return register.name(c.doc_id)
+        return _source_name(c.title, c.doc_number, c.doc_id)
+
     lines: list[str] = []
     previous: tuple[str, tuple[str, ...]] | None = None
     for c in citations:
@@ -315,12 +472,12 @@ def compose(question: str, citations: tuple[Citation, ...]) -> str:
             lines[-1] += quote
             continue
         where = c.path[-1] if c.path else ""
-        lines.append(f"{_source_name(c.title, c.doc_number, c.doc_id)}{where}：{quote}")
+        lines.append(f"{name(c)}{where}：{quote}")
         previous = (c.doc_id, c.path)
     if _WHICH_DOCUMENT.search(question) and citations:
         first = citations[0]
         article = first.path[-1] if first.path else ""
-        lines.insert(0, f"依据是{_source_name(first.title, first.doc_number, first.doc_id)}{article}。[{first.n}]")
+        lines.insert(0, f"依据是{name(first)}{article}。[{first.n}]")
     return "\n".join(lines)
 
 

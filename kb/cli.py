@@ -65,6 +65,13 @@ def _log_through_bars() -> None:
     logger.propagate = False
 
 
+def _milvus_uri(uri: str | None) -> str | None:
+    """A Milvus Lite file as an absolute path, so the index finds it from any folder; servers as given."""
+    if uri and uri.endswith(".db") and "://" not in uri:
+        return str(Path(uri).expanduser().resolve())
+    return uri
+
+
 def cmd_index(args) -> int:
     from kb.config import BuildSettings
     from kb.index import built_settings
@@ -72,7 +79,8 @@ def cmd_index(args) -> int:
 
     settings = BuildSettings.from_env(
         args.embedder, args.model, base=built_settings(Path(args.index)), chunk_max_chars=args.chunk_max_chars,
-        ocr=False if args.no_ocr else None, dense_backend=args.dense_backend)
+        ocr=False if args.no_ocr else None, dense_backend=args.dense_backend, store=args.backend,
+        milvus_uri=_milvus_uri(args.milvus_uri), milvus_collection=args.milvus_collection)
     bars = ProgressBars(args.json)
     if not args.json:
         _log_through_bars()
@@ -208,46 +216,84 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def cmd_docs(args) -> int:
+def _register(index: Path):
+    """The index's documents with their register entries (status, versions, relations)."""
     from kb.index import read_contents, read_manifest
+    from kb.register import Register, with_overrides
 
-    manifest = read_manifest(Path(args.index))
-    contents = read_contents(Path(args.index), manifest)
-    docs = [r.to_dict() for r in contents.records]
+    manifest = read_manifest(index)
+    contents = read_contents(index, manifest)
+    contents.records = with_overrides(contents.records, contents.overrides)
+    return manifest, contents, Register(contents.records)
+
+
+def cmd_docs(args) -> int:
+    manifest, contents, register = _register(Path(args.index))
+    docs = [{**r.to_dict(), **register.describe(r.doc_id)} for r in contents.records]
     if args.json:
-        _print_json({"documents": docs, "skipped": manifest["failures"]})
+        _print_json({"documents": docs, "skipped": manifest["failures"], "summary": register.counts()})
         return 0
     for d in docs:
-        print(f"{d['doc_id']}\t{d['title']}\t{d['doc_number']}\t{d['issuer']}\t{d['date']}\t{d['chunks']} chunks")
+        print(f"{d['doc_id']}\t{d['title']}\t{d['doc_number']}\t{d['doc_type']}\t{d['status']}\t{d['issuer']}"
+              f"\t{d['date']}\t{d['chunks']} chunks")
     return 0
 
 
-def cmd_doc(args) -> int:
-    from kb.index import read_contents, read_manifest
+def _find_documents(args, contents, register) -> list:
     from kb.metadata import normalize_doc_number
+    from kb.register import work_key
 
-    manifest = read_manifest(Path(args.index))
-    contents = read_contents(Path(args.index), manifest)
     number = normalize_doc_number(args.doc)
-    matches = [r for r in contents.records if r.doc_id == args.doc] or \
-              [r for r in contents.records if number and r.meta.doc_number == number]
+    key = work_key(args.doc.strip("《》 "))
+    return ([r for r in contents.records if r.doc_id == args.doc]
+            or [r for r in contents.records if number and r.meta.doc_number == number]
+            or [r for r in contents.records if key and work_key(r.meta.title) == key])
+
+
+def cmd_doc(args) -> int:
+    from kb.register import outline
+
+    _manifest, contents, register = _register(Path(args.index))
+    matches = _find_documents(args, contents, register)
     if not matches:
-        raise KBError(f"no document {args.doc!r} in {args.index}: give a doc_id from `python -m kb docs` or a 文号")
+        raise KBError(f"no document {args.doc!r} in {args.index}: give a doc_id from `python -m kb docs`, a 文号 "
+                      f"or a title")
     out = []
     for record in matches:
         chunks = [c for c in contents.chunks if c.doc_id == record.doc_id]
-        out.append({**record.to_dict(), "chunk_list": [
-            {"chunk_id": c.chunk_id, "path": c.path_str, "pages": list(c.pages), "start": c.start, "end": c.end,
-             "text": c.text} for c in chunks]})
+        out.append({**record.to_dict(), **register.describe(record.doc_id), "outline": outline(chunks),
+                    "chunk_list": [{"chunk_id": c.chunk_id, "path": c.path_str, "pages": list(c.pages),
+                                    "start": c.start, "end": c.end, "roles": list(c.roles), "text": c.text}
+                                   for c in chunks]})
     if args.json:
         _print_json(out[0] if len(out) == 1 else out)
         return 0
     for d in out:
-        print(f"{d['title']}\n  {d['doc_id']}  {d['doc_number']}  {d['issuer']}  {d['date']}")
-        for c in d["chunk_list"]:
-            pages = f" p.{','.join(map(str, c['pages']))}" if c["pages"] else ""
-            print(f"  - {c['path'] or '(opening)'}{pages}: {' '.join(c['text'].split())[:60]}")
+        _print_document(d, register)
     return 0
+
+
+_KIND_NAMES = {"cites": "引用", "revises": "修改", "abolishes": "废止", "implements": "实施"}
+
+
+def _print_document(d: dict, register) -> None:
+    print(f"{d['title']}\n  {d['doc_id']}  {d['doc_number']}  {d['issuer']}  {d['date']}")
+    print(f"  类型: {d['doc_type']}  状态: {d['status']}（{d['status_reason']}）")
+    if len(d["versions"]) > 1:
+        names = [register.name(v) + (" ← 现行" if v == d["current_version"] else "") for v in d["versions"]]
+        print(f"  版本: {' → '.join(names)}")
+    for link in d["relations"]:
+        target = register.name(link["target"]) if link["target"] else f"《{link['title']}》{link['doc_number']}（不在知识库中）"
+        print(f"  {_KIND_NAMES[link['kind']]} {target}: {link['sentence'][:80]}")
+    for link in d["cited_by"]:
+        print(f"  被 {register.name(link['source'])} {_KIND_NAMES[link['kind']]}: {link['sentence'][:80]}")
+    print("  结构:")
+    for item in d["outline"]:
+        print(f"  {'  ' * item['depth']}- {item['label']}")
+    print("  段落:")
+    for c in d["chunk_list"]:
+        pages = f" p.{','.join(map(str, c['pages']))}" if c["pages"] else ""
+        print(f"  - {c['path'] or '(opening)'}{pages}: {' '.join(c['text'].split())[:60]}")
 
 
 def _add_model_flags(p) -> None:
@@ -285,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-max-chars", type=int)
     p.add_argument("--no-ocr", action="store_true", help="reject scanned PDFs instead of running OCR")
     p.add_argument("--dense-backend", choices=["auto", "flat", "hnsw"])
+    p.add_argument("--backend", choices=["faiss", "milvus"],
+                   help="where vectors and BM25 live: faiss (files in the index folder, default) or milvus")
+    p.add_argument("--milvus-uri", help="with --backend milvus: a Milvus Lite file (PATH.db) or http://host:19530")
+    p.add_argument("--milvus-collection", help="with --backend milvus: collection name (default: from the index folder)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON, no progress bars")
     _add_model_flags(p)
     p.set_defaults(func=cmd_index)
@@ -312,8 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_docs)
 
-    p = sub.add_parser("doc", help="one document's metadata and its chunks, by doc_id or 文号")
-    p.add_argument("doc", help="a doc_id (see `docs`) or a 文号 in any bracket form")
+    p = sub.add_parser("doc", help="one document: metadata, status, versions, relations both ways, outline and chunks")
+    p.add_argument("doc", help="a doc_id (see `docs`), a 文号 in any bracket form, or a title")
     p.add_argument("--index", default=DEFAULT_INDEX)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doc)

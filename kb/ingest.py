@@ -419,17 +419,31 @@ _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^---[ \t]*$\r?\n?", re.
 _FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.*?)[\"']?\s*$", re.M)
 
 
-def _front_matter(text: str) -> tuple[str, str]:
-    """Split off a YAML front-matter block (static-site Markdown) -> (title it names, rest)."""
+_FRONT_FIELD = re.compile(r"^([\w\u4e00-\u9fff]+):[ \t]*[\"']?(.*?)[\"']?[ \t]*$", re.M)
+# front-matter keys that set a document's metadata (the same names as metadata.csv columns)
+FRONT_MATTER_FIELDS = {
+    "doc_number": "doc_number", "文号": "doc_number", "issuer": "issuer", "发文机关": "issuer", "date": "date",
+    "发布日期": "date", "doc_type": "doc_type", "类型": "doc_type", "status": "status", "状态": "status",
+    "effective": "effective", "施行日期": "effective", "abolished": "abolished", "废止日期": "abolished",
+}
+
+
+def _front_matter(text: str) -> tuple[str, str, dict[str, str]]:
+    """Split off a YAML front-matter block (static-site Markdown) -> (title, rest, metadata fields)."""
     m = _FRONT_MATTER.match(text)
     if not m:
-        return "", text
+        return "", text, {}
     title = _FRONT_TITLE.search(m.group(1))
-    return (title.group(1) if title else ""), text[m.end():]
+    fields = {FRONT_MATTER_FIELDS[k]: v.strip() for k, v in _FRONT_FIELD.findall(m.group(1))
+              if k in FRONT_MATTER_FIELDS and v.strip()}
+    return (title.group(1) if title else ""), text[m.end():], fields
 
 
 def _load_md(path: Path, source: str, *, ocr: bool) -> Document:
-    front_title, raw = _front_matter(_decode(path.read_bytes(), source))
+    from kb.register import checked_fields
+
+    front_title, raw, fields = _front_matter(_decode(path.read_bytes(), source))
+    fields = checked_fields(fields, source, "front matter")
     raw = _strip_markup(raw)
     lines: list[str] = []
     title = front_title
@@ -445,7 +459,7 @@ def _load_md(path: Path, source: str, *, ocr: bool) -> Document:
         else:
             lines.append(_clean_line(_md_inline(_MD_QUOTE.sub("", line))))
     return Document(doc_id=source, source=source, text=_finish(lines), format="md",
-                    title_hint=title)
+                    title_hint=title, extra={"front_matter": fields} if fields else {})
 
 
 # (pattern, replacement) in order: images before links, ** before *.

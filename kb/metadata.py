@@ -6,7 +6,7 @@ import re
 import unicodedata
 from datetime import date as _date
 
-from kb.types import DocMeta, Document, Reference
+from kb.types import DocMeta, Document, Reference, Relation
 
 # --- 文号 -------------------------------------------------------------------------------------
 #
@@ -263,6 +263,137 @@ def extract_references(text: str) -> tuple[Reference, ...]:
     return tuple(refs)
 
 
+# --- relations --------------------------------------------------------------------------------
+
+_SENTENCE_END = "。；;！？!?\n"
+_ABOLISH_RE = re.compile(r"废止|停止执行|不再执行|同时失效")
+# "对《X》作如下修改", "将《X》第五条修改为": the sentence changes X. A law's header line
+# "…《关于修改〈X〉的决定》修正" only cites the decision that changed the law itself.
+_REVISES_RE = re.compile(r"《[^》]*》(?:[^。；《]{0,20}?(?:作如下|作出如下)(?:修改|修订)|第[^。；《]{1,12}?(?:修改|修订)为)")
+_TITLE_REVISES_RE = re.compile(r"关于(?:修改|修订)[《〈]([^《》〈〉]{2,60})[》〉]")
+# "根据《…》…制定本办法", "为实施《…》", "为贯彻落实《…》": the document exists to carry the cited one out
+_BASIS_RE = re.compile(r"^[^。；]*?(?:根据|依据|为了?实施|为了?贯彻(?:落实|执行|实施)?|按照)[^。；]*$")
+_MAKES_OWN_RE = re.compile(r"制定本(?:办法|条例|规定|细则|实施办法|实施细则|方案|意见|规则|决定)")
+_TITLE_IMPLEMENTS_RE = re.compile(r"实施《([^《》]{2,60})》(?:的)?(?:办法|细则|条例|规定|意见)")
+
+
+def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence holding text[start:end]: from after the previous end mark to the next one."""
+    left = max((text.rfind(c, 0, start) for c in _SENTENCE_END), default=-1) + 1
+    rights = [i for i in (text.find(c, end) for c in _SENTENCE_END) if i >= 0]
+    right = min(rights) + 1 if rights else len(text)
+    while left < right and text[left].isspace():
+        left += 1
+    while right > left and text[right - 1].isspace():
+        right -= 1
+    return left, right
+
+
+def _relation_kind(sentence: str, at: int) -> str:
+    """What a sentence does with the document it cites at offset `at` (within the sentence)."""
+    after = sentence[at:]
+    if _ABOLISH_RE.search(after):
+        return "abolishes"
+    # "关于修改《X》的决定", "对《X》作如下修改", "《X》修订为"
+    if _REVISES_RE.match(after) or re.search(r"对$", sentence[max(0, at - 1):at]) and _REVISES_RE.match(after):
+        return "revises"
+    if _BASIS_RE.match(sentence[:at]) and _MAKES_OWN_RE.search(sentence):
+        return "implements"
+    if re.match(r"^[^。；]{0,8}(?:为实施|为了实施|为贯彻落实|为贯彻实施)$", sentence[:at]):
+        return "implements"
+    return "cites"
+
+
+def extract_relations(text: str, title: str = "") -> tuple[Relation, ...]:
+    """Each document cited in `text`, with what the citing sentence does to it and the sentence.
+
+    A document cited several times gets its strongest relation (abolishes > revises > implements >
+    cites), stated by the first sentence that says so. A title "…实施《X》办法" implements X.
+    """
+    rank = {"abolishes": 0, "revises": 1, "implements": 2, "cites": 3}
+    best: dict[tuple[str, str], Relation] = {}
+    order: list[tuple[str, str]] = []
+    for pos, ref in _reference_events(text):
+        start, end = _sentence_around(text, pos, pos + 1)
+        sentence = text[start:end]
+        kind = _relation_kind(sentence, pos - start)
+        key = (ref.doc_number, "" if ref.doc_number else normalize_title(ref.title))
+        merged = next((k for k in order if (ref.doc_number and k[0] == ref.doc_number)
+                       or (ref.title and best[k].target.title and normalize_title(best[k].target.title) == key[1])), None)
+        if merged is None:
+            order.append(key)
+            best[key] = Relation(kind, ref, sentence, start, end)
+            continue
+        old = best[merged]
+        target = Reference(old.target.title or ref.title, old.target.doc_number or ref.doc_number)
+        if rank[kind] < rank[old.kind]:
+            best[merged] = Relation(kind, target, sentence, start, end)
+        else:
+            best[merged] = Relation(old.kind, target, old.sentence, old.start, old.end)
+    relations = [best[k] for k in order]
+    m = _TITLE_REVISES_RE.search(title)
+    if m:
+        key = normalize_title(_clean_title(m.group(1)))
+        relations = [Relation("revises", r.target, r.sentence, r.start, r.end)
+                     if normalize_title(r.target.title) == key else r for r in relations]
+    m = _TITLE_IMPLEMENTS_RE.search(title)
+    if m:
+        law = _clean_title(m.group(1))
+        for i, r in enumerate(relations):
+            if normalize_title(r.target.title) == normalize_title(law):
+                relations[i] = Relation("implements", r.target, r.sentence, r.start, r.end)
+                break
+        else:
+            at = text.find(title[:20]) if title else -1
+            start, end = (at, at + len(title)) if at >= 0 else (0, 0)
+            relations.insert(0, Relation("implements", Reference(law, ""), title, start, end))
+    return tuple(relations)
+
+
+# --- document types -----------------------------------------------------------------------------
+
+_PLACE_RE = re.compile(rf"^(?:[{_CJK}]{{1,8}}?(?:省|自治区|市|自治州|州|县|区|盟|旗)|北京|天津|上海|重庆)")
+_LAW_TITLE_RE = re.compile(r"(?<!办)(?<!方)法(?:（[^）]*）)?$")
+_PAPER_RE = re.compile(r"\[?摘\s*要\s*[]:：】]|关\s*键\s*词\s*[]:：】]|参考文献")
+_TYPE_WORDS = (
+    ("实施意见", "意见"), ("指导意见", "意见"), ("意见", "意见"), ("通知", "通知"), ("通报", "通知"),
+    ("方案", "方案"), ("办法", "办法"), ("细则", "办法"), ("规定", "规定"), ("规则", "规定"),
+    ("决定", "决定"), ("公告", "公告"), ("规划", "规划"), ("纲要", "规划"), ("计划", "规划"),
+    ("标准", "标准"), ("指南", "指南"), ("批复", "批复"), ("函", "函"), ("报告", "报告"),
+)
+
+
+def document_type(title: str, issuer: str, dates: tuple[tuple[str, str], ...], text: str, fmt: str) -> str:
+    """The kind of document: 法律, 行政法规, 地方性法规, 规章, 通知, 方案, 意见, 办法, …, 论文, 新闻, 其他.
+
+    Read off the title's last word and who made it: a 条例 passed by a local people's congress is
+    a 地方性法规, by the State Council a 行政法规; a title ending in 法 (not 办法) is a 法律.
+    """
+    core = _TRAILING_NOTE_RE.sub("", title.strip())
+    passed = any(kind in _LAW_KINDS for kind, _ in dates)
+    congress = "人民代表大会" in issuer or (passed and not issuer)
+    if _LAW_TITLE_RE.search(core) and not _PLACE_RE.match(core.removeprefix(_PRC)):
+        return "法律"
+    if core.endswith("条例") or (congress and passed and re.search(r"(?:办法|规定)$", core)):
+        if _PLACE_RE.match(core) or (congress and issuer != "全国人民代表大会常务委员会" and "人民代表大会" in issuer
+                                     and not issuer.startswith("全国")):
+            return "地方性法规"
+        return "行政法规"
+    if fmt == "jsonl" and re.search(r"^\s*\d{4}-\d{2}-\d{2}|正文[:：]", text[:200]):
+        return "新闻"
+    if issuer.endswith("令") or re.search(r"令第?\d+号", text[:600]):
+        return "规章"
+    for word, kind in _TYPE_WORDS:
+        if core.endswith((word, word + "（试行）")):
+            return kind
+    if fmt in ("md", "txt", "pdf", "docx") and _PAPER_RE.search(text[:5000]):
+        return "论文"
+    for word, kind in _TYPE_WORDS:
+        if word in core:
+            return kind
+    return "其他"
+
+
 # --- dates ------------------------------------------------------------------------------------
 
 _CN_MONTH = r"十[一二]?|[一二三四五六七八九]"
@@ -338,9 +469,7 @@ def _dated_events(text: str) -> list[tuple[str, str]]:
 
 _PROVINCES = dict(zip(
     "京津沪渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川黔贵滇云藏陕甘青宁新",
-    ("北京市 天津市 上海市 重庆市 河北省 山西省 内蒙古自治区 辽宁省 吉林省 黑龙江省 江苏省 浙江省 "
-     "安徽省 福建省 江西省 山东省 河南省 湖北省 湖南省 广东省 广西壮族自治区 海南省 四川省 贵州省 "
-     "贵州省 云南省 云南省 西藏自治区 陕西省 甘肃省 青海省 宁夏回族自治区 新疆维吾尔自治区").split(),
+    ["北京市", "天津市", "上海市", "重庆市", "河北省", "山西省", "内蒙古自治区", "辽宁省", "吉林省", "黑龙江省", "江苏省", "浙江省", "安徽省", "福建省", "江西省", "山东省", "河南省", "湖北省", "湖南省", "广东省", "广西壮族自治区", "海南省", "四川省", "贵州省", "贵州省", "云南省", "云南省", "西藏自治区", "陕西省", "甘肃省", "青海省", "宁夏回族自治区", "新疆维吾尔自治区"],
     strict=True,
 ))
 # Longest prefix wins; checked against the canonical 文号's agency code.
@@ -359,7 +488,7 @@ _AGENCY_END = (
 _AGENCY_RE = re.compile(rf"^[{_CJK}]{{2,30}}(?:{_AGENCY_END})$")
 _LETTERHEAD_RE = re.compile(rf"^([{_CJK}][{_CJK} ]{{1,40}}?)\s*文件$")
 _CONGRESS_RE = re.compile(
-    rf"(?P<place>[{_CJK}]{{0,8}}?)第[一二三四五六七八九十]+届"
+    rf"(?P<place>(?:(?!日)[{_CJK}]){{0,8}}?)第[一二三四五六七八九十]+届"
     r"(?P<body>全国人民代表大会(?:常务委员会)?|人民代表大会(?:常务委员会)?)"
 )
 
@@ -594,6 +723,12 @@ def _issue_date(dates: tuple[tuple[str, str], ...], signed: str) -> str:
     return issued[0] if issued else ""
 
 
+def _leading_iso_date(text: str) -> str:
+    """"2023-07-24 17:16:54，正文：…": the date a news item or a web page export opens with."""
+    m = re.match(r"\s*((?:19|20)\d{2}-\d{2}-\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2})?)?(?=[，,\s]|$)", text)
+    return m.group(1) if m else ""
+
+
 def extract_metadata(doc: Document) -> DocMeta:
     """Title, own 文号, issuer, issue date, dated events and references of one document."""
     text = doc.text
@@ -611,11 +746,16 @@ def extract_metadata(doc: Document) -> DocMeta:
         or _code_issuer(own)
     )
     refs = tuple(r for r in extract_references(text) if not (own and r.doc_number == own))
+    # a document naming itself is no relation; one with its own title and another 文号 is (an older version)
+    relations = tuple(r for r in extract_relations(text, title) if not (own and r.target.doc_number == own)
+                      and (r.target.doc_number or normalize_title(r.target.title) != normalize_title(title)))
     return DocMeta(
         title=title,
         doc_number=own,
         issuer=issuer,
-        date=_issue_date(dates, signed),
+        date=_issue_date(dates, signed) or _leading_iso_date(text),
         dates=dates,
         references=refs,
+        doc_type=document_type(title, issuer, dates, text, doc.format),
+        relations=relations,
     )

@@ -8,6 +8,16 @@ NO_BASIS_MARK = "无依据"
 # The refusal shown to people, by the extractive answerer and by the LLM path alike.
 NO_BASIS_REPLY = "知识库中没有找到回答这个问题的依据。"
 
+# A document the question names is not in the knowledge base, but others cite it.
+CITED_NOT_HELD = "知识库中没有{name}本身；以下文件引用了它："
+# An answer quoting a version that is no longer in force.
+SUPERSEDED_NOTE = "注：[{n}] 出自{old}，该文件{status}，现行版本为{current}。"
+ABOLISHED_NOTE = "注：[{n}] 出自{old}，该文件已废止（{reason}）。"
+AMENDED_NOTE = "注：[{n}] 所引的{old}已被{by}修改，请一并参阅。"
+ABOLISHED_LEAD = "{name}已被{by}废止。"
+# One side of a comparison had nothing to say.
+COMPARE_SIDE_EMPTY = "知识库中没有找到{side}这方面的依据。"
+
 # Heads the list of nearest passages offered after a refusal.
 RELATED_HEADER = "可能相关："
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from kb.config import SearchFilters, SearchSettings
 from kb.index import LoadedIndex
+from kb.intent import Intent, read_intent, without_markers
 from kb.metadata import find_doc_numbers, normalize_doc_number, normalize_title
+from kb.segment import defined_terms
 from kb.tokenize import QUERY_ANALYZERS, word_tokens
 from kb.types import Hit
 
@@ -84,11 +87,7 @@ def allowed_rows(index: LoadedIndex, filters: SearchFilters) -> np.ndarray | Non
     wanted = set(filters.doc_ids) | {n for n in map(normalize_doc_number, filters.doc_ids) if n}
     for i, doc_id in enumerate(index.doc_order):
         m = index.records[doc_id].meta
-        if wanted and doc_id not in wanted and m.doc_number not in wanted:
-            keep_doc[i] = False
-        elif filters.issuers and not any(x in m.issuer for x in filters.issuers):
-            keep_doc[i] = False
-        elif (filters.date_from or filters.date_to) and not _date_in(m.date, filters.date_from, filters.date_to):
+        if wanted and doc_id not in wanted and m.doc_number not in wanted or filters.issuers and not any(x in m.issuer for x in filters.issuers) or (filters.date_from or filters.date_to) and not _date_in(m.date, filters.date_from, filters.date_to):
             keep_doc[i] = False
     return keep_doc[index.chunk_doc]
 
@@ -123,12 +122,33 @@ def _named_first(fused: np.ndarray, named: np.ndarray, *, read_in_order: bool) -
     return fused + named * 10.0
 
 
+# score multipliers of the register's preferences (see Retriever._weigh_by_register)
+SUPERSEDED_FACTOR = 0.5
+# what a definition question wraps around its subject: "什么是职业教育？" -> 职业教育
+_DEFINITION_ASKS = re.compile(r"什么是|何为|何谓|是指什么|指的是什么|是什么意思|的定义|的含义|的概念|是什么|指什么|请问|[？?。！\s]")
+DEFINITION_BOOST = 1.3
+BASIS_BOOST = 1.15
+
+
+def version_factor(register, entry, intent: Intent) -> float:
+    """How much a passage of this document counts for the question's time: 1.0 or SUPERSEDED_FACTOR."""
+    if intent.when and len(entry.versions) > 1:
+        then = register.version_at(entry.doc_id, intent.when)
+        return 1.0 if not then or then == entry.doc_id else SUPERSEDED_FACTOR
+    if intent.history:
+        # the current version gives way to the ones it replaced, when there are any
+        replaced = any(register.entries[v].superseded for v in entry.versions)
+        return SUPERSEDED_FACTOR if entry.in_force and replaced else 1.0
+    return SUPERSEDED_FACTOR if entry.superseded else 1.0
+
+
 class Retriever:
     """Searches one loaded index with one embedder; both are loaded once and reused per question."""
 
     def __init__(self, index: LoadedIndex, embedder):
         self.index = index
         self.embedder = embedder
+        self.places = index.register.places()
 
     def search(self, question: str, settings: SearchSettings = SearchSettings()) -> list[Hit]:
         """The top_k chunks for a question, best first."""
@@ -137,20 +157,24 @@ class Retriever:
         named = match_named_documents(self.index, question)
         query = named.rest if len(named.rest) >= 2 else question
         allowed = allowed_rows(self.index, settings.filters)
-        lexical, found, qvec = self._retrieve(query, settings.candidates, allowed)
+        lexical, found, qvec = self._retrieve(query, settings, allowed)
         named_rows = [r for d in named.doc_ids for r in self.index.doc_rows.get(d, [])
                       if allowed is None or allowed[r]]
         candidates = np.unique(np.concatenate([*found.values(), named_rows]).astype(np.int64))
         if len(candidates) == 0:
             return []
         fused = self._fuse(candidates, lexical, qvec, found, settings)
+        fused = self._weigh_by_register(candidates, fused, question, settings)
         if named_rows:
             fused = _named_first(fused, np.isin(candidates, named_rows), read_in_order=not word_tokens(named.rest))
         order = np.lexsort((candidates, -fused))[: settings.top_k]
         return [self._hit(int(candidates[i]), float(fused[i]), found, named_rows) for i in order]
 
-    def _retrieve(self, query: str, k: int, allowed: np.ndarray | None):
+    def _retrieve(self, query: str, settings: SearchSettings, allowed: np.ndarray | None):
         """Every lexical score, each retriever's top-k rows, and the query vector."""
+        if getattr(self.index.store, "ranks_on_server", False):
+            return self._retrieve_ranked(query, settings, allowed)
+        k = settings.candidates
         lexical, found = {}, {}
         for name, analyzer in QUERY_ANALYZERS.items():
             lexical[name] = self.index.store.lexical_scores(name, analyzer(query))
@@ -159,17 +183,78 @@ class Retriever:
         found["dense"], _ = self.index.store.dense_search(qvec, k, allowed)
         return lexical, found, qvec
 
+    def _retrieve_ranked(self, query: str, settings: SearchSettings, allowed: np.ndarray | None):
+        """The same from a store that ranks on its server (Milvus): a row outside a retriever's top k
+        scores 0 there, and the dense scores come with the rest. With fusion "rrf" the store fuses
+        the retrievers itself and returns one ranking, "hybrid"."""
+        qvec = self.embedder.embed_query(query)
+        ranked = self.index.store.search(query, qvec, settings.candidates, settings.filters,
+                                         rrf_k=settings.rrf_k if settings.fusion == "rrf" else None)
+        lexical, found = {}, {}
+        for name, r in ranked.items():
+            found[name], scores = self._known_rows(r, allowed)
+            lexical[name] = np.zeros(len(self.index.chunks), dtype=np.float32)
+            lexical[name][found[name]] = scores
+        return lexical, found, qvec
+
+    @cached_property
+    def _row_of(self) -> dict[str, int]:
+        return {c.chunk_id: row for row, c in enumerate(self.index.chunks)}
+
+    def _known_rows(self, ranked, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and scores of a store's chunk ids, best first, without chunks this index does not
+        hold as they are (their document changed or went since it was loaded) or the filters exclude."""
+        rows, scores = [], []
+        for chunk_id, score, digest in zip(ranked.chunk_ids, ranked.scores, ranked.content_hashes):
+            row = self._row_of.get(chunk_id)
+            if row is None or self.index.records[self.index.chunks[row].doc_id].content_hash != digest:
+                continue
+            if allowed is None or allowed[row]:
+                rows.append(row)
+                scores.append(score)
+        return np.array(rows, dtype=np.int64), np.array(scores, dtype=np.float32)
+
     def _fuse(self, candidates, lexical, qvec, found, settings: SearchSettings) -> np.ndarray:
         lex_w = 1.0 - settings.dense_weight
         weights = {"dense": settings.dense_weight, "words": lex_w * settings.word_weight,
-                   "chars": lex_w * (1.0 - settings.word_weight)}
+                   "chars": lex_w * (1.0 - settings.word_weight), "hybrid": 1.0}  # hybrid: the store fused
         if settings.fusion == "rrf":
             by_row = rrf({k: v.tolist() for k, v in found.items()}, k=settings.rrf_k, weights=weights)
             return np.array([by_row.get(int(r), 0.0) for r in candidates])
         vectors = self.index.contents.vectors
         scores = {name: lexical[name][candidates] for name in lexical}
-        scores["dense"] = vectors[candidates] @ qvec
+        if "dense" not in scores:  # a store that ranks on its server gave them
+            scores["dense"] = vectors[candidates] @ qvec
         return weighted_fusion(scores, weights)
+
+    def _weigh_by_register(self, candidates: np.ndarray, fused: np.ndarray, question: str,
+                           settings: SearchSettings) -> np.ndarray:
+        """Prefer what is in force, the version of the date asked about, and defining clauses.
+
+        A superseded or abolished document's passage keeps half its score: it still answers when
+        nothing in force does, but never outranks an in-force passage as relevant as itself. A
+        question about history (旧法, 修订前) turns this around; one about a date (2020年时) prefers
+        the version that applied then; one about change (有什么变化) keeps every version as is.
+        """
+        register = self.index.register
+        intent = read_intent(question, self.places)
+        named = {n for _s, _e, n in find_doc_numbers(question)}
+        subject = _DEFINITION_ASKS.sub("", without_markers(question)).strip() if intent.definition else ""
+        chosen = set(settings.filters.doc_ids)
+        factor = np.ones(len(candidates))
+        for i, row in enumerate(candidates):
+            chunk = self.index.chunks[int(row)]
+            entry = register.entries[chunk.doc_id]
+            meta = self.index.records[chunk.doc_id].meta
+            if not (intent.change or chunk.doc_id in chosen or (meta.doc_number and meta.doc_number in named)):
+                factor[i] *= version_factor(register, entry, intent)
+            if intent.definition and "definition" in chunk.roles:
+                # the clause defining the very term asked about beats one defining a neighbour
+                exact = any(t in subject and len(t) >= len(subject) - 2 for t in defined_terms(chunk.text))
+                factor[i] *= DEFINITION_BOOST * (DEFINITION_BOOST if exact else 1.0)
+            elif intent.basis and chunk.roles:
+                factor[i] *= BASIS_BOOST
+        return fused * factor
 
     def _hit(self, row: int, score: float, found: dict[str, np.ndarray], named_rows: list[int]) -> Hit:
         chunk = self.index.chunks[row]
@@ -177,4 +262,5 @@ class Retriever:
         by = tuple(name for name, rows in found.items() if row in rows)
         if row in named_rows:
             by = ("exact",) + by
-        return Hit(chunk, record.meta.title, record.meta.doc_number, score, by)
+        return Hit(chunk, record.meta.title, record.meta.doc_number, score, by,
+                   self.index.register.entries[chunk.doc_id].status)

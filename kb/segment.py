@@ -133,9 +133,34 @@ def segment(doc: Document, *, max_chars: int = 600, min_chars: int = 80) -> list
     spans = [(g.path, s) for g in groups for s in _cut(doc.text, g, min_chars, max_chars)]
     return [
         Chunk(chunk_id=f"{doc.doc_id}#{i}", doc_id=doc.doc_id, source=doc.source, path=path,
-              start=start, end=end, pages=doc.pages_for(start, end), text=doc.text[start:end])
+              start=start, end=end, pages=doc.pages_for(start, end), text=doc.text[start:end],
+              roles=clause_roles(doc.text[start:end]))
         for i, (path, (start, end)) in enumerate(spans)
     ]
+
+
+# "本办法所称职业技能等级证书，是指…", "…的含义是", "下列用语的含义"
+_DEFINITION = re.compile(r"本(?:法|条例|办法|规定|细则|决定|方案|意见|通知)(?:中)?所(?:称|指)|是指|系指|指的是|下列用语的含义|定义为")
+_OBLIGATION = re.compile(r"应当|必须|不得|禁止|严禁|负责")
+
+
+_DEFINED = re.compile(r"(?:所称|所指)的?[“\"]?([^，,。；“”\"]{2,30}?)[”\"]?[，,]?\s*(?:是指|系指|指)|"
+                      r"[“\"]([^，,。；“”\"]{2,20})[”\"][，,]?\s*(?:是指|系指)")
+
+
+def defined_terms(text: str) -> tuple[str, ...]:
+    """Terms a clause defines: 本法所称职业教育，是指… -> ("职业教育",)."""
+    return tuple(dict.fromkeys(a or b for a, b in _DEFINED.findall(text)))
+
+
+def clause_roles(text: str) -> tuple[str, ...]:
+    """What a clause does: defines a term, and/or imposes a duty or a prohibition."""
+    roles = []
+    if _DEFINITION.search(text):
+        roles.append("definition")
+    if _OBLIGATION.search(text):
+        roles.append("obligation")
+    return tuple(roles)
 
 
 # --- paragraphs ---------------------------------------------------------------------------------

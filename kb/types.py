@@ -23,17 +23,40 @@ class Reference:
     doc_number: str  # canonical form (see metadata.normalize_doc_number), or ""
 
 
+RELATION_KINDS = ("cites", "revises", "abolishes", "implements")
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A sentence of one document that says something about another: cites, revises, abolishes or
+    implements it. `start`/`end` locate the sentence in the stating document's text."""
+
+    kind: str
+    target: Reference
+    sentence: str
+    start: int
+    end: int
+
+
 @dataclass(frozen=True)
 class DocMeta:
-    """What metadata extraction reads off a document."""
+    """What metadata extraction reads off a document, plus what a sidecar file sets."""
 
     title: str = ""
     doc_number: str = ""  # canonical 文号, e.g. 教职成〔2019〕6号
     issuer: str = ""
     date: str = ""  # ISO date of issue (成文/发布), "" if unknown
-    # (kind, ISO date) pairs in document order, kind in 成文/发布/印发/施行/通过/修订/修正
+    # (kind, ISO date) pairs in document order, kind in 成文/发布/印发/施行/通过/修订/修正/废止
     dates: tuple[tuple[str, str], ...] = ()
     references: tuple[Reference, ...] = ()
+    doc_type: str = ""  # 法律, 行政法规, 地方性法规, 规章, 通知, 方案, 意见, 办法, 论文, 新闻, …
+    relations: tuple[Relation, ...] = ()
+    status: str = ""  # only when set by a sidecar/front matter; otherwise the register derives it
+    overridden: tuple[str, ...] = ()  # fields a sidecar or front matter set, for display
+
+    def date_of(self, *kinds: str) -> str:
+        """The latest date of the given kinds (施行, 修订, …), or ""."""
+        return max((d for k, d in self.dates if k in kinds), default="")
 
 
 @dataclass(frozen=True)
@@ -66,6 +89,9 @@ class Chunk:
     end: int
     pages: tuple[int, ...]
     text: str
+    # what kind of clause it is, read at indexing time: "definition" (本法所称…是指),
+    # "obligation" (应当, 不得, 必须): the clauses "哪个文件规定了…" and "…是指什么" look for
+    roles: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -94,6 +120,7 @@ class Hit:
     doc_number: str
     score: float
     retrievers: tuple[str, ...]  # which retrievers found it: dense, words, chars, doc_number, title
+    status: str = ""  # the document's status in the register: 现行有效, 已修订, 已废止, 未知
 
     def to_dict(self) -> dict[str, Any]:
         c = self.chunk
@@ -101,7 +128,7 @@ class Hit:
             "doc_id": c.doc_id, "source": c.source, "title": self.title, "doc_number": self.doc_number,
             "chunk_id": c.chunk_id, "path": c.path_str, "article": c.label, "pages": list(c.pages),
             "start": c.start, "end": c.end, "text": c.text, "score": round(self.score, 6),
-            "retrievers": list(self.retrievers),
+            "retrievers": list(self.retrievers), "status": self.status,
         }
 
 
@@ -122,9 +149,12 @@ class DocRecord:
         m = self.meta
         return {
             "doc_id": self.doc_id, "source": self.source, "format": self.format, "title": m.title,
-            "doc_number": m.doc_number, "issuer": m.issuer, "date": m.date,
+            "doc_number": m.doc_number, "issuer": m.issuer, "date": m.date, "doc_type": m.doc_type,
             "dates": [{"kind": k, "date": d} for k, d in m.dates],
             "references": [{"title": r.title, "doc_number": r.doc_number} for r in m.references],
+            "relations": [{"kind": r.kind, "title": r.target.title, "doc_number": r.target.doc_number,
+                           "sentence": r.sentence, "start": r.start, "end": r.end} for r in m.relations],
+            "status_set": m.status, "overridden": list(m.overridden),
             "chunks": self.n_chunks, "pages": self.n_pages, "content_hash": self.content_hash,
             "extra": self.extra,
         }
@@ -135,6 +165,10 @@ class DocRecord:
             title=d["title"], doc_number=d["doc_number"], issuer=d["issuer"], date=d["date"],
             dates=tuple((x["kind"], x["date"]) for x in d["dates"]),
             references=tuple(Reference(r["title"], r["doc_number"]) for r in d["references"]),
+            doc_type=d.get("doc_type", ""),
+            relations=tuple(Relation(r["kind"], Reference(r["title"], r["doc_number"]), r["sentence"], r["start"],
+                                     r["end"]) for r in d.get("relations", ())),
+            status=d.get("status_set", ""), overridden=tuple(d.get("overridden", ())),
         )
         return cls(d["doc_id"], d["source"], d["format"], meta, d["content_hash"], d["chunks"], d["pages"], d["extra"])
 

@@ -341,6 +341,36 @@ MEASURES_2021_TXT = f"""示例市职业教育促进办法
 {SAMPLE_NOTE}
 """
 
+# ---------------------------------------------------------------------------------------
+# 8. notices/certificate_measures_amendment.txt — 教职成厅〔2021〕5号: amends two clauses of the 办法
+# (a "revises" relation), and cites 国发〔2019〕4号, which the sample corpus does not hold.
+# ---------------------------------------------------------------------------------------
+
+AMENDMENT_TXT = f"""教育部办公厅关于修改《{MEASURES_TITLE}》的通知
+教职成厅〔2021〕5号
+
+各省、自治区、直辖市教育厅（教委），各培训评价组织：
+
+为深入贯彻《国家职业教育改革实施方案》（国发〔2019〕4号），提高证书信息管理效率，经研究，决定对《{MEASURES_TITLE}》（教职成厅〔2019〕3号）作如下修改：
+
+一、将第十三条中的“30个工作日”修改为“15个工作日”。
+
+二、第十一条增加一款，作为第二款：“证书可以采用纸质证书或者电子证书形式，电子证书与纸质证书具有同等效力。”
+
+本通知自2021年5月1日起施行。
+
+教育部办公厅
+2021年4月6日
+
+{SAMPLE_NOTE}
+"""
+
+# metadata.csv: what a person knows and the text does not say (the paper's author and date).
+# Columns are those of kb.register.read_sidecar; Chinese headers work too.
+SIDECAR_CSV = """file,issuer,date
+papers/1x_pilot_review.md,示例职业技术学院,2021-06-01
+"""
+
 # Relative path -> text for the plain-text formats, with the encoding each is written in.
 TEXT_FILES: dict[str, tuple[str, str]] = {
     "notices/production_education_notice.txt": (PRODUCTION_EDUCATION_TXT, "utf-8"),
@@ -348,10 +378,13 @@ TEXT_FILES: dict[str, tuple[str, str]] = {
     "papers/1x_pilot_review.md": (PILOT_REVIEW_MD, "utf-8"),
     "laws/vocational_education_measures_2018_gbk.txt": (MEASURES_2018_TXT, "gb18030"),
     "laws/vocational_education_measures_2021_gbk.txt": (MEASURES_2021_TXT, "gb18030"),
+    "notices/certificate_measures_amendment.txt": (AMENDMENT_TXT, "utf-8"),
 }
 DOCX_FILE = "notices/1x_pilot_plan.docx"
 PDF_FILE = "rules/certificate_management_measures.pdf"
-ALL_FILES: tuple[str, ...] = (DOCX_FILE, PDF_FILE, *TEXT_FILES)
+SIDECAR_FILE = "metadata.csv"
+DOCUMENT_FILES: tuple[str, ...] = (DOCX_FILE, PDF_FILE, *TEXT_FILES)
+ALL_FILES: tuple[str, ...] = (*DOCUMENT_FILES, SIDECAR_FILE)
 
 FIXED_ZIP_TIME = (2019, 4, 4, 0, 0, 0)
 
@@ -482,6 +515,7 @@ def write_corpus(out_dir: Path) -> list[Path]:
     contents: dict[str, bytes] = {DOCX_FILE: build_docx(), PDF_FILE: build_pdf()}
     for rel, (text, encoding) in TEXT_FILES.items():
         contents[rel] = text.encode(encoding)
+    contents[SIDECAR_FILE] = SIDECAR_CSV.encode("utf-8")
     written = []
     for rel in ALL_FILES:
         path = out_dir / rel

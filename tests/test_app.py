@@ -7,6 +7,7 @@ import pytest
 
 import app
 from kb.config import BuildSettings
+from kb.embed import EMBEDDERS, HashingEmbedder
 from kb.pipeline import build_index, open_retriever
 from tests.conftest import REPO, index_rows
 
@@ -78,9 +79,10 @@ def test_served_app_answers_over_http(retriever):
 
 def test_document_rows_list_every_indexed_document(retriever):
     rows = app.document_rows(retriever)
-    assert len(rows) == 7 and all(len(r) == len(app.DOC_COLUMNS) for r in rows)
+    assert len(rows) == 8 and all(len(r) == len(app.DOC_COLUMNS) for r in rows)
     pdf = next(r for r in rows if r[-1] == PDF)
-    assert pdf[:4] == ["职业技能等级证书管理办法（试行）", "教职成厅〔2019〕3号", "教育部办公厅", "2019-12-10"]
+    assert pdf[:6] == ["职业技能等级证书管理办法（试行）", "教职成厅〔2019〕3号", "办法", "现行有效", "教育部办公厅",
+                       "2019-12-10"]
 
 
 def run_chat(chat, message, history=None, last=None):
@@ -149,6 +151,17 @@ def test_document_filters_and_outline(retriever):
     assert "职业技能等级证书管理办法（试行）" in outline and "第三章 证书颁发与管理 &gt; 第十二条 · 第 2 页" in outline
 
 
+def test_documents_show_type_status_versions_and_relations(retriever):
+    old, new = "laws/vocational_education_measures_2018_gbk.txt", "laws/vocational_education_measures_2021_gbk.txt"
+    rows = {r[-1]: r for r in app.document_rows(retriever)}
+    assert rows[old][2:4] == ["办法", "已废止"] and rows[new][2:4] == ["办法", "现行有效"]
+    outline = app.document_outline(retriever, old)
+    assert "状态：已废止" in outline and "（现行）" in outline
+    assert "被《示例市职业教育促进办法》（示政发〔2021〕21号）废止：" in outline
+    hits = retriever.search("示政发[2018]8号规定的实习补贴", app.SearchSettings(top_k=1))
+    assert '<span class="kb-status">已废止</span>' in app.render_hits(hits)
+
+
 @pytest.mark.parametrize("raw, safe", [("../../etc/passwd.txt", "passwd.txt"), ("..\\\\evil.md", "evil.md"),
                                        ("a\x00b\x1f.pdf", "ab.pdf"), ("-rf.txt", "rf.txt"), ("...", "upload"),
                                        ("通知（2020）.docx", "通知（2020）.docx")])
@@ -176,6 +189,39 @@ def test_upload_adds_documents_and_reports_each_file(tmp_path):
     assert (corpus / "uploads" / "新规定.txt").exists()
     _, sources, _ = run_chat(app.make_chat(library), "教师每年参加企业实践多久？")
     assert "uploads/新规定.txt" in sources  # the new document is answerable at once
+
+
+class RecordingEmbedder(HashingEmbedder):
+    """The hashing embedder, keeping the questions each instance embedded."""
+
+    name = "hashing-recording"
+
+    def __init__(self, model: str | None = None):
+        super().__init__(model)
+        self.queries: list[str] = []
+
+    def embed_batch(self, texts: list[str], *, query: bool):
+        if query:
+            self.queries += texts
+        return super().embed_batch(texts, query=query)
+
+
+def test_upload_swaps_in_an_index_whose_model_is_loaded(tmp_path, monkeypatch):
+    # registered for this test only: other tests list the registry's names
+    monkeypatch.setitem(EMBEDDERS, RecordingEmbedder.name, RecordingEmbedder)
+    settings = BuildSettings(embedder=RecordingEmbedder.name)
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "规定.txt").write_text("示例规定\n第一条 证书有效期为三年。\n", encoding="utf-8")
+    build_index(corpus, index, settings)
+    library = app.Library(app.open_warm(index), corpus, index, settings)
+    before = library.retriever
+    assert before.embedder.queries == ["预热"]
+    new = tmp_path / "新规定.txt"
+    new.write_text("示例新规定\n第一条 教师每年参加企业实践不少于一个月。\n", encoding="utf-8")
+    assert library.add([str(new)]) == [("新规定.txt", app.UPLOAD_OK)]
+    # a new retriever, its model loaded before it took any visitor's question
+    assert library.retriever is not before and library.retriever.embedder.queries == ["预热"]
 
 
 def test_login_required_when_auth_is_set(retriever):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from kb.config import BuildSettings, SearchFilters, SearchSettings
@@ -11,29 +9,31 @@ from kb.ingest import find_files, read_file
 from kb.pipeline import build_index, open_retriever
 from kb.retrieve import Retriever
 from kb.types import Hit
+from tests.sample_docs import (
+    AMEND,
+    CORPUS,
+    DOCX,
+    HTML,
+    LAW_2018,
+    LAW_2021,
+    MD,
+    PDF,
+    TXT,
+)
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
-
-PDF = "rules/certificate_management_measures.pdf"
-DOCX = "notices/1x_pilot_plan.docx"
-HTML = "notices/pilot_work_notice.html"
-TXT = "notices/production_education_notice.txt"
-MD = "papers/1x_pilot_review.md"
-LAW_2018 = "laws/vocational_education_measures_2018_gbk.txt"
-LAW_2021 = "laws/vocational_education_measures_2021_gbk.txt"
-
-# Issue dates as `python -m kb docs` reports them; the review paper has none.
+# Issue dates as `python -m kb docs` reports them; the review paper's come from corpus/metadata.csv.
 DATES = {LAW_2018: "2018-03-20", LAW_2021: "2021-07-15", DOCX: "2019-04-04", HTML: "2020-01-20",
-         TXT: "2020-01-15", MD: "", PDF: "2019-12-10"}
-ISSUERS = {LAW_2018: "", LAW_2021: "", DOCX: "教育部国家发展改革委财政部市场监管总局", HTML: "教育部办公厅",
-           TXT: "教育部财政部国家发展改革委", MD: "", PDF: "教育部办公厅"}
+         TXT: "2020-01-15", MD: "2021-06-01", PDF: "2019-12-10", AMEND: "2021-04-06"}
+ISSUERS = {LAW_2018: "示例市人民政府", LAW_2021: "示例市人民政府", DOCX: "教育部国家发展改革委财政部市场监管总局",
+           HTML: "教育部办公厅", TXT: "教育部财政部国家发展改革委", MD: "示例职业技术学院", PDF: "教育部办公厅",
+           AMEND: "教育部办公厅"}
 
 # The chunking every expected chunk id and span below was computed with; pinned so that retuning
 # the defaults does not silently change what these tests check.
 CHUNKING = {"chunk_max_chars": 600, "chunk_min_chars": 80}
 
 HIT_KEYS = {"doc_id", "source", "title", "doc_number", "chunk_id", "path", "article", "pages", "start", "end",
-            "text", "score", "retrievers"}
+            "text", "score", "retrievers", "status"}
 
 # (registry name, model, reads Chinese, dense index): all-MiniLM-L6-v2 is an English model, so its
 # dense side is noise on this corpus and may reorder close lexical ties (see test_issuer_question_*).
@@ -51,7 +51,7 @@ def backend(request, tmp_path_factory) -> tuple[Retriever, bool]:
     index_dir = tmp_path_factory.mktemp(f"index-{name}-{dense}")
     settings = BuildSettings(embedder=name, model=model, dense_backend=dense, **CHUNKING)
     report = build_index(CORPUS, index_dir, settings)
-    assert (report.documents, report.failures, report.dense_index) == (7, [], dense)
+    assert (report.documents, report.failures, report.dense_index) == (8, [], dense)
     return open_retriever(index_dir), reads_chinese
 
 
@@ -197,13 +197,13 @@ def test_doc_id_filter_overrides_a_named_document(retriever):
 
 def test_issuer_filter_keeps_documents_of_that_issuer(retriever):
     hits = _search(retriever, "证书有效期是多久？", top_k=50, filters=SearchFilters(issuers=("教育部办公厅",)))
-    assert {h.chunk.doc_id for h in hits} == {HTML, PDF}
+    assert {h.chunk.doc_id for h in hits} == {HTML, PDF, AMEND}
     assert all(ISSUERS[h.chunk.doc_id] == "教育部办公厅" for h in hits)
 
 
 @pytest.mark.parametrize(("date_from", "date_to", "expected"), [
     ("2019-01-01", "2019-12-31", {DOCX, PDF}),
-    ("2020-01-16", "", {HTML, LAW_2021}),
+    ("2020-01-16", "", {HTML, LAW_2021, AMEND, MD}),
     ("", "2019-01-01", {LAW_2018}),
     ("2019-12-10", "2020-01-15", {PDF, TXT}),  # both ends inclusive
 ])
