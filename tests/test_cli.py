@@ -20,7 +20,9 @@ DOCX = "notices/1x_pilot_plan.docx"
 HTML = "notices/pilot_work_notice.html"
 
 DOC_KEYS = {"doc_id", "source", "format", "title", "doc_number", "issuer", "date", "dates", "references",
-            "chunks", "pages", "content_hash", "extra"}
+            "chunks", "pages", "content_hash", "extra", "doc_type", "relations", "status_set", "overridden",
+            "status", "status_reason", "effective", "version_date", "versions", "current_version", "superseded_by",
+            "amended_by", "cited_by"}
 QUESTIONS = ["证书有效期是多久？", "哪个文件规定了考核站点的要求？", "教职成〔2019〕6号讲了什么？"]
 # The top chunk of each question in QUESTIONS with the hashing embedder.
 TOP_CHUNKS = [f"{PDF}#12", f"{HTML}#1", f"{DOCX}#0"]
@@ -58,7 +60,7 @@ def test_index_json_summary(capsys, tmp_path):
     assert set(summary) == {"documents", "chunks", "files", "reused_documents", "embedded_chunks", "dense_index",
                             "seconds", "stage_seconds", "skipped", "index"}
     assert set(summary["stage_seconds"]) == {"load", "embed", "tokenize", "index", "write"}
-    assert (summary["documents"], summary["files"], summary["skipped"]) == (7, 7, [])
+    assert (summary["documents"], summary["files"], summary["skipped"]) == (8, 8, [])
     assert (summary["reused_documents"], summary["embedded_chunks"]) == (0, summary["chunks"])
     assert summary["dense_index"] == "flat"
     assert summary["index"] == str(folder)
@@ -69,8 +71,8 @@ def test_index_json_summary(capsys, tmp_path):
     # a second run finds nothing to do
     code, out, _ = _run(capsys, "index", str(corpus), "--index", str(folder), "--embedder", "hashing", "--json")
     again = json.loads(out)
-    assert (again["documents"], again["chunks"]) == (7, summary["chunks"])
-    assert (again["reused_documents"], again["embedded_chunks"]) == (7, 0)
+    assert (again["documents"], again["chunks"]) == (8, summary["chunks"])
+    assert (again["reused_documents"], again["embedded_chunks"]) == (8, 0)
 
 
 def test_index_json_lists_skipped_files(capsys, tmp_path):
@@ -93,7 +95,7 @@ def test_docs_json_lists_every_document_with_metadata(capsys, index):
     result = json.loads(out)
     assert result["skipped"] == []
     docs = {d["doc_id"]: d for d in result["documents"]}
-    assert len(docs) == 7
+    assert len(docs) == 8
     assert all(set(d) == DOC_KEYS for d in docs.values())
     assert docs[DOCX]["doc_number"] == "教职成〔2019〕6号"
     assert docs[DOCX]["format"] == "docx"
@@ -101,7 +103,7 @@ def test_docs_json_lists_every_document_with_metadata(capsys, index):
     assert (docs[PDF]["doc_number"], docs[PDF]["issuer"], docs[PDF]["date"]) == (
         "教职成厅〔2019〕3号", "教育部办公厅", "2019-12-10")
     assert docs[PDF]["chunks"] == 16
-    assert sum(d["chunks"] for d in docs.values()) == 63
+    assert sum(d["chunks"] for d in docs.values()) == 65
     assert "职业技能等级证书管理办法（试行）" in out and "\\u" not in out  # Chinese printed as is
 
 
@@ -130,7 +132,7 @@ def test_search_filters_from_flags(capsys, index):
     code, out, _ = _run(capsys, "search", "证书有效期是多久？", "--index", index, "--json", "--top-k", "50",
                         "--issuer", "教育部办公厅", "--date-from", "2020-01-01")
     assert code == 0
-    assert {h["doc_id"] for h in json.loads(out)["hits"]} == {HTML}
+    assert {h["doc_id"] for h in json.loads(out)["hits"]} == {HTML, "notices/certificate_measures_amendment.txt"}
 
 
 def test_search_plain_text_output(capsys, index):
@@ -321,7 +323,7 @@ def test_ctrl_c_mid_build_leaves_the_previous_index_usable(capsys, tmp_path):
     assert (tmp_path / "index" / "manifest.json").read_bytes() == manifest
     code, out, _ = _run(capsys, "search", "证书有效期是多久？", "--index", index, "--json", "--top-k", "1")
     assert code == 0 and json.loads(out)["hits"][0]["article"] == "第十二条"
-    assert build_index(CORPUS, tmp_path / "index", BuildSettings(embedder="hashing")).documents == 7  # lock freed
+    assert build_index(CORPUS, tmp_path / "index", BuildSettings(embedder="hashing")).documents == 8  # lock freed
 
 
 def test_eval_clause_level_questions(capsys, index, tmp_path):

@@ -29,7 +29,7 @@ HTML = "notices/pilot_work_notice.html"
 TXT = "notices/production_education_notice.txt"
 ALL_DOCS = sorted([
     "laws/vocational_education_measures_2018_gbk.txt", "laws/vocational_education_measures_2021_gbk.txt",
-    DOCX, HTML, TXT, "papers/1x_pilot_review.md", PDF,
+    DOCX, HTML, TXT, "papers/1x_pilot_review.md", PDF, "notices/certificate_measures_amendment.txt",
 ])
 # A paragraph with words found nowhere else in the corpus.
 ADDED = "\n\n七、补充说明\n试点单位名单每两年复核一次，复核联络人为珊瑚礁研究所的王珊瑚同志。\n"
@@ -82,11 +82,11 @@ def test_first_build_indexes_every_sample_document(base):
     _, index, report = base
     counts = _chunk_counts(index)
     assert sorted(counts) == ALL_DOCS
-    assert report.documents == 7
-    assert report.files == 7
+    assert report.documents == 8
+    assert report.files == 8
     assert report.failures == []
     assert report.reused_documents == 0
-    assert report.chunks == sum(counts.values()) == 63
+    assert report.chunks == sum(counts.values()) == 65
     assert report.embedded_chunks == report.chunks
     assert report.dense_index == "flat"
     assert counts[PDF] == 16
@@ -94,7 +94,7 @@ def test_first_build_indexes_every_sample_document(base):
 
 def test_chunks_vectors_and_records_line_up(base):
     contents = _contents(base[1])
-    assert contents.vectors.shape == (63, 256)
+    assert contents.vectors.shape == (65, 256)
     np.testing.assert_allclose(np.linalg.norm(contents.vectors, axis=1), 1.0, atol=1e-5)
     # chunks are stored document by document, numbered from 0 in each
     for record in contents.records:
@@ -105,18 +105,23 @@ def test_chunks_vectors_and_records_line_up(base):
 def test_manifest_describes_the_build(base):
     corpus, index, _ = base
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["settings"] == HASHING.to_dict()
     assert manifest["embedder"] == {"name": "hashing", "model": "hashing-256", "dim": 256}
     assert manifest["dense_index"] == "flat"
-    assert manifest["counts"] == {"documents": 7, "chunks": 63}
-    assert {"faiss-cpu", "bm25s", "jieba", "numpy"} <= set(manifest["libraries"])
-    assert all(manifest["libraries"][name] for name in ("faiss-cpu", "bm25s", "numpy"))
+    assert manifest["counts"] == {"documents": 8, "chunks": 65}
+    assert {"faiss-cpu", "jieba", "numpy"} <= set(manifest["libraries"])
+    assert all(manifest["libraries"][name] for name in ("faiss-cpu", "numpy"))
     assert sorted(manifest["sources"]) == ALL_DOCS
     for source, entry in manifest["sources"].items():
         assert entry == {"sha256": _sha256(corpus / source), "documents": [source]}
     assert manifest["failures"] == []
-    assert {"manifest.json", "chunks.jsonl", "docs.jsonl", "vectors.npy"} <= {p.name for p in index.iterdir()}
+    # one segment holds the first build; every document points into it
+    assert sorted(p.name for p in index.iterdir()) == ["manifest.json", "seg-000001"]
+    assert sorted(p.name for p in (index / "seg-000001").iterdir()) == [
+        "chunks.jsonl", "docs.jsonl", "terms_chars.npz", "terms_words.npz", "vectors.npy"]
+    assert manifest["segments"] == {"seg-000001": {"rows": 65}}
+    assert {e["segment"] for e in manifest["documents"].values()} == {"seg-000001"}
 
 
 # ---------------------------------------------------------------- incremental builds
@@ -126,8 +131,8 @@ def test_unchanged_corpus_reuses_every_document(work, base_retriever):
     corpus, index = work
     before = _contents(index)
     report = build_index(corpus, index, HASHING)
-    assert (report.documents, report.chunks) == (7, 63)
-    assert report.reused_documents == 7
+    assert (report.documents, report.chunks) == (8, 65)
+    assert report.reused_documents == 8
     assert report.embedded_chunks == 0
     assert report.failures == []
     after = _contents(index)
@@ -142,8 +147,8 @@ def test_modified_file_is_the_only_one_re_embedded(work):
         f.write(ADDED)
     report = build_index(corpus, index, HASHING)
     counts = _chunk_counts(index)
-    assert report.documents == 7
-    assert report.reused_documents == 6
+    assert report.documents == 8
+    assert report.reused_documents == 7
     assert report.embedded_chunks == counts[TXT]
     assert report.chunks == sum(counts.values())
     assert read_manifest(index)["sources"][TXT]["sha256"] == _sha256(corpus / TXT)
@@ -156,7 +161,7 @@ def test_deleted_file_leaves_the_index_and_the_results(work, base_retriever):
     corpus, index = work
     (corpus / HTML).unlink()
     report = build_index(corpus, index, HASHING)
-    assert (report.documents, report.reused_documents, report.embedded_chunks) == (6, 6, 0)
+    assert (report.documents, report.reused_documents, report.embedded_chunks) == (7, 7, 0)
     assert HTML not in _chunk_counts(index)
     assert HTML not in read_manifest(index)["sources"]
     retriever = open_retriever(index)
@@ -170,9 +175,9 @@ def test_deleted_file_leaves_the_index_and_the_results(work, base_retriever):
 def test_rebuild_re_embeds_everything(work):
     corpus, index = work
     report = build_index(corpus, index, HASHING, rebuild=True)
-    assert (report.documents, report.chunks) == (7, 63)
+    assert (report.documents, report.chunks) == (8, 65)
     assert report.reused_documents == 0
-    assert report.embedded_chunks == 63
+    assert report.embedded_chunks == 65
 
 
 def test_changed_chunk_settings_re_embed_everything(work):
@@ -192,7 +197,7 @@ def test_corrupt_new_pdf_is_skipped_with_a_reason(work):
     report = build_index(corpus, index, HASHING)
     assert [f.source for f in report.failures] == ["rules/broken.pdf"]
     assert report.failures[0].reason.startswith("corrupt PDF")
-    assert (report.documents, report.reused_documents, report.embedded_chunks) == (7, 7, 0)
+    assert (report.documents, report.reused_documents, report.embedded_chunks) == (8, 8, 0)
     assert sorted(_chunk_counts(index)) == ALL_DOCS
     manifest = read_manifest(index)
     assert manifest["failures"] == [{"source": "rules/broken.pdf", "reason": report.failures[0].reason}]
@@ -207,7 +212,7 @@ def test_corrupted_indexed_file_keeps_its_previous_version(work):
     assert [f.source for f in report.failures] == [DOCX]
     assert report.failures[0].reason.startswith("corrupt DOCX")
     assert report.failures[0].reason.endswith("(kept the previously indexed version)")
-    assert (report.documents, report.reused_documents, report.embedded_chunks) == (7, 7, 0)
+    assert (report.documents, report.reused_documents, report.embedded_chunks) == (8, 8, 0)
     assert read_manifest(index)["sources"][DOCX] == {"sha256": old_sha, "documents": [DOCX]}
     hits = open_retriever(index).search("教职成〔2019〕6号讲了什么？")
     assert [h.chunk.chunk_id for h in hits] == [f"{DOCX}#{i}" for i in range(5)]
@@ -229,7 +234,7 @@ def test_jsonl_bad_line_and_duplicate_id_are_reported_per_line(work):
     assert set(failures) == {"extra/policies.jsonl:2", "extra/policies.jsonl:3"}
     assert failures["extra/policies.jsonl:2"].startswith("not valid JSON")
     assert failures["extra/policies.jsonl:3"] == "duplicate id 'reef-1' (first on line 1)"
-    assert (report.documents, report.reused_documents) == (9, 7)
+    assert (report.documents, report.reused_documents) == (10, 8)
     counts = _chunk_counts(index)
     assert sorted(counts) == sorted(ALL_DOCS + ["kelp-2", "reef-1"])
     assert report.embedded_chunks == counts["reef-1"] + counts["kelp-2"]
@@ -264,7 +269,7 @@ def test_document_dropped_as_a_duplicate_returns_when_the_clash_is_removed(work)
     build_index(corpus, index, HASHING)
     shutil.rmtree(corpus / "extra")
     report = build_index(corpus, index, HASHING)
-    assert report.documents == 7
+    assert report.documents == 8
     assert sorted(_chunk_counts(index)) == ALL_DOCS
     assert open_retriever(index).search("哪个文件规定了考核站点的要求？")[0].chunk.doc_id == HTML
 
@@ -376,21 +381,21 @@ def test_missing_corpus_is_an_error(tmp_path):
         build_index(tmp_path / "nowhere", tmp_path / "index", BuildSettings(embedder="hashing"))
 
 
-def test_incremental_build_reuses_word_tokens(tmp_path):
+def test_incremental_build_tokenises_only_the_changed_document(tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
     index = tmp_path / "index"
     settings = BuildSettings(embedder="hashing", **CHUNKING)
-    first = build_index(corpus, index, settings)
-    assert len((index / "tokens_words.txt").read_text(encoding="utf-8").splitlines()) == first.chunks
+    build_index(corpus, index, settings)
 
     changed = corpus / "notices/production_education_notice.txt"
     changed.write_text(changed.read_text(encoding="utf-8") + "\n五、其他\n本通知自印发之日起施行。\n", encoding="utf-8")
     calls = []
     second = build_index(corpus, index, settings, progress=lambda stage, done, total, detail: calls.append(
         (stage, done, total, detail)))
-    assert ("tokenize", 0, second.embedded_chunks, "words") in calls  # jieba runs on the changed document only
-    assert ("tokenize", 0, second.chunks, "chars") in calls  # character n-grams are cheap: recomputed
+    assert second.embedded_chunks == _chunk_counts(index)[TXT] < second.chunks
+    for analyzer in ("words", "chars"):  # both run on the changed document only
+        assert ("tokenize", 0, second.embedded_chunks, analyzer) in calls
 
     retriever = open_retriever(index)
     assert retriever.search("证书有效期是多久？")[0].chunk.label == "第十二条"
@@ -421,7 +426,7 @@ def test_a_second_build_of_the_same_index_fails_at_once(tmp_path):
         with pytest.raises(BadIndexError, match="another `python -m kb index` is writing"):
             build_index(CORPUS, index, BuildSettings(embedder="hashing"))
     report = build_index(CORPUS, index, BuildSettings(embedder="hashing"))  # free again afterwards
-    assert report.documents == 7
+    assert report.documents == 8
 
 
 def test_index_inside_the_corpus_folder_is_not_indexed(tmp_path):
@@ -431,5 +436,5 @@ def test_index_inside_the_corpus_folder_is_not_indexed(tmp_path):
     first = build_index(corpus, corpus / "index", settings)
     (corpus / "notes.md").write_text("# 说明\n\n本目录存放示例文件。\n", encoding="utf-8")
     second = build_index(corpus, corpus / "index", settings)
-    assert (first.documents, second.documents) == (7, 8)  # chunks.jsonl of the index is not a document
+    assert (first.documents, second.documents) == (8, 9)  # chunks.jsonl of the index is not a document
     assert second.failures == []
