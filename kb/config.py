@@ -9,6 +9,7 @@ from kb.errors import ConfigError
 
 FUSION_METHODS = ("weighted", "rrf")
 DENSE_BACKENDS = ("auto", "flat", "hnsw")
+STORE_BACKENDS = ("faiss", "milvus")  # kb.store.STORES
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,19 @@ class BuildSettings:
     # exact search reads every vector per query: ~27 ms at 67k x 512 here (memory-bound), so HNSW above
     flat_max_vectors: int = 20_000
     hnsw_m: int = 32
+    store: str = "faiss"  # index backend: faiss (files in the index folder) or milvus
+    milvus_uri: str = ""  # store milvus: a Milvus Lite file ending in .db, or http://host:19530
+    milvus_collection: str = ""  # store milvus: "" names it after the index folder
 
     def __post_init__(self) -> None:
         if self.dense_backend not in DENSE_BACKENDS:
             raise ConfigError(f"unknown dense backend {self.dense_backend!r}; valid: {', '.join(DENSE_BACKENDS)}")
+        if self.store not in STORE_BACKENDS:
+            raise ConfigError(f"unknown index backend {self.store!r}; valid: {', '.join(STORE_BACKENDS)}")
+        if self.store == "milvus":
+            from kb.store.milvus import check_uri
+
+            check_uri(self.milvus_uri)
         if not 50 <= self.chunk_max_chars <= 20_000:
             raise ConfigError(f"chunk_max_chars must be between 50 and 20000, got {self.chunk_max_chars}")
         if not 0 <= self.chunk_min_chars < self.chunk_max_chars:
