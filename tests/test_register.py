@@ -17,17 +17,7 @@ from kb.pipeline import build_index, open_retriever
 from kb.register import Register, read_sidecar
 from kb.segment import clause_roles, defined_terms
 from kb.types import DocMeta, DocRecord, Reference, Relation
-from tests.sample_docs import (
-    AMEND,
-    CORPUS,
-    DOCX,
-    HTML,
-    LAW_2018,
-    LAW_2021,
-    MD,
-    PDF,
-    TXT,
-)
+from tests.sample_docs import AMEND, CORPUS, DOCX, HTML, LAW_2018, LAW_2021, MD, PDF, TXT
 
 # ---------------------------------------------------------------- relations read off a text
 

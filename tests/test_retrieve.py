@@ -9,17 +9,7 @@ from kb.ingest import find_files, read_file
 from kb.pipeline import build_index, open_retriever
 from kb.retrieve import Retriever
 from kb.types import Hit
-from tests.sample_docs import (
-    AMEND,
-    CORPUS,
-    DOCX,
-    HTML,
-    LAW_2018,
-    LAW_2021,
-    MD,
-    PDF,
-    TXT,
-)
+from tests.sample_docs import AMEND, CORPUS, DOCX, HTML, LAW_2018, LAW_2021, MD, PDF, TXT
 
 # Issue dates as `python -m kb docs` reports them; the review paper's come from corpus/metadata.csv.
 DATES = {LAW_2018: "2018-03-20", LAW_2021: "2021-07-15", DOCX: "2019-04-04", HTML: "2020-01-20",
