@@ -17,7 +17,7 @@ from kb.llm import (
     generate,
     generate_stream,
 )
-from kb.metadata import find_doc_numbers
+from kb.metadata import find_doc_numbers, strip_span
 from kb.prompts import (
     ABOLISHED_LEAD,
     ABOLISHED_NOTE,
@@ -419,7 +419,7 @@ def _sentences(rank: int, hit: Hit, terms: Terms) -> list[_Sentence]:
     text = hit.chunk.text
     out = []
     for m in _SENTENCE.finditer(text):
-        start, end = _trim(text, m.start(), m.end())
+        start, end = strip_span(text, m.start(), m.end())
         label = _LEADING_LABEL.match(text, start)  # the answer names the clause itself
         if label and label.end() < end:
             start = label.end()
@@ -430,14 +430,6 @@ def _sentences(rank: int, hit: Hit, terms: Terms) -> list[_Sentence]:
         if score > 0:
             out.append(_Sentence(rank, hit, start, end, score))
     return out
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def _citation(n: int, s: _Sentence) -> Citation:

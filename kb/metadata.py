@@ -282,11 +282,16 @@ def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     left = max((text.rfind(c, 0, start) for c in _SENTENCE_END), default=-1) + 1
     rights = [i for i in (text.find(c, end) for c in _SENTENCE_END) if i >= 0]
     right = min(rights) + 1 if rights else len(text)
-    while left < right and text[left].isspace():
-        left += 1
-    while right > left and text[right - 1].isspace():
-        right -= 1
-    return left, right
+    return strip_span(text, left, right)
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) narrowed past the whitespace at either end."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def _relation_kind(sentence: str, at: int) -> str:
