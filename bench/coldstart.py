@@ -38,14 +38,16 @@ def _proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
 
-def _wait_http(url: str, proc: subprocess.Popen, limit: float) -> None:
+def wait_http(url: str, proc: subprocess.Popen, limit: float) -> None:
+    """Return once `url` answers; RuntimeError when the app exits or `limit` seconds pass."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -69,12 +71,12 @@ def run_once(app: Path, corpus: Path, index: Path, port: int, question: str, lim
         proc = subprocess.Popen([sys.executable, str(app), "--corpus", str(corpus), "--index", str(index),
                                  "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
         try:
-            _wait_http(url, proc, limit)
+            wait_http(url, proc, limit)
             http_s = time.monotonic() - started
             client = Client(url, verbose=False)
             answer = json.loads(client.predict(question, api_name="/ask"))
             first_s = time.monotonic() - started
-            cpu_s, rss = _proc_cpu_seconds(proc.pid), _rss_mb(proc.pid)
+            cpu_s, rss = _proc_cpu_seconds(proc.pid), rss_mb(proc.pid)
             client.close()
         finally:
             proc.terminate()

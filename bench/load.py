@@ -21,6 +21,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from coldstart import rss_mb, wait_http  # bench/ is on sys.path when this runs as a script
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 UPLOADED = "示例新增规定\n第一条 专业教师每五年累计到企业实践不少于六个月。\n"
@@ -36,26 +38,6 @@ def _subset(fraction: float) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(f, target)
     return out
-
-
-def _rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status", encoding="utf-8"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, limit: float) -> None:
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"app exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(1)
-    raise SystemExit("app did not start in time")
 
 
 def main() -> int:
@@ -84,12 +66,12 @@ def main() -> int:
     rss: list[tuple[float, float]] = []
     stop = threading.Event()
     try:
-        _wait_ready(url, proc, limit=1800)
+        wait_http(url, proc, limit=1800)
         ready_s = time.time() - started
 
         def sample():
             while not stop.is_set():
-                rss.append((round(time.time() - started, 1), round(_rss_mb(proc.pid), 1)))
+                rss.append((round(time.time() - started, 1), round(rss_mb(proc.pid), 1)))
                 stop.wait(2)
 
         threading.Thread(target=sample, daemon=True).start()
