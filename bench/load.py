@@ -17,11 +17,13 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from coldstart import rss_mb, wait_http  # bench/ is on sys.path when this runs as a script
+from coldstart import (  # bench/ is on sys.path when this runs as a script
+    rss_mb,
+    wait_http,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
