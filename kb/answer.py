@@ -188,19 +188,20 @@ def version_notes(citations: tuple[Citation, ...], index) -> list[str]:
     """A note for each cited document no longer in force, naming the version now in force, and for
     each cited article that an amending document in the index changes."""
     register = index.register
-    notes, seen = [], set()
+    notes, clauses, documents = [], set(), set()
     for c in citations:
         entry = register.entries.get(c.doc_id)
-        if entry is None or (c.doc_id, c.path) in seen:
+        if entry is None or (c.doc_id, c.path) in clauses:
             continue
-        seen.add((c.doc_id, c.path))
+        clauses.add((c.doc_id, c.path))
         old = register.name(c.doc_id)
         article = c.path[-1] if c.path else ""
         amenders = [d for d in entry.amended_by if article and _mentions(index, d, article)]
         if amenders and not entry.superseded:
             notes.append(AMENDED_NOTE.format(n=c.n, old=f"{old}{article}", by="、".join(map(register.name, amenders))))
-        if not entry.superseded or c.doc_id in {x[0] for x in seen if x != (c.doc_id, c.path)}:
+        if not entry.superseded or c.doc_id in documents:  # one note per superseded document
             continue
+        documents.add(c.doc_id)
         current = entry.current or entry.superseded_by
         if current and current != c.doc_id:
             notes.append(SUPERSEDED_NOTE.format(n=c.n, old=old, status=entry.status, current=register.name(current)))

@@ -300,7 +300,7 @@ def _relation_kind(sentence: str, at: int) -> str:
     if _ABOLISH_RE.search(after):
         return "abolishes"
     # "关于修改《X》的决定", "对《X》作如下修改", "《X》修订为"
-    if _REVISES_RE.match(after) or re.search(r"对$", sentence[max(0, at - 1):at]) and _REVISES_RE.match(after):
+    if _REVISES_RE.match(after):
         return "revises"
     if _BASIS_RE.match(sentence[:at]) and _MAKES_OWN_RE.search(sentence):
         return "implements"

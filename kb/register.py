@@ -114,7 +114,7 @@ class Register:
         self.unresolved: list[Link] = []  # relations to documents the index does not hold
         for r in records:
             for rel in r.meta.relations:
-                link = Link(rel.kind, r.doc_id, self.resolve(rel.target, r.doc_id, rel.kind), rel.target,
+                link = Link(rel.kind, r.doc_id, self.resolve(rel.target, r.doc_id), rel.target,
                             rel.sentence, rel.start, rel.end)
                 self.outgoing[r.doc_id].append(link)
                 if link.target:
@@ -134,11 +134,10 @@ class Register:
             return list(self._by_title.get(work_key(ref.title), []))
         return []
 
-    def resolve(self, ref: Reference, source: str, kind: str) -> str:
-        """The one document a relation points at; of several versions, the one it meant then.
-
-        "…同时废止" and "修改" point at the newest version older than the stating document; a
-        citation at the version in force when the citing document was made.
+    def resolve(self, ref: Reference, source: str) -> str:
+        """The one document a relation points at; of several versions, the one it meant then: the
+        newest version made no later than the stating document (what it abolishes, revises or cites
+        was the version it knew).
         """
         ids = [d for d in self.named(ref) if d != source]
         if len(ids) <= 1:
@@ -146,8 +145,6 @@ class Register:
         made = _version_date(self.records[source].meta)
         dated = sorted(ids, key=lambda d: _version_date(self.records[d].meta))
         older = [d for d in dated if not made or _version_date(self.records[d].meta) <= made]
-        if kind in ("abolishes", "revises"):
-            return (older or dated)[-1]
         return (older or dated)[-1]
 
     # --- status -------------------------------------------------------------------------------
@@ -168,12 +165,12 @@ class Register:
         abolished = [link for link in self.incoming[r.doc_id] if link.kind == "abolishes"]
         if abolished:
             link = abolished[0]
-            return "已废止", f"{self._name(link.source)}：{link.sentence}", link.source
+            return "已废止", f"{self.name(link.source)}：{link.sentence}", link.source
         if m.date_of("废止") and m.date_of("废止") <= self.today:
             return "已废止", f"{m.date_of('废止')} 废止", ""
         newer = [d for d in versions if self._replaces(d, r.doc_id)]
         if newer:
-            return "已修订", f"已被 {self._name(newer[0])} 取代", newer[0]
+            return "已修订", f"已被 {self.name(newer[0])} 取代", newer[0]
         if m.doc_type in NOT_NORMATIVE:
             return "未知", f"{m.doc_type}不涉及是否有效", ""
         effective = m.date_of("施行")
@@ -188,7 +185,7 @@ class Register:
         if any(k in ("修订", "修正") for k, _ in m.dates):
             since += f"，{m.date_of('修订', '修正')} 最近修订"
         if amended:
-            return "现行有效", f"{since}；部分条款已被 {self._name(amended[-1].source)} 修改", ""
+            return "现行有效", f"{since}；部分条款已被 {self.name(amended[-1].source)} 修改", ""
         return "现行有效", f"{since}；知识库中没有修订或废止它的文件", ""
 
     def _replaces(self, new: str, old: str) -> bool:
@@ -213,15 +210,13 @@ class Register:
             return doc_id
         return live[-1] if live else ""
 
-    def _name(self, doc_id: str) -> str:
+    def name(self, doc_id: str) -> str:
+        """《title》（文号 or year）: how answers name a document, the year telling versions apart."""
         m = self.records[doc_id].meta
         name = f"《{m.title}》" if m.title else doc_id
         made = _version_date(m)
-        return f"{name}（{m.doc_number or made[:4] + '年' if (m.doc_number or made) else ''}）".replace("（）", "")
-
-    def name(self, doc_id: str) -> str:
-        """《title》（文号 or year）: how answers name a document, the year telling versions apart."""
-        return self._name(doc_id)
+        tag = m.doc_number or (f"{made[:4]}年" if made else "")
+        return f"{name}（{tag}）" if tag else name
 
     # --- questions about time -----------------------------------------------------------------
 
