@@ -663,12 +663,42 @@ def _with_issuers(units: list[str], i: int, title: str) -> str:
 
 
 def _title_from_text(text: str) -> str:
+    if _NEWS_OPENING_RE.match(text):  # "2023-07-24 17:16:54，正文：…", "，正文：…": no title line
+        return _headline(text)
     units = [u for u in (_strip_numbers(u) for u in _head_units(text)) if u]
     units = [u for u in units if not _is_noise_unit(u)]
     for i, unit in enumerate(units[:8]):
         if len(unit) <= 120 and _title_like(unit):
             return _with_issuers(units, i, _clean_display(_join_wrapped(units, i)))
-    return _short(_clean_display(units[0])) if units else ""
+    return _headline(units[0]) if units else ""
+
+
+# What opens a scraped news item before its first real words: a time stamp, 正文：, a source line,
+# a 【…消息】 tag, a photo caption, a dateline (中国台湾网8月9日讯, 中新网重庆7月18日电(记者 马东)).
+_DATELINE = r"[^\s，。；]{0,16}?\d{1,2}月\d{1,2}日[电讯](?:\s*[（(][^）)]{0,20}[）)])?"
+_NEWS_LEAD_RE = re.compile(
+    r"\s+|\d{1,6}[-/.]\d{1,2}(?:[-/.]\d{1,2})?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?|正文[：:]|据?新华社电"
+    rf"|来源[：:]\s*(?:\S*?(?={_DATELINE})|[^\s，,]{{1,20}})|【[^】]{{1,20}}】|[（(]图片来源[：:][^）)]{{1,20}}[）)]|{_DATELINE}"
+    r"|[^\s，。]{0,12}[讯电]\s*[（(][^）)]{0,30}[）)]|[^\w《“]+"
+)
+_NEWS_OPENING_RE = re.compile(r"\s*(?:\d{1,6}[-/.]\d{1,2}|[，。、：；,.:;|)）])")
+_ORIGINAL_TITLE_RE = re.compile(r"原标题[：:]\s*([^\s。；]{4,80})")
+_BYLINE_RE = re.compile(r"本报讯|[讯电]\s*[（(]记者")  # where a headline runs into the article
+
+
+def _headline(text: str, cap: int = 30) -> str:
+    """A title for a text without a title line (a scraped news item): its 原标题 when it gives one,
+    else its first words once stamps, source lines and datelines are dropped; never a date or a
+    fragment starting with punctuation. Cut at `cap` characters with an ellipsis."""
+    original = _ORIGINAL_TITLE_RE.search(text[:200])
+    if original:
+        head = _BYLINE_RE.split(original.group(1), maxsplit=1)[0].strip("“”\"|")
+    else:
+        rest = text
+        while m := _NEWS_LEAD_RE.match(rest):
+            rest = rest[m.end():]
+        head = _short(_clean_display(rest), 200).strip("“”\"|")
+    return head if len(head) <= cap else head[:cap].rstrip("，,、：:（(“") + "…"
 
 
 def _clean_display(s: str) -> str:

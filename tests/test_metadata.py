@@ -306,7 +306,26 @@ def test_meaningful_title_hint_wins() -> None:
 def test_untitled_text_gets_a_short_first_sentence() -> None:
     text = "近日，市商务局联合中国银行天津市分行面向我市医药制造、生物研发、外贸进出口、商贸物流、生活物资保障等疫情防控重点企业推出专属金融服务。后文。"
     meta = extract_metadata(_doc(text))
-    assert meta.title == text[:60]
+    assert meta.title == text[:30] + "…"
+
+
+@pytest.mark.parametrize("text, title", [
+    # a time stamp, 正文： and a 【…消息】 tag before the first words
+    ("2023-08-17 09:12，正文：【大河财立方消息】8月17日消息，河南省发展改革委等6部门日前公布首批产教融合型城市建设试点名单。",
+     "8月17日消息，河南省发展改革委等6部门日前公布首批产教融合…"),
+    # no stamp, a leading comma and a photo caption
+    ("，正文：两岸青年职业教育融合发展研讨会（图片来源：山西省台办）中国台湾网8月9日讯 近日，研讨会在晋中举办。",
+     "两岸青年职业教育融合发展研讨会（图片来源：山西省台办）中国台…"),
+    # a dateline with the reporter, then the first sentence
+    ("7-18 12:22，正文：中新网重庆7月18日电 (记者 钟旖)为畅通技能人才职业发展通道，重庆出台新政。",
+     "为畅通技能人才职业发展通道，重庆出台新政"),
+    # the item's own 原标题, cut where the byline starts
+    ("2023-08-15 08:53，正文：原标题：山西中等职业教育免学费全覆盖本报讯（记者 赵岩）近日，山西省财政厅会同山西省教育厅印发通知。",
+     "山西中等职业教育免学费全覆盖"),
+])
+def test_news_items_are_titled_by_their_headline(text, title) -> None:
+    meta = extract_metadata(_doc(text))
+    assert meta.title == title
 
 
 # --- real corpus ------------------------------------------------------------------------------
