@@ -1,4 +1,5 @@
-"""Command-line verbs that follow the pipeline: index, search, ask, eval, docs, doc."""
+"""Command-line verbs that follow the pipeline: index, search, ask, eval, docs, doc; and the ones
+that keep the knowledge base: remove, replace, set-meta."""
 
 from __future__ import annotations
 
@@ -273,6 +274,48 @@ def cmd_doc(args) -> int:
     return 0
 
 
+def _change_summary(args, what: str, report, **extra) -> int:
+    """Print what a remove/replace/set-meta did and what indexing it took."""
+    summary = {"changed": what, **extra, "documents": report.documents, "chunks": report.chunks,
+               "embedded_chunks": report.embedded_chunks, "seconds": round(report.seconds, 2),
+               "skipped": [{"source": f.source, "reason": f.reason} for f in report.failures]}
+    if args.json:
+        _print_json(summary)
+        return 0
+    print(f"{what}; index now holds {report.documents} documents ({report.chunks} chunks), "
+          f"embedded {report.embedded_chunks} chunks in {report.seconds:.1f} s")
+    for f in report.failures:
+        print(f"  skipped {f.source}: {f.reason}")
+    return 0
+
+
+def cmd_remove(args) -> int:
+    from kb.manage import remove_document
+
+    report = remove_document(Path(args.corpus), Path(args.index), args.doc, progress=ProgressBars(args.json))
+    return _change_summary(args, f"removed {args.doc}", report)
+
+
+def cmd_replace(args) -> int:
+    from kb.manage import replace_document
+
+    new_source, report = replace_document(Path(args.corpus), Path(args.index), args.doc, Path(args.new_file),
+                                          progress=ProgressBars(args.json))
+    return _change_summary(args, f"replaced {args.doc} by {new_source} (the old one is now 已修订)", report,
+                           new_source=new_source)
+
+
+def cmd_set_meta(args) -> int:
+    from kb.manage import EDITABLE, set_metadata
+
+    fields = {name: getattr(args, name) for name in EDITABLE if getattr(args, name) is not None}
+    if not fields:
+        raise KBError(f"give at least one field to set: {' '.join('--' + f.replace('_', '-') for f in EDITABLE)}")
+    report = set_metadata(Path(args.corpus), Path(args.index), args.doc, fields, progress=ProgressBars(args.json))
+    return _change_summary(args, f"set {', '.join(f'{k}={v!r}' for k, v in fields.items())} on {args.doc}",
+                           report, fields=fields)
+
+
 _KIND_NAMES = {"cites": "引用", "revises": "修改", "abolishes": "废止", "implements": "实施"}
 
 
@@ -367,6 +410,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", default=DEFAULT_INDEX)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doc)
+
+    def managing(name: str, help: str):
+        p = sub.add_parser(name, help=help)
+        p.add_argument("doc", help="a doc_id or file, as `docs` lists them")
+        p.add_argument("--corpus", default="corpus", help="the corpus folder the index was built from (default: corpus)")
+        p.add_argument("--index", default=DEFAULT_INDEX)
+        p.add_argument("--json", action="store_true", help="print the summary as JSON, no progress bars")
+        return p
+
+    p = managing("remove", "delete a document from the corpus (its file, or its line of a JSONL file) and the index")
+    p.set_defaults(func=cmd_remove)
+    p = managing("replace", "add a new version of a document; the old one becomes 已修订, linked to the new")
+    p.add_argument("new_file", help="the new version's file; copied beside the old one")
+    p.set_defaults(func=cmd_replace)
+    p = managing("set-meta", "correct a document's metadata in CORPUS/metadata.csv and index it ('' clears a field)")
+    for name in ("title", "doc_number", "issuer", "date", "doc_type", "status", "effective", "abolished"):
+        p.add_argument("--" + name.replace("_", "-"), dest=name)
+    p.add_argument("--replaced-by", dest="replaced_by", help="file or doc_id of the version that replaced it")
+    p.set_defaults(func=cmd_set_meta)
     return parser
 
 

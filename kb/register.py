@@ -160,6 +160,9 @@ class Register:
 
     def _status(self, r: DocRecord, versions: tuple[str, ...]) -> tuple[str, str, str]:
         m = r.meta
+        replacement = self._named_by_file(m.replaced_by)
+        if replacement:  # a new version put in its place from the app or `kb replace`
+            return "已修订", f"已被 {self.name(replacement)} 取代（由 {SIDECAR} 设定）", replacement
         if m.status:
             return m.status, f"由 {SIDECAR} 或文件头设定", ""
         abolished = [link for link in self.incoming[r.doc_id] if link.kind == "abolishes"]
@@ -204,11 +207,21 @@ class Register:
         return says or own_number or bool(a.date_of("修订", "修正") > b.date_of("修订", "修正"))
 
     def _current(self, doc_id: str) -> str:
-        versions = self.entries[doc_id].versions
-        live = [d for d in versions if self.entries[d].in_force]
+        entry = self.entries[doc_id]
+        live = [d for d in entry.versions if self.entries[d].in_force]
         if doc_id in live:
             return doc_id
+        if not live and entry.superseded_by and self.entries[entry.superseded_by].in_force:
+            return entry.superseded_by  # replaced by a version that does not share its title
         return live[-1] if live else ""
+
+    def _named_by_file(self, key: str) -> str:
+        """The indexed document a sidecar names by doc_id or by file (its first document), or ""."""
+        if not key:
+            return ""
+        if key in self.records:
+            return key
+        return next((d for d, r in self.records.items() if r.source == key), "")
 
     def name(self, doc_id: str) -> str:
         """《title》（文号 or year）: how answers name a document, the year telling versions apart."""
@@ -291,7 +304,7 @@ _COLUMNS = {
     "doc_number": "doc_number", "文号": "doc_number", "issuer": "issuer", "发文机关": "issuer",
     "date": "date", "日期": "date", "发布日期": "date", "doc_type": "doc_type", "类型": "doc_type",
     "文种": "doc_type", "status": "status", "状态": "status", "effective": "effective", "施行日期": "effective",
-    "abolished": "abolished", "废止日期": "abolished",
+    "abolished": "abolished", "废止日期": "abolished", "replaced_by": "replaced_by", "取代文件": "replaced_by",
 }
 
 
@@ -368,5 +381,6 @@ def apply_overrides(meta: DocMeta, fields: dict[str, str]) -> DocMeta:
         dates.append(("施行", fields["effective"]))
     if "abolished" in fields:
         dates.append(("废止", fields["abolished"]))
-    plain = {k: v for k, v in fields.items() if k in ("title", "doc_number", "issuer", "date", "doc_type", "status")}
+    plain = {k: v for k, v in fields.items()
+             if k in ("title", "doc_number", "issuer", "date", "doc_type", "status", "replaced_by")}
     return replace(meta, **plain, dates=tuple(dates), overridden=tuple(sorted(fields)))

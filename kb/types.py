@@ -52,6 +52,7 @@ class DocMeta:
     doc_type: str = ""  # 法律, 行政法规, 地方性法规, 规章, 通知, 方案, 意见, 办法, 论文, 新闻, …
     relations: tuple[Relation, ...] = ()
     status: str = ""  # only when set by a sidecar/front matter; otherwise the register derives it
+    replaced_by: str = ""  # set by a sidecar: the file or doc_id of the new version that replaced it
     overridden: tuple[str, ...] = ()  # fields a sidecar or front matter set, for display
 
     def date_of(self, *kinds: str) -> str:
