@@ -26,7 +26,8 @@ from kb.types import Answer, Citation, Hit
 TITLE = "PolicyKB 政策文件检索"
 STATUS = "已索引 {documents} 份文件、{chunks} 个条块；回答方式：{mode}。"
 INTRO = "输入问题，查看回答它的原文条款：每条都注明文件、文号、条款和页码。可按文号（任何括号写法）或《标题》直接查找文件。"
-EXAMPLES = ["1+X证书由谁颁发？", "证书有效期是多久？", "教职成[2019]6号讲了什么？", "哪个文件规定了考核站点的要求？"]
+PLACEHOLDER = "例如：证书有效期是多久？"
+EXAMPLES_LABEL = "示例问题（由知识库中的条款生成）"
 EMPTY_QUESTION = "请输入问题。"
 NO_HITS = "知识库中没有找到与这个问题相关的条款。"
 BAD_DATE = "日期格式应为 YYYY-MM-DD，例如 2020-01-01。"
@@ -34,6 +35,24 @@ SEARCH_FAILED = "检索出错：{reason}"
 SOURCES_EMPTY = "回答引用的原文条款会显示在这里。"
 SOURCES_WAITING = "正在生成回答……"
 RELATED_TITLE = "知识库中没有依据；可能相关的文件："
+PAGE_MARKED = "{source} 第 {pages} 页：引文已用黄色标出（{chars} 字）。"
+PAGE_UNMARKED = "{source} 第 {pages} 页：没能在页面的文字层中找到引文，请对照上面的条款阅读。"
+PAGE_FAILED = "无法显示原文页：{reason}"
+FEEDBACK_SAVED = "已记录：{verdict}。谢谢！"
+FEEDBACK_NOTHING = "请先提问，再评价回答。"
+STAGES_ZH = {"load": "读取文件", "embed": "计算向量", "tokenize": "建立词索引"}
+MANAGE_INTRO = ("删除文件、用新版本替换、更正文号、发文机关、日期和状态。更正写入语料目录的 metadata.csv（命令行 "
+                "`python -m kb index` 读取的同一个文件），每次修改后立即重新索引。清空一项即恢复为从原文读取的值。")
+META_LABELS = {"title": "标题", "doc_number": "文号", "issuer": "发文机关", "date": "发布日期", "doc_type": "类型",
+               "status": "状态", "effective": "施行日期", "abolished": "废止日期"}
+MANAGE_NO_DOC = "请先选择一个文件。"
+META_UNCHANGED = "元数据没有改动。"
+META_SAVED = "已保存 {doc} 的{fields}，并已重新索引。"
+REPLACE_NEEDS = "请先选择要替换的文件和新版本文件。"
+REPLACED = "已用新版本替换 {doc}：旧版标为已修订，并链接到新版本；已重新索引。"
+REMOVE_CONFIRM = "请勾选“确认删除这个文件”后再删除。"
+REMOVED = "已删除 {doc}，并已重新索引。"
+MANAGE_FAILED = "操作没有完成：{reason}"
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -105,7 +124,7 @@ def _clause_of(retriever, doc_id: str, start: int, end: int):
 def render_sources(answer: Answer, retriever) -> str:
     """HTML for the sources panel: each [n] with its clause, the quoted span marked; all escaped."""
     if answer.refused:
-        items = "".join(f"<li>{html.escape(_name(h.title, h.doc_number, h.chunk.doc_id))} "
+        items = "".join(f"<li>{html.escape(_doc_name(retriever, h.chunk.doc_id))} "
                         f"{html.escape(h.chunk.path_str)}</li>" for h in answer.related)
         return f'<div class="kb-notice">{html.escape(RELATED_TITLE)}<ul>{items}</ul></div>'
     return "\n".join(_render_citation(c, retriever) for c in answer.citations) or _notice(SOURCES_EMPTY)
@@ -125,15 +144,21 @@ def _render_citation(c: Citation, retriever) -> str:
     entry = retriever.index.register.entries.get(c.doc_id)
     return (
         f'<details class="kb-cite" id="kb-cite-{c.n}"><summary><b>[{c.n}]</b> '
-        f'{html.escape(" · ".join([_name(c.title, c.doc_number, c.doc_id), *where]))}'
-        f'{_status_tag(entry.status if entry else "")}'
+        f'{html.escape(" · ".join([_doc_name(retriever, c.doc_id), *where]))}'
+        f'{_status_tag(entry.status if entry else "") or _in_force_tag(entry)}'
         f'<div class="kb-quote">{html.escape(c.quote)}</div></summary>'
         f'<div class="kb-source">{html.escape(c.source)}</div><blockquote class="kb-text">{clause}</blockquote></details>'
     )
 
 
-def _name(title: str, doc_number: str, doc_id: str) -> str:
-    return (f"《{title}》" if title else doc_id) + (f"（{doc_number}）" if doc_number else "")
+def _in_force_tag(entry) -> str:
+    return ' <span class="kb-status kb-in-force">现行有效</span>' if entry and entry.in_force else ""
+
+
+def _doc_name(retriever, doc_id: str) -> str:
+    """《title》（文号 or year）: the register's name, which tells versions of one law apart."""
+    register = retriever.index.register
+    return register.name(doc_id) if doc_id in register.records else doc_id
 
 
 def make_chat(source, llm=None):
@@ -225,7 +250,7 @@ class Library:
         self.retriever, self.corpus, self.index, self.settings = retriever, Path(corpus), Path(index), settings
         self._lock = threading.Lock()
 
-    def add(self, paths: list[str]) -> list[tuple[str, str]]:
+    def add(self, paths: list[str], progress=None) -> list[tuple[str, str]]:
         """Copy uploads into the corpus, index them incrementally; (file name, result) for each."""
         from kb.pipeline import build_index
 
@@ -233,7 +258,7 @@ class Library:
             copied, results = self._copy(paths)
             if not copied:
                 return results
-            report = build_index(self.corpus, self.index, self.settings)
+            report = build_index(self.corpus, self.index, self.settings, **({"progress": progress} if progress else {}))
             failed = {f.source: f.reason for f in report.failures}
             for name, source in copied:
                 results.append((name, reason_zh(failed[source]) if source in failed else UPLOAD_OK))
@@ -241,8 +266,18 @@ class Library:
             self.retriever = open_warm(self.index)
         return results
 
+    def change(self, operation, *args, progress=None):
+        """Run a kb.manage operation (remove_document, replace_document, set_metadata) on the corpus
+        and index, then serve the new index; returns what the operation returned."""
+        with self._lock:
+            result = operation(self.corpus, self.index, *args, self.settings, progress)
+            self.retriever = open_warm(self.index)
+        return result
+
     def _copy(self, paths: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         import shutil
+
+        from kb.manage import free_path
 
         folder = self.corpus / UPLOAD_DIR
         folder.mkdir(parents=True, exist_ok=True)
@@ -254,18 +289,10 @@ class Library:
             elif path.stat().st_size > MAX_UPLOAD_BYTES:
                 results.append((name, f"文件过大（上限 {MAX_UPLOAD_BYTES // 2**20} MB）"))
             else:
-                target = _free_path(folder / name)
+                target = free_path(folder / name)
                 shutil.copyfile(path, target)
                 copied.append((target.name, target.relative_to(self.corpus).as_posix()))
         return copied, results
-
-
-def _free_path(path: Path) -> Path:
-    stem, suffix, n = path.stem, path.suffix, 1
-    while path.exists():
-        path = path.with_name(f"{stem}-{n}{suffix}")
-        n += 1
-    return path
 
 
 def _getter(source):
@@ -293,7 +320,11 @@ MARKER_JS = """
 }
 """
 
+FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "sans-serif")
 CSS = """
+#kb-title h1 {font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif;
+  font-weight: 700;}
+.kb-in-force {background: #3a7d44;}
 .kb-hit {border-bottom: 1px solid #ddd; padding: 10px 0;}
 .kb-head {font-weight: 600; font-size: 1.05em;}
 .kb-where {color: #555; margin-top: 2px;}
@@ -324,9 +355,18 @@ def document_rows(retriever, text: str = "", issuer: str = "", year: str = "") -
             continue
         if (issuer and issuer not in m.issuer) or (year and not m.date.startswith(year)):
             continue
-        rows.append([m.title, m.doc_number, m.doc_type, entries[r.doc_id].status, m.issuer, m.date, r.n_chunks,
-                     r.source])
+        rows.append([_table_title(r), m.doc_number, m.doc_type, entries[r.doc_id].status, m.issuer, m.date,
+                     r.n_chunks, r.source])
     return rows
+
+
+def _table_title(record) -> str:
+    """The title, with the year when there is no 文号 column entry to tell versions apart."""
+    m = record.meta
+    year = (m.date_of("通过", "修订", "修正") or m.date)[:4]
+    if not m.title:
+        return record.doc_id
+    return m.title if m.doc_number or not year else f"{m.title}（{year}年）"
 
 
 def document_outline(retriever, source: str) -> str:
@@ -337,7 +377,7 @@ def document_outline(retriever, source: str) -> str:
     parts = []
     for r in records:
         m = r.meta
-        head = " · ".join(x for x in (_name(m.title, m.doc_number, r.doc_id), m.doc_type, m.issuer, m.date) if x)
+        head = " · ".join(x for x in (_doc_name(retriever, r.doc_id), m.doc_type, m.issuer, m.date) if x)
         parts.append(f'<div class="kb-head">{html.escape(head)}</div>')
         parts += _register_lines(retriever.index.register, r.doc_id)
         for row in retriever.index.doc_rows.get(r.doc_id, []):
@@ -363,11 +403,13 @@ def _register_lines(register, doc_id: str) -> list[str]:
         lines.append(f"{_KIND_ZH[link.kind]}{target}：{link.sentence}")
     for link in register.incoming[doc_id]:
         lines.append(f"被{register.name(link.source)}{_KIND_ZH[link.kind]}：{link.sentence}")
+    for older in (d for d, other in register.entries.items() if other.superseded_by == doc_id):
+        lines.append(f"取代了{register.name(older)}（{register.entries[older].status}）")
     return [f'<div class="kb-relation">{html.escape(line)}</div>' for line in lines]
 
 
 def _doc_choices(retriever) -> list[tuple[str, str]]:
-    return [(_name(r.meta.title, r.meta.doc_number, r.doc_id), r.doc_id) for r in retriever.index.contents.records]
+    return [(_doc_name(retriever, r.doc_id), r.doc_id) for r in retriever.index.contents.records]
 
 
 def _status(retriever, llm) -> str:
@@ -375,98 +417,340 @@ def _status(retriever, llm) -> str:
     return STATUS.format(documents=len(retriever.index.contents.records), chunks=len(retriever.index.chunks), mode=mode)
 
 
-def build_ui(source, llm=None, *, allow_upload: bool = False):
-    """The page: a cited-answer chat, passage search, the documents, and (if allowed) upload.
+def build_ui(source, llm=None, *, allow_upload: bool = False, allow_manage: bool = False):
+    """The page: a cited-answer chat, passage search, the documents, and (if allowed) upload and
+    management (remove, replace, correct metadata).
 
     `source` is a Retriever, or a Library when uploads may replace the index while serving.
     """
     import gradio as gr
 
+    from kb.examples import derive_examples
+
     current = _getter(source)
+    corpus = source.corpus if isinstance(source, Library) else None
+    examples = derive_examples(current())
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        gr.Markdown(f"# {TITLE}\n{INTRO}", elem_id="kb-title")
         status = gr.Markdown(_status(current(), llm), elem_id="status")
         with gr.Tab("问答"):
-            scope = _chat_tab(gr, make_chat(source, llm), _doc_choices(current()))
+            scope = _chat_tab(gr, make_chat(source, llm), _doc_choices(current()), examples, current, corpus)
         with gr.Tab("检索"):
-            _search_tab(gr, make_search(source))
+            _search_tab(gr, make_search(source), examples)
         with gr.Tab("文件"):
-            table = _documents_tab(gr, current)
-        if allow_upload and isinstance(source, Library):
+            table = _documents_tab(gr, current, corpus)
+        library = source if isinstance(source, Library) else None
+        pickers, changes = [], []
+        if (allow_upload or allow_manage) and library:
             with gr.Tab("上传"):
-                _upload_tab(gr, source, lambda: (_status(current(), llm), document_rows(current()),
-                                                 gr.update(choices=_doc_choices(current()))),
-                            [status, table, scope])
+                changes.append(_upload_tab(gr, library))
+        if allow_manage and library:
+            with gr.Tab("管理"):
+                pickers, more = _manage_tab(gr, library)
+                changes += more
+        refresh_outputs = [status, table, scope, *pickers]
+
+        def refreshed():
+            retriever = current()
+            choices = gr.update(choices=_doc_choices(retriever))
+            return (_status(retriever, llm), document_rows(retriever), choices, *[choices for _ in pickers])
+
+        for change in changes:
+            change.then(refreshed, None, refresh_outputs, api_visibility="private")
         # after the tabs: anything placed between two tabs splits them into separate tab groups
         # two at a time: the machine has two cores, and numpy, FAISS and the embedder release the GIL
         gr.api(make_ask_api(source, llm), api_name="ask", concurrency_limit=2)
     return demo
 
 
-def _chat_tab(gr, chat, choices):
-    """Conversation on the left, the cited clauses of the last answer on the right."""
+def _chat_tab(gr, chat, choices, examples, current, corpus):
+    """Conversation on the left; the cited clauses of the last answer on the right, with the PDF page
+    of a cited clause, the answer to copy or download, and 有用/没用."""
     last = gr.State(None)
     with gr.Row():
         with gr.Column(scale=3):
-            chatbot = gr.Chatbot(label="对话", height=480, render_markdown=False, elem_id="chat")
+            chatbot = gr.Chatbot(label="对话", height=480, render_markdown=False, elem_id="chat", buttons=[])
             with gr.Row():
-                message = gr.Textbox(label="问题", placeholder=EXAMPLES[0], scale=5, elem_id="ask")
+                message = gr.Textbox(label="问题", placeholder=_placeholder(examples), scale=5, elem_id="ask")
                 send = gr.Button("提问", variant="primary", scale=1, elem_id="send")
             scope = gr.Dropdown(choices, multiselect=True, label="只在这些文件中回答（可不选）", elem_id="scope")
-            gr.Examples(EXAMPLES, inputs=message)
+            if examples:
+                gr.Examples(examples, inputs=message, label=EXAMPLES_LABEL, elem_id="examples")
+            with gr.Row():
+                useful = gr.Button("有用", size="sm", elem_id="fb-useful")
+                useless = gr.Button("没用", size="sm", elem_id="fb-useless")
+                download = gr.DownloadButton("下载为 Word 文档", size="sm", elem_id="download", interactive=False)
+            feedback_note = gr.HTML(elem_id="fb-note")
+            with gr.Accordion("复制回答（Markdown，含编号来源）", open=False):
+                markdown = gr.Textbox(show_label=False, lines=8, elem_id="answer-markdown", buttons=["copy"])
         with gr.Column(scale=2):
             gr.Markdown("### 引用的原文")
             sources = gr.HTML(_notice(SOURCES_EMPTY), elem_id="sources")
+            page_pick, page_image, page_note = _page_view(gr, "查看引文所在的原文页（PDF）", "page")
     inputs, outputs = [message, chatbot, last, scope], [chatbot, sources, last]
-    send.click(chat, inputs, outputs, api_visibility="private").then(lambda: "", None, message)
-    message.submit(chat, inputs, outputs, api_visibility="private").then(lambda: "", None, message)
+
+    def after(answer):
+        return (*_takeaway(current(), answer), gr.update(choices=_page_choices(answer, corpus), value=None), "")
+
+    for trigger in (send.click, message.submit):
+        (trigger(chat, inputs, outputs, api_visibility="private").then(lambda: "", None, message)
+         .then(after, last, [markdown, download, page_pick, feedback_note], api_visibility="private"))
+    page_pick.input(lambda n, answer: _cited_page(current(), corpus, answer, n), [page_pick, last],
+                    [page_image, page_note], api_visibility="private")
+    for button, verdict in ((useful, "有用"), (useless, "没用")):
+        button.click(lambda answer, v=verdict: _feedback(current(), answer, v), last, feedback_note,
+                     api_visibility="private")
     return scope
 
 
-def _documents_tab(gr, current):
-    """The indexed documents, searchable and filterable; a selected one is shown whole."""
+def _placeholder(examples: list[str]) -> str:
+    return f"例如：{examples[0]}" if examples else PLACEHOLDER
+
+
+def _page_view(gr, label: str, prefix: str):
+    """A picker of clauses, the rendered page with the clause highlighted, and a caption."""
+    pick = gr.Dropdown([], label=label, elem_id=f"{prefix}-pick", interactive=True)
+    image = gr.Image(show_label=False, type="pil", interactive=False, elem_id=f"{prefix}-view", buttons=["fullscreen"],
+                     visible=False)
+    note = gr.HTML(elem_id=f"{prefix}-note")
+    return pick, image, note
+
+
+def _page_choices(answer: Answer | None, corpus: Path | None) -> list[tuple[str, int]]:
+    """The answer's PDF citations, as (label, n), when the corpus folder holds their files."""
+    if answer is None or corpus is None:
+        return []
+    return [(f"[{c.n}] {c.title or c.doc_id} · 第 {'、'.join(map(str, c.pages))} 页", c.n)
+            for c in answer.citations if c.pages and c.source.lower().endswith(".pdf")]
+
+
+def _cited_page(retriever, corpus: Path | None, answer: Answer | None, n):
+    """The page image of citation n with its quote highlighted, and a caption; never raises."""
+    citation = next((c for c in answer.citations if c.n == n), None) if answer and n else None
+    if citation is None or corpus is None:
+        return _no_page()
+    return _render_page(corpus, citation.source, citation.pages, citation.quote)
+
+
+def _no_page():
+    import gradio as gr
+
+    return gr.update(value=None, visible=False), ""
+
+
+def _render_page(corpus: Path, source: str, pages: tuple[int, ...], quote: str):
+    from kb.pageview import render_quote
+
+    import gradio as gr
+
+    try:
+        view = render_quote(corpus / source, pages, quote)
+    except KBError as e:
+        return gr.update(value=None, visible=False), _notice(PAGE_FAILED.format(reason=e))
+    pages_zh = "、".join(map(str, view.pages))
+    note = (PAGE_MARKED.format(source=source, pages=pages_zh, chars=view.marked_chars) if view.marked_chars
+            else PAGE_UNMARKED.format(source=source, pages=pages_zh))
+    return gr.update(value=view.image, visible=True), _notice(note)
+
+
+def _takeaway(retriever, answer: Answer | None):
+    """The answer as Markdown with numbered sources, and a .docx of it to download."""
+    import gradio as gr
+    import tempfile
+
+    from kb.export import to_markdown, write_docx
+
+    if answer is None or answer.refused:
+        return "", gr.update(value=None, interactive=False)
+    name = lambda c: _doc_name(retriever, c.doc_id)  # noqa: E731
+    folder = Path(tempfile.mkdtemp(prefix="kb-answer-"))
+    path = write_docx(answer, folder / f"{_file_stem(answer.question)}.docx", name)
+    return to_markdown(answer, name), gr.update(value=str(path), interactive=True)
+
+
+def _file_stem(question: str) -> str:
+    return safe_name(re.sub(r"[\s？?！!。，,；;：:]+", "_", question).strip("_")[:40] or "回答")
+
+
+def _feedback(retriever, answer: Answer | None, verdict: str) -> str:
+    from kb.feedback import record
+
+    if answer is None:
+        return _notice(FEEDBACK_NOTHING)
+    record(retriever.index.folder, answer, verdict)
+    return _notice(FEEDBACK_SAVED.format(verdict=verdict))
+
+
+def _documents_tab(gr, current, corpus):
+    """The indexed documents, searchable and filterable; a selected one is shown whole, a PDF one
+    also page by page with a chosen clause highlighted."""
     with gr.Row():
         text = gr.Textbox(label="查找（标题、文号、文件名）", elem_id="doc-filter")
         issuer = gr.Textbox(label="发文机关（包含）")
         year = gr.Textbox(label="年份", placeholder="2020")
     table = gr.Dataframe(document_rows(current()), headers=DOC_COLUMNS, interactive=False, wrap=True,
-                         column_widths=["30%", "13%", "7%", "7%", "14%", "9%", "6%", "14%"], elem_id="documents")
-    detail = gr.HTML(elem_id="document")
+                         column_widths=["30%", "13%", "7%", "7%", "14%", "9%", "6%", "14%"], elem_id="documents",
+                         buttons=[])
+    with gr.Row():
+        with gr.Column(scale=3):
+            detail = gr.HTML(elem_id="document")
+        with gr.Column(scale=2):
+            pick, image, note = _page_view(gr, "查看条款所在的原文页（PDF）", "doc-page")
     filters = [text, issuer, year]
     for box in filters:
         box.change(lambda t, i, y: document_rows(current(), t.strip(), i.strip(), y.strip()), filters, table,
                    api_visibility="private")
 
-    def show(rows, event) -> str:
+    def show(rows, event):
         row = event.index[0]
         source = rows.iloc[row, -1] if hasattr(rows, "iloc") else rows[row][-1]
-        return document_outline(current(), source)
+        return (document_outline(current(), source),
+                gr.update(choices=_clause_choices(current(), source, corpus), value=None), *_no_page())
+
+    def page(chunk_id):
+        chunk = next((c for c in current().index.chunks if c.chunk_id == chunk_id), None)
+        if chunk is None or corpus is None:
+            return _no_page()
+        return _render_page(corpus, chunk.source, chunk.pages, chunk.text)
 
     # Gradio finds the event-data argument by its annotation, which must be the class itself here
     # (this module's annotations are strings under `from __future__ import annotations`).
     show.__annotations__["event"] = gr.SelectData
-    table.select(show, table, detail, api_visibility="private")
+    table.select(show, table, [detail, pick, image, note], api_visibility="private")
+    pick.input(page, pick, [image, note], api_visibility="private")
     return table
 
 
-def _upload_tab(gr, library: Library, refreshed, refresh_outputs) -> None:
-    """Add files to the corpus; each gets 已加入知识库 or the reason it was not."""
-    files = gr.File(label="上传文件（PDF、DOCX、TXT、MD、HTML）", file_count="multiple",
-                    file_types=list(UPLOAD_SUFFIXES), elem_id="upload")
+def _clause_choices(retriever, source: str, corpus: Path | None) -> list[tuple[str, str]]:
+    """(label, chunk_id) of each paged clause of a PDF document, for the page view."""
+    if corpus is None or not source.lower().endswith(".pdf"):
+        return []
+    index = retriever.index
+    return [(f"{c.path_str or '（开头）'} · 第 {'、'.join(map(str, c.pages))} 页", c.chunk_id)
+            for r in index.contents.records if r.source == source
+            for c in (index.chunks[row] for row in index.doc_rows.get(r.doc_id, [])) if c.pages]
+
+
+def _progress_bar(progress):
+    """kb's progress(stage, done, total, detail) shown on a gr.Progress bar, in Chinese."""
+    def update(stage: str, done: int, total: int, detail: str) -> None:
+        if total:
+            progress((done, total), desc=STAGES_ZH.get(stage, stage), unit="项")
+    return update
+
+
+def _upload_tab(gr, library: Library):
+    """Add files to the corpus; each gets 已加入知识库 or the reason it was not. Returns the add event."""
+    chooser = gr.UploadButton("选择文件（PDF、DOCX、TXT、MD、HTML）", file_count="multiple",
+                              file_types=list(UPLOAD_SUFFIXES), elem_id="upload")
+    # the files chosen: hidden, but the `upload` API endpoint takes them, as gradio_client sends files
+    files = gr.File(file_count="multiple", visible=False)
+    pending = gr.Markdown(elem_id="upload-pending")
     button = gr.Button("加入知识库", variant="primary", elem_id="add")
-    result = gr.Dataframe(headers=["文件", "结果"], interactive=False, elem_id="upload-result")
+    result = gr.Dataframe(headers=["文件", "结果"], interactive=False, elem_id="upload-result", buttons=[])
 
-    def add(paths):
-        paths = [p if isinstance(p, str) else p.name for p in (paths or [])]
-        return library.add(paths) if paths else []
+    def chosen(paths):
+        paths = _paths(paths)
+        return paths, "待加入：" + "、".join(safe_name(Path(p).name) for p in paths) if paths else ""
 
-    button.click(add, files, result, api_name="upload").then(refreshed, None, refresh_outputs)
+    def add(paths, progress=gr.Progress()):
+        paths = _paths(paths)
+        return library.add(paths, _progress_bar(progress)) if paths else []
+
+    chooser.upload(chosen, chooser, [files, pending], api_visibility="private")
+    return button.click(add, files, result, api_name="upload")
 
 
-def _search_tab(gr, search) -> None:
+def _paths(files) -> list[str]:
+    return [p if isinstance(p, str) else p.name for p in (files or [])]
+
+
+def _manage_tab(gr, library: Library) -> tuple[list, list]:
+    """Staff only: remove a document, replace it with a new version, correct its metadata; each
+    change indexed with a progress bar. Returns the document picker to refresh after a change, and
+    the change events."""
+    from kb.manage import remove_document, replace_document, set_metadata
+    from kb.register import STATUSES
+
+    gr.Markdown(MANAGE_INTRO)
+    doc = gr.Dropdown(_doc_choices(library.retriever), label="文件", elem_id="manage-doc")
+    with gr.Row():
+        fields = {name: gr.Textbox(label=label, elem_id=f"meta-{name}") for name, label in META_LABELS.items()
+                  if name != "status"}
+        fields["status"] = gr.Dropdown(["", *STATUSES], label=META_LABELS["status"], elem_id="meta-status")
+    save = gr.Button("保存元数据", variant="primary", elem_id="meta-save")
+    with gr.Row():
+        chooser = gr.UploadButton("选择新版本文件", file_count="single", file_types=list(UPLOAD_SUFFIXES),
+                                  elem_id="replace-file")
+        new_file = gr.File(visible=False)
+        replace = gr.Button("用新版本替换（旧版标为已修订）", elem_id="manage-replace")
+    with gr.Row():
+        confirm = gr.Checkbox(label="确认删除这个文件", elem_id="manage-confirm")
+        remove = gr.Button("删除文件", variant="stop", elem_id="manage-remove")
+    result = gr.HTML(elem_id="manage-result")
+    names = list(fields)
+
+    def load(doc_id):
+        values = _meta_values(library.retriever, doc_id)
+        return [values.get(name, "") for name in names]
+
+    def set_meta(doc_id, *values, progress=gr.Progress()):
+        if not doc_id:
+            return _notice(MANAGE_NO_DOC)
+        old = _meta_values(library.retriever, doc_id)
+        changed = {n: (v or "").strip() for n, v in zip(names, values) if (v or "").strip() != old.get(n, "")}
+        if not changed:
+            return _notice(META_UNCHANGED)
+        return _managed(lambda: library.change(set_metadata, doc_id, changed, progress=_progress_bar(progress)),
+                        META_SAVED.format(doc=doc_id, fields="、".join(META_LABELS[n] for n in changed)))
+
+    def replace_with(doc_id, file, progress=gr.Progress()):
+        paths = _paths([file] if file and not isinstance(file, list) else file)
+        if not doc_id or not paths:
+            return _notice(REPLACE_NEEDS)
+        return _managed(lambda: library.change(replace_document, doc_id, Path(paths[0]),
+                                               progress=_progress_bar(progress)),
+                        REPLACED.format(doc=doc_id))
+
+    def remove_doc(doc_id, confirmed=True, progress=gr.Progress()):
+        if not doc_id:
+            return _notice(MANAGE_NO_DOC)
+        if not confirmed:
+            return _notice(REMOVE_CONFIRM)
+        return _managed(lambda: library.change(remove_document, doc_id, progress=_progress_bar(progress)),
+                        REMOVED.format(doc=doc_id))
+
+    doc.input(load, doc, list(fields.values()), api_visibility="private")
+    chooser.upload(lambda f: f, chooser, new_file, api_visibility="private")
+    changes = [save.click(set_meta, [doc, *fields.values()], result, api_name="set_meta"),
+               replace.click(replace_with, [doc, new_file], result, api_name="replace"),
+               remove.click(remove_doc, [doc, confirm], result, api_name="remove")]
+    return [doc], changes
+
+
+def _managed(change, done: str) -> str:
+    """Run one management change; its outcome, or the reason it failed, in Chinese."""
+    try:
+        change()
+    except KBError as e:
+        return _notice(MANAGE_FAILED.format(reason=e))
+    return _notice(done)
+
+
+def _meta_values(retriever, doc_id: str) -> dict[str, str]:
+    """What the metadata form shows for a document: its fields as indexed, sidecar rows applied."""
+    record = retriever.index.records.get(doc_id)
+    if record is None:
+        return {}
+    m = record.meta
+    return {"title": m.title, "doc_number": m.doc_number, "issuer": m.issuer, "date": m.date,
+            "doc_type": m.doc_type, "status": m.status, "effective": m.date_of("施行"), "abolished": m.date_of("废止")}
+
+
+def _search_tab(gr, search, examples) -> None:
     """Question, filters, and the cited passages."""
     with gr.Row():
-        question = gr.Textbox(label="问题", placeholder=EXAMPLES[0], scale=5, elem_id="question")
+        question = gr.Textbox(label="问题", placeholder=_placeholder(examples), scale=5, elem_id="question")
         button = gr.Button("检索", variant="primary", scale=1, elem_id="search")
     with gr.Accordion("筛选", open=False), gr.Row():
         issuer = gr.Textbox(label="发文机关（包含）", placeholder="教育部")
@@ -474,7 +758,8 @@ def _search_tab(gr, search) -> None:
         date_to = gr.Textbox(label="截止日期", placeholder="2020-12-31")
         top_k = gr.Slider(1, 20, value=5, step=1, label="条数")
     results = gr.HTML(elem_id="results")
-    gr.Examples(EXAMPLES, inputs=question)
+    if examples:
+        gr.Examples(examples, inputs=question, label=EXAMPLES_LABEL)
     inputs = [question, issuer, date_from, date_to, top_k]
     button.click(search, inputs, results, api_name="search")
     question.submit(search, inputs, results, api_name=False)
@@ -519,6 +804,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1", help="address to serve on (default: loopback only)")
     ap.add_argument("--port", type=int, default=7860)
     ap.add_argument("--allow-upload", action="store_true", help="let visitors add files (on anyway with --auth)")
+    ap.add_argument("--allow-manage", action="store_true",
+                    help="let visitors remove and replace documents and edit their metadata (on anyway with --auth)")
     ap.add_argument("--auth", action="append", metavar="USER:PASSWORD",
                     help="require a login (repeatable); env KB_AUTH=user:pw,user2:pw2")
     args = ap.parse_args(argv)
@@ -534,14 +821,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: serving on {args.host} without --auth: anyone who can reach it can read every "
               "indexed document", file=sys.stderr)
     library = Library(retriever, Path(args.corpus), Path(args.index), settings)
-    demo = build_ui(library, llm, allow_upload=args.allow_upload or bool(auth))
+    demo = build_ui(library, llm, allow_upload=args.allow_upload or bool(auth),
+                    allow_manage=args.allow_manage or bool(auth))
     launch(demo, server_name=args.host, server_port=args.port, auth=auth or None)
     return 0
 
 
 def launch(demo, **options):
-    """Serve the page with its style, the marker script and the upload size limit."""
-    return demo.queue().launch(css=CSS, js=MARKER_JS, max_file_size=MAX_UPLOAD_BYTES, **options)
+    """Serve the page with its style, the marker script and the upload size limit; no footer (its
+    links are in English and lead to Gradio's pages, not the knowledge base)."""
+    import gradio as gr
+
+    # local fonts only: the default theme's web font is unreachable offline, and the title's
+    # letters then came from two fonts
+    theme = gr.themes.Default(font=list(FONTS), font_mono=["Noto Sans Mono CJK SC", "monospace"])
+    return demo.queue().launch(css=CSS, js=MARKER_JS, max_file_size=MAX_UPLOAD_BYTES, footer_links=[],
+                               theme=theme, **options)
 
 
 def parse_auth(flags: list[str], env: str) -> list[tuple[str, str]]:
