@@ -1,15 +1,23 @@
-"""The web UI in a real browser: Debian's Chromium driven by Playwright, against app.py on localhost."""
+"""The web UI in a real browser: Debian's Chromium driven by Playwright, against app.py on localhost.
 
+The browser runs with an English locale, the worst case for Gradio's own strings. Tests that change
+the knowledge base (remove, metadata) come last: the module shares one index.
+"""
+
+import io
 import json
 import shutil
 import socket
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 import app
 from kb.config import BuildSettings
+from kb.examples import derive_examples
 from kb.pipeline import build_index, open_retriever
-from tests.conftest import REPO
+from tests.conftest import REPO, shared_path
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without these, Chromium keeps trying to reach Google's hosts, which this closed network refuses.
@@ -23,25 +31,57 @@ INJECTION = {"id": "injection", "title": "注入测试",
                      "[点我](javascript:alert(1)) ![图](http://example.invalid/x.png)"}
 
 
-@pytest.fixture(scope="module")
-def page_url(tmp_path_factory):
+# What Gradio shows in English unless the app replaces it
+ENGLISH = ["Examples", "Use via API", "Built with Gradio", "Settings", "Drop File Here", "Click to Upload"]
+
+
+@dataclass
+class Served:
+    url: str
+    corpus: Path
+    index: Path
+    library: app.Library
+
+
+def _serve(corpus: Path, index: Path):
+    """Index `corpus` with the hashing embedder and serve it with upload and management on."""
     if not shutil.which("chromium"):
         pytest.skip("Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
     pytest.importorskip("playwright", reason="playwright is not installed (pip install playwright)")
-    work = tmp_path_factory.mktemp("browser")
-    corpus, index = work / "corpus", work / "index"
-    shutil.copytree(REPO / "corpus", corpus)
-    (corpus / "injection.jsonl").write_text(json.dumps(INJECTION, ensure_ascii=False) + "\n", encoding="utf-8")
     settings = BuildSettings(embedder="hashing")
     build_index(corpus, index, settings)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     library = app.Library(open_retriever(index), corpus, index, settings)
-    demo = app.build_ui(library, allow_upload=True)
+    demo = app.build_ui(library, allow_upload=True, allow_manage=True)
     app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
+    return demo, Served(f"http://127.0.0.1:{port}/", corpus, index, library)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    work = tmp_path_factory.mktemp("browser")
+    corpus = work / "corpus"
+    shutil.copytree(REPO / "corpus", corpus)
+    (corpus / "injection.jsonl").write_text(json.dumps(INJECTION, ensure_ascii=False) + "\n", encoding="utf-8")
+    demo, served = _serve(corpus, work / "index")
+    yield served
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def page_url(served):
+    return served.url
+
+
+def _open(p, url: str):
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    page = browser.new_page(locale="en-US", viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    # not "networkidle": a Gradio page keeps a connection open and never settles
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("#ask textarea", timeout=30_000)
+    return browser, page
 
 
 @pytest.fixture()
@@ -49,13 +89,27 @@ def page(page_url):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        # not "networkidle": a Gradio page keeps a connection open and never settles
-        page.goto(page_url, wait_until="domcontentloaded")
-        page.wait_for_selector("#ask textarea", timeout=30_000)
+        browser, page = _open(p, page_url)
         yield page
         browser.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def _ask(page, question: str, expect: str = "#sources .kb-cite") -> None:
+    page.get_by_role("tab", name="问答").click()
+    page.fill("#ask textarea", question)
+    page.click("#send")
+    page.wait_for_selector(expect, timeout=30_000)
+
+
+def _pick(page, dropdown: str, label: str) -> None:
+    """Choose the option `label` of a Gradio dropdown."""
+    page.click(f"{dropdown} input")
+    page.locator("ul[role=listbox] li").filter(has_text=label).first.click()
 
 
 def test_chat_answer_cites_and_opens_its_source(page, tmp_path):
@@ -139,7 +193,11 @@ def test_upload_then_ask_about_it(page, tmp_path):
     page.get_by_role("tab", name="上传").click()
     new = tmp_path / "实践规定.txt"
     new.write_text("示例实践规定\n第一条 专业教师每年到企业实践不少于一个月。\n", encoding="utf-8")
-    page.set_input_files("#upload input[type=file]", str(new))
+    with page.expect_file_chooser() as chooser:
+        page.click("#upload")
+    chooser.value.set_files(str(new))
+    page.wait_for_function("document.querySelector('#upload-pending').innerText.includes('实践规定.txt')",
+                           timeout=30_000)
     page.click("#add")
     page.wait_for_function("document.querySelector('#upload-result').innerText.includes('实践规定.txt')",
                            timeout=60_000)
@@ -153,3 +211,195 @@ def test_upload_then_ask_about_it(page, tmp_path):
     page.click("#send")
     page.wait_for_selector("#sources .kb-cite", timeout=30_000)
     assert "uploads/实践规定.txt" in page.inner_html("#sources")
+
+
+# --- issue 16: all Chinese, derived examples, 原文 view, take-away, feedback, management ----------
+
+def _visible_text(page) -> str:
+    """The page's text over every tab, as a person would read it."""
+    texts = [page.inner_text("body")]
+    for tab in ("检索", "文件", "上传", "管理"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(300)
+        texts.append(page.inner_text("body"))
+    return "\n".join(texts)
+
+
+def test_no_english_strings_and_one_title_font(page):
+    text = _visible_text(page)
+    assert [s for s in ENGLISH if s in text] == []
+    assert page.locator("footer").count() == 0 or not page.locator("footer").first.is_visible()
+    # every letter of the title is set in the same (local) font, none from a web font that fails offline
+    family = page.evaluate("() => getComputedStyle(document.querySelector('#kb-title h1')).fontFamily")
+    assert family.startswith('"Noto Sans CJK SC"')
+    page.get_by_role("tab", name="问答").click()
+    _shot(page, "all-chinese.png")
+
+
+def _answer_each_example(page, examples: list[str], shot: str) -> None:
+    assert examples, "no example questions were derived"
+    for example in examples:
+        page.get_by_role("tab", name="问答").click()
+        page.locator("#examples").get_by_text(example, exact=True).click()
+        page.wait_for_function("(q) => document.querySelector('#ask textarea').value === q", arg=example,
+                               timeout=10_000)
+        page.click("#send")
+        page.wait_for_selector("#sources .kb-cite, #sources ul", timeout=30_000)
+        assert page.locator("#sources .kb-cite").count() >= 1, f"{example} was refused"
+        assert "没有找到回答这个问题的依据" not in page.inner_text("#chat").split(example)[-1]
+    _shot(page, shot)
+
+
+def test_each_derived_example_is_answered(page, served):
+    examples = derive_examples(served.library.retriever)
+    assert len(examples) == 4
+    _answer_each_example(page, examples, "examples-sample.png")
+
+
+@pytest.fixture(scope="module")
+def shared_served(tmp_path_factory):
+    corpus = shared_path("corpus")
+    demo, served = _serve(corpus, tmp_path_factory.mktemp("browser-shared") / "index")
+    yield served
+    demo.close()
+
+
+def test_each_derived_example_is_answered_on_the_shared_corpus(shared_served):
+    from playwright.sync_api import sync_playwright
+
+    examples = derive_examples(shared_served.library.retriever)
+    assert len(examples) == 4 and "证书有效期是多久？" not in examples
+    with sync_playwright() as p:
+        browser, page = _open(p, shared_served.url)
+        try:
+            _answer_each_example(page, examples, "examples-shared.png")
+        finally:
+            browser.close()
+
+
+def _highlighted_pixels(page, selector: str) -> int:
+    """Pixels of the rendered page in the highlight's colour (translucent yellow over white paper)."""
+    from urllib.parse import urljoin
+
+    from PIL import Image
+
+    src = page.get_attribute(f"{selector} img", "src")
+    image = Image.open(io.BytesIO(page.request.get(urljoin(page.url, src)).body())).convert("RGB")
+    return sum(1 for r, g, b in image.getdata() if r > 240 and 215 < g < 245 and 110 < b < 175)
+
+
+def test_pdf_citation_opens_its_page_with_the_quote_highlighted(page):
+    _ask(page, "证书有效期是多久？")
+    _pick(page, "#page-pick", "[1] 职业技能等级证书管理办法（试行） · 第 2 页")
+    page.wait_for_selector("#page-view img", timeout=30_000)
+    page.wait_for_function("document.querySelector('#page-note').innerText.includes('引文已用黄色标出')",
+                           timeout=30_000)
+    assert "rules/certificate_management_measures.pdf 第 2 页：引文已用黄色标出（18 字）" in page.inner_text("#page-note")
+    assert _highlighted_pixels(page, "#page-view") > 1000
+    _shot(page, "page-view.png")
+
+
+def test_document_view_opens_a_clause_on_its_page(page):
+    page.get_by_role("tab", name="文件").click()
+    page.wait_for_selector("#documents table", timeout=30_000)
+    page.locator("#documents").get_by_text("职业技能等级证书管理办法（试行）", exact=True).first.click(force=True)
+    page.wait_for_selector("#document .kb-text", timeout=30_000)
+    _pick(page, "#doc-page-pick", "第三章 证书颁发与管理 > 第十二条 · 第 2 页")
+    page.wait_for_selector("#doc-page-view img", timeout=30_000)
+    assert _highlighted_pixels(page, "#doc-page-view") > 1000
+    _shot(page, "document-page-view.png")
+
+
+def test_downloaded_docx_holds_the_answer_and_its_sources(page, tmp_path):
+    from docx import Document
+
+    _ask(page, "证书有效期是多久？")
+    page.wait_for_selector("#download:not([disabled])", timeout=30_000)
+    with page.expect_download() as download:
+        page.click("#download")
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name == "证书有效期是多久.docx"
+    paragraphs = [p.text for p in Document(str(path)).paragraphs]
+    assert paragraphs[0] == "证书有效期是多久？"
+    assert paragraphs[1].startswith("《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号）第十二条：证书有效期为三年")
+    assert "来源" in paragraphs
+    assert ("[1] 《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号） · 第三章 证书颁发与管理 > 第十二条 · 第 2 页 · "
+            "rules/certificate_management_measures.pdf") in paragraphs
+    assert "证书有效期为三年，自颁证之日起计算。" in paragraphs
+    page.get_by_text("复制回答（Markdown，含编号来源）").click()
+    page.wait_for_selector("#answer-markdown textarea", timeout=10_000)
+    markdown = page.input_value("#answer-markdown textarea")
+    assert "**来源**" in markdown and "[1] 《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号）" in markdown
+    _shot(page, "export.png")
+
+
+def test_feedback_click_lands_in_the_log(page, served):
+    log = served.index / "feedback.jsonl"
+    before = log.read_text(encoding="utf-8").count("\n") if log.exists() else 0
+    _ask(page, "证书有效期是多久？")
+    page.click("#fb-useless")
+    page.wait_for_function("document.querySelector('#fb-note').innerText.includes('已记录：没用')", timeout=10_000)
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == before + 1
+    row = json.loads(lines[-1])
+    assert (row["question"], row["verdict"], row["gold_doc"]) == ("证书有效期是多久？", "没用", "")
+    assert row["citations"][0]["source"] == "rules/certificate_management_measures.pdf"
+
+
+# --- these change the knowledge base: keep them last ----------------------------------------------
+
+REVIEW = "papers/1x_pilot_review.md"
+PRODUCTION = "notices/production_education_notice.txt"
+
+
+def test_metadata_edit_shows_in_the_documents_table_and_kb_docs(page, served, capsys):
+    from kb.cli import main
+
+    page.get_by_role("tab", name="管理").click()
+    _pick(page, "#manage-doc", app._doc_name(served.library.retriever, REVIEW))
+    page.wait_for_function("document.querySelector('#meta-issuer textarea, #meta-issuer input').value !== ''",
+                           timeout=10_000)
+    page.fill("#meta-issuer textarea", "示例市教育局")
+    page.fill("#meta-doc_number textarea", "示教发〔2021〕7号")
+    page.click("#meta-save")
+    page.wait_for_function("document.querySelector('#manage-result').innerText.includes('已保存')", timeout=60_000)
+    assert "已保存 papers/1x_pilot_review.md 的文号、发文机关" in page.inner_text("#manage-result")
+    _shot(page, "manage.png")
+    page.get_by_role("tab", name="文件").click()
+    page.wait_for_function("document.querySelector('#documents').innerText.includes('示例市教育局')", timeout=30_000)
+    row = _table_row(page, REVIEW)
+    assert (row[1], row[4]) == ("示教发〔2021〕7号", "示例市教育局")
+    capsys.readouterr()
+    assert main(["docs", "--index", str(served.index), "--json"]) == 0
+    docs = {d["doc_id"]: d for d in json.loads(capsys.readouterr().out)["documents"]}
+    assert (docs[REVIEW]["issuer"], docs[REVIEW]["doc_number"]) == ("示例市教育局", "示教发〔2021〕7号")
+    assert "issuer,示例市教育局" not in (served.corpus / "metadata.csv").read_text(encoding="utf-8")
+    assert f"{REVIEW},,示教发〔2021〕7号,示例市教育局," in (served.corpus / "metadata.csv").read_text(encoding="utf-8")
+
+
+def _table_row(page, source: str) -> list[str]:
+    """The cells of the documents table's row for `source` (the table renders cells as lines)."""
+    lines = [line for line in page.inner_text("#documents").split("\n") if line.strip()]
+    at = lines.index(source)
+    return lines[at - len(app.DOC_COLUMNS) + 1:at + 1]
+
+
+def test_removed_document_is_no_longer_found_by_search(page, served):
+    from gradio_client import Client
+
+    client = Client(served.url, verbose=False)
+    assert PRODUCTION in client.predict("教职成〔2020〕1号", "", "", "", 5, api_name="/search")
+    page.get_by_role("tab", name="管理").click()
+    _pick(page, "#manage-doc", app._doc_name(served.library.retriever, PRODUCTION))
+    page.click("#manage-remove")
+    page.wait_for_function("document.querySelector('#manage-result').innerText.includes('请勾选')", timeout=10_000)
+    page.check("#manage-confirm input")
+    page.click("#manage-remove")
+    page.wait_for_function("document.querySelector('#manage-result').innerText.includes('已删除')", timeout=60_000)
+    assert not (served.corpus / PRODUCTION).exists()
+    assert PRODUCTION not in client.predict("教职成〔2020〕1号", "", "", "", 5, api_name="/search")
+    page.get_by_role("tab", name="文件").click()
+    page.wait_for_function(f"!document.querySelector('#documents').innerText.includes('{PRODUCTION}')",
+                           timeout=30_000)
+    _shot(page, "manage-removed.png")
