@@ -698,7 +698,11 @@ def _manage_tab(gr, library: Library) -> tuple[list, list]:
         if not doc_id:
             return _notice(MANAGE_NO_DOC)
         old = _meta_values(library.retriever, doc_id)
-        changed = {n: (v or "").strip() for n, v in zip(names, values) if (v or "").strip() != old.get(n, "")}
+        record = library.retriever.index.records.get(doc_id)
+        overridden = record.meta.overridden if record else ()
+        # an emptied field clears a correction; one that was never corrected stays as read
+        changed = {n: v for n, v in ((n, (v or "").strip()) for n, v in zip(names, values))
+                   if v != old.get(n, "") and (v or n in overridden)}
         if not changed:
             return _notice(META_UNCHANGED)
         return _managed(lambda: library.change(set_metadata, doc_id, changed, progress=_progress_bar(progress)),

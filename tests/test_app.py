@@ -266,3 +266,47 @@ def test_every_route_needs_login_when_auth_is_set(tmp_path, route, body):
     finally:
         demo.close()
     assert caught.value.code == 401
+
+
+def test_management_endpoints_over_gradio_client(tmp_path):
+    import shutil
+
+    from gradio_client import Client, handle_file
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(REPO / "corpus", corpus)
+    settings = BuildSettings(embedder="hashing")
+    build_index(corpus, index, settings)
+    library = app.Library(open_retriever(index), corpus, index, settings)
+    new = tmp_path / "新版评述.md"
+    new.write_text("# 1+X证书制度试点评述（新版）\n\n试点院校应当每年报告证书考核情况。\n", encoding="utf-8")
+    port = _free_port()
+    demo = app.build_ui(library, allow_manage=True)
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        saved = client.predict(PDF, "", "", "示例机关", "", "", "", "", "", api_name="/set_meta")
+        refused = client.predict(PDF, False, api_name="/remove")
+        replaced = client.predict("papers/1x_pilot_review.md", handle_file(str(new)), api_name="/replace")
+        removed = client.predict("notices/production_education_notice.txt", True, api_name="/remove")
+        bad = client.predict(PDF, "", "", "", "昨天", "", "", "", "", api_name="/set_meta")
+    finally:
+        demo.close()
+    assert "已保存 rules/certificate_management_measures.pdf 的发文机关" in saved
+    assert "请勾选" in refused and (corpus / PDF).exists()
+    assert "已用新版本替换 papers/1x_pilot_review.md" in replaced
+    assert "已删除 notices/production_education_notice.txt" in removed
+    assert "操作没有完成" in bad and "is not a date" in bad
+    register = library.retriever.index.register
+    assert library.retriever.index.records[PDF].meta.issuer == "示例机关"
+    assert register.entries["papers/1x_pilot_review.md"].superseded_by == "papers/新版评述.md"
+    assert "notices/production_education_notice.txt" not in register.records
+
+
+def test_management_is_off_unless_asked_for(retriever, tmp_path):
+    settings = BuildSettings(embedder="hashing")
+    library = app.Library(retriever, REPO / "corpus", tmp_path / "index", settings)
+    names = {d.api_name for d in app.build_ui(library, allow_upload=True).fns.values()}
+    assert {"remove", "replace", "set_meta"}.isdisjoint(names) and "upload" in names
+    names = {d.api_name for d in app.build_ui(library, allow_manage=True).fns.values()}
+    assert {"remove", "replace", "set_meta", "upload"} <= names
