@@ -31,13 +31,13 @@ def to_markdown(answer: Answer, name_of=None) -> str:
     default the citation's own title and 文号.
     """
     name_of = name_of or _default_name
-    lines = [f"**问题：**{answer.question}", "", answer.text]
+    # blank lines between blocks: Markdown joins single lines into one paragraph
+    blocks = [f"**问题：**{answer.question}", *(line for line in answer.text.split("\n") if line.strip())]
     if answer.citations:
-        lines += ["", f"**{SOURCES_HEADING}**", ""]
-        for c, name in zip(answer.citations, _names(answer, name_of)):
-            lines.append(f"[{c.n}] {source_line(c, name)}")
-            lines.append(f"    > {' '.join(c.quote.split())}")
-    return "\n".join(lines) + "\n"
+        blocks.append(f"**{SOURCES_HEADING}**")
+        blocks += [f"[{c.n}] {source_line(c, name)}\n> {' '.join(c.quote.split())}"
+                   for c, name in zip(answer.citations, _names(answer, name_of))]
+    return "\n\n".join(blocks) + "\n"
 
 
 def write_docx(answer: Answer, path: Path, name_of=None) -> Path:

@@ -123,9 +123,10 @@ def test_markdown_and_docx_carry_the_numbered_sources(sample_retriever, tmp_path
 
     answer = answer_question(sample_retriever, "证书有效期是多久？", AnswerSettings())
     markdown = to_markdown(answer, lambda c: sample_retriever.index.register.name(c.doc_id))
-    assert markdown.startswith("**问题：**证书有效期是多久？\n\n" + answer.text + "\n\n**来源**\n\n[1] ")
-    assert ("[1] 《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号） · 第三章 证书颁发与管理 > 第十二条 · 第 2 页 · "
-            f"{PDF}\n    > 证书有效期为三年，自颁证之日起计算。") in markdown
+    lines = answer.text.split("\n")
+    assert markdown.startswith("**问题：**证书有效期是多久？\n\n" + "\n\n".join(lines) + "\n\n**来源**\n\n[1] ")
+    assert ("\n\n[1] 《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号） · 第三章 证书颁发与管理 > 第十二条 · "
+            f"第 2 页 · {PDF}\n> 证书有效期为三年，自颁证之日起计算。\n\n[2] ") in markdown
     path = write_docx(answer, tmp_path / "a.docx")
     doc = Document(str(path))
     texts = [p.text for p in doc.paragraphs]
