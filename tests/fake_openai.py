@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +45,16 @@ def _chunk(delta: dict, finish: str | None = None) -> bytes:
     data = {"id": "c1", "object": "chat.completion.chunk", "model": "m",
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A test server on which a client that hangs up mid-reply (a timeout test does) is no error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset
+            super().handle_error(request, client_address)
 
 
 def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
@@ -98,7 +109,7 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
 def serve() -> Iterator[FakeServer]:
     """Run a FakeServer until the block ends; no request handler outlives it."""
     fake = FakeServer(base_url="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    httpd = _QuietServer(("127.0.0.1", 0), _handler(fake))
     fake.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
