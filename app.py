@@ -490,7 +490,8 @@ def _chat_tab(gr, chat, choices, examples, current, corpus):
     inputs, outputs = [message, chatbot, last, scope], [chatbot, sources, last]
 
     def after(answer):
-        return (*_takeaway(current(), answer), gr.update(choices=_page_choices(answer, corpus), value=None), "")
+        choices = _page_choices(current(), answer, corpus)
+        return (*_takeaway(current(), answer), gr.update(choices=choices, value=None, visible=bool(choices)), "")
 
     for trigger in (send.click, message.submit):
         (trigger(chat, inputs, outputs, api_visibility="private").then(lambda: "", None, message)
@@ -509,18 +510,18 @@ def _placeholder(examples: list[str]) -> str:
 
 def _page_view(gr, label: str, prefix: str):
     """A picker of clauses, the rendered page with the clause highlighted, and a caption."""
-    pick = gr.Dropdown([], label=label, elem_id=f"{prefix}-pick", interactive=True)
+    pick = gr.Dropdown([], label=label, elem_id=f"{prefix}-pick", interactive=True, visible=False)
     image = gr.Image(show_label=False, type="pil", interactive=False, elem_id=f"{prefix}-view", buttons=["fullscreen"],
                      visible=False)
     note = gr.HTML(elem_id=f"{prefix}-note")
     return pick, image, note
 
 
-def _page_choices(answer: Answer | None, corpus: Path | None) -> list[tuple[str, int]]:
+def _page_choices(retriever, answer: Answer | None, corpus: Path | None) -> list[tuple[str, int]]:
     """The answer's PDF citations, as (label, n), when the corpus folder holds their files."""
     if answer is None or corpus is None:
         return []
-    return [(f"[{c.n}] {c.title or c.doc_id} · 第 {'、'.join(map(str, c.pages))} 页", c.n)
+    return [(f"[{c.n}] {_doc_name(retriever, c.doc_id)} · 第 {'、'.join(map(str, c.pages))} 页", c.n)
             for c in answer.citations if c.pages and c.source.lower().endswith(".pdf")]
 
 
@@ -604,8 +605,9 @@ def _documents_tab(gr, current, corpus):
     def show(rows, event):
         row = event.index[0]
         source = rows.iloc[row, -1] if hasattr(rows, "iloc") else rows[row][-1]
-        return (document_outline(current(), source),
-                gr.update(choices=_clause_choices(current(), source, corpus), value=None), *_no_page())
+        choices = _clause_choices(current(), source, corpus)
+        return (document_outline(current(), source), gr.update(choices=choices, value=None, visible=bool(choices)),
+                *_no_page())
 
     def page(chunk_id):
         chunk = next((c for c in current().index.chunks if c.chunk_id == chunk_id), None)

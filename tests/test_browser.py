@@ -134,10 +134,15 @@ def test_chat_answer_cites_and_opens_its_source(page, tmp_path):
 
 
 def test_chat_refusal_is_shown(page):
+    _ask(page, "证书有效期是多久？")
+    page.wait_for_selector("#page-pick", state="visible", timeout=30_000)  # the answer cites a PDF
     page.fill("#ask textarea", "火星移民签证怎么办理")
     page.press("#ask textarea", "Enter")
     page.wait_for_selector("#sources ul", timeout=30_000)
     assert "知识库中没有找到回答这个问题的依据。" in page.inner_text("#chat")
+    # nothing cited, so no page to open and nothing to download
+    page.wait_for_selector("#page-pick", state="hidden", timeout=30_000)
+    assert page.locator("#download").is_disabled()
 
 
 def test_question_shows_cited_passages(page):
@@ -290,7 +295,7 @@ def _highlighted_pixels(page, selector: str) -> int:
 
 def test_pdf_citation_opens_its_page_with_the_quote_highlighted(page):
     _ask(page, "证书有效期是多久？")
-    _pick(page, "#page-pick", "[1] 职业技能等级证书管理办法（试行） · 第 2 页")
+    _pick(page, "#page-pick", "[1] 《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号） · 第 2 页")
     page.wait_for_selector("#page-view img", timeout=30_000)
     page.wait_for_function("document.querySelector('#page-note').innerText.includes('引文已用黄色标出')",
                            timeout=30_000)
@@ -358,10 +363,12 @@ def test_metadata_edit_shows_in_the_documents_table_and_kb_docs(page, served, ca
 
     page.get_by_role("tab", name="管理").click()
     _pick(page, "#manage-doc", app._doc_name(served.library.retriever, REVIEW))
-    page.wait_for_function("document.querySelector('#meta-issuer textarea, #meta-issuer input').value !== ''",
+    page.wait_for_function("document.querySelector('#meta-issuer textarea').value === '示例职业技术学院'",
                            timeout=10_000)
-    page.fill("#meta-issuer textarea", "示例市教育局")
-    page.fill("#meta-doc_number textarea", "示教发〔2021〕7号")
+    for box, value in (("#meta-issuer", "示例市教育局"), ("#meta-doc_number", "示教发〔2021〕7号")):
+        page.fill(f"{box} textarea", value)
+        page.press(f"{box} textarea", "Tab")  # Gradio takes a textbox's value when it loses focus
+        assert page.input_value(f"{box} textarea") == value
     page.click("#meta-save")
     page.wait_for_function("document.querySelector('#manage-result').innerText.includes('已保存')", timeout=60_000)
     assert "已保存 papers/1x_pilot_review.md 的文号、发文机关" in page.inner_text("#manage-result")
