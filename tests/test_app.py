@@ -310,3 +310,17 @@ def test_management_is_off_unless_asked_for(retriever, tmp_path):
     assert {"remove", "replace", "set_meta"}.isdisjoint(names) and "upload" in names
     names = {d.api_name for d in app.build_ui(library, allow_manage=True).fns.values()}
     assert {"remove", "replace", "set_meta", "upload"} <= names
+
+
+def test_versions_of_one_title_are_told_apart(tmp_path):
+    rows = [{"id": f"law{year}", "title": "中华人民共和国职业教育法",
+             "text": f"中华人民共和国职业教育法\n（{year}年{month}月{day}日第{n}届全国人民代表大会常务委员会会议通过）\n"
+                     f"第一条 为了发展职业教育，制定本法。\n第二条 职业学校应当{duty}。\n"}
+            for year, month, day, n, duty in ((1996, 5, 15, "八", "培养学生"), (2022, 4, 20, "十三", "坚持立德树人"))]
+    retriever = index_rows(tmp_path, rows)
+    assert sorted(r[0] for r in app.document_rows(retriever)) == ["中华人民共和国职业教育法（1996年）",
+                                                                  "中华人民共和国职业教育法（2022年）"]
+    _, sources, last = run_chat(app.make_chat(retriever), "职业学校应当坚持什么？")
+    assert "《中华人民共和国职业教育法》（2022年）" in sources and '<span class="kb-status kb-in-force">现行有效</span>' in sources
+    assert [label for label, _ in app._doc_choices(retriever)] == ["《中华人民共和国职业教育法》（1996年）",
+                                                                   "《中华人民共和国职业教育法》（2022年）"]

@@ -149,6 +149,19 @@ def test_feedback_log_is_a_qa_file_kb_eval_reads(sample_retriever, tmp_path):
     assert result["recall@1"] == 1.0 and result["answer_recall@5"] == 1.0 and result["questions"] == 2
 
 
+def test_kb_eval_reads_the_feedback_log(sample_retriever, capsys):
+    index = sample_retriever.index.folder
+    log = index / LOG
+    try:
+        record(index, answer_question(sample_retriever, "证书有效期是多久？", AnswerSettings()), "有用")
+        capsys.readouterr()
+        assert main(["eval", str(log), "--index", str(index), "--json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+    finally:
+        log.unlink()  # the index is shared with other tests
+    assert (result["questions"], result["recall@1"], result["answer_recall@5"]) == (1, 1.0, 1.0)
+
+
 # --- derived examples ----------------------------------------------------------------------------
 
 def _answered_from_their_documents(retriever, examples):
