@@ -325,6 +325,9 @@ CSS = """
 #kb-title h1 {font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif;
   font-weight: 700;}
 .kb-in-force {background: #3a7d44;}
+/* Gradio's status text while an event runs ("processing | 1.2s", "queue: 1/2") is English; the
+   spinner and the progress bars (labelled in Chinese) stay */
+.meta-text, .meta-text-center {display: none !important;}
 .kb-hit {border-bottom: 1px solid #ddd; padding: 10px 0;}
 .kb-head {font-weight: 600; font-size: 1.05em;}
 .kb-where {color: #555; margin-top: 2px;}

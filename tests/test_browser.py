@@ -237,6 +237,11 @@ def test_no_english_strings_and_one_title_font(page):
     # every letter of the title is set in the same (local) font, none from a web font that fails offline
     family = page.evaluate("() => getComputedStyle(document.querySelector('#kb-title h1')).fontFamily")
     assert family.startswith('"Noto Sans CJK SC"')
+    # Gradio writes "processing | 1.2s" and "queue: 1/2" into these while an event runs: hidden
+    for cls in ("meta-text", "meta-text-center"):
+        display = page.evaluate("""(cls) => { const d = document.createElement('div'); d.className = cls;
+            document.querySelector('#status').appendChild(d); return getComputedStyle(d).display; }""", cls)
+        assert display == "none"
     page.get_by_role("tab", name="问答").click()
     _shot(page, "all-chinese.png")
 
