@@ -121,16 +121,17 @@ def _clause_of(retriever, doc_id: str, start: int, end: int):
     return None
 
 
-def render_sources(answer: Answer, retriever) -> str:
-    """HTML for the sources panel: each [n] with its clause, the quoted span marked; all escaped."""
+def render_sources(answer: Answer, retriever, page_buttons: bool = False) -> str:
+    """HTML for the sources panel: each [n] with its clause, the quoted span marked; all escaped.
+    With `page_buttons`, a PDF citation carries a 查看原文页 button that opens its page."""
     if answer.refused:
         items = "".join(f"<li>{html.escape(_doc_name(retriever, h.chunk.doc_id))} "
                         f"{html.escape(h.chunk.path_str)}</li>" for h in answer.related)
         return f'<div class="kb-notice">{html.escape(RELATED_TITLE)}<ul>{items}</ul></div>'
-    return "\n".join(_render_citation(c, retriever) for c in answer.citations) or _notice(SOURCES_EMPTY)
+    return "\n".join(_render_citation(c, retriever, page_buttons) for c in answer.citations) or _notice(SOURCES_EMPTY)
 
 
-def _render_citation(c: Citation, retriever) -> str:
+def _render_citation(c: Citation, retriever, page_button: bool = False) -> str:
     where = [" > ".join(c.path)] if c.path else []
     if c.pages:
         where.append("第 " + "、".join(map(str, c.pages)) + " 页")
@@ -146,9 +147,16 @@ def _render_citation(c: Citation, retriever) -> str:
         f'<details class="kb-cite" id="kb-cite-{c.n}"><summary><b>[{c.n}]</b> '
         f'{html.escape(" · ".join([_doc_name(retriever, c.doc_id), *where]))}'
         f'{_status_tag(entry.status if entry else "") or _in_force_tag(entry)}'
-        f'<div class="kb-quote">{html.escape(c.quote)}</div></summary>'
+        f'<div class="kb-quote">{html.escape(c.quote)}</div>{_page_button(c) if page_button else ""}</summary>'
         f'<div class="kb-source">{html.escape(c.source)}</div><blockquote class="kb-text">{clause}</blockquote></details>'
     )
+
+
+def _page_button(c: Citation) -> str:
+    """A button that opens citation n's PDF page in the page view (PAGE_JS sends n to the server)."""
+    if not (c.pages and c.source.lower().endswith(".pdf")):
+        return ""
+    return f'<button type="button" class="kb-page-open" data-n="{c.n}">查看原文页</button>'
 
 
 def _in_force_tag(entry) -> str:
@@ -169,6 +177,7 @@ def make_chat(source, llm=None):
     from kb.answer import AnswerSettings, rewrite_followup, stream_answer
 
     current = _getter(source)
+    page_buttons = isinstance(source, Library)  # the page view needs the corpus folder's files
 
     def chat(message: str, history: list | None, last: Answer | None, scope: list[str] | None = None):
         message = (message or "").strip()
@@ -187,7 +196,7 @@ def make_chat(source, llm=None):
                     yield history, _notice(SOURCES_WAITING), last
                 else:
                     history[-1] = {"role": "assistant", "content": item.text}
-                    yield history, render_sources(item, retriever), item
+                    yield history, render_sources(item, retriever, page_buttons), item
         except KBError as e:
             history[-1] = {"role": "assistant", "content": SEARCH_FAILED.format(reason=e)}
             yield history, _notice(SEARCH_FAILED.format(reason=e)), last
@@ -320,6 +329,22 @@ MARKER_JS = """
 }
 """
 
+# A 查看原文页 button in the sources panel writes its citation's number (and the time, so the same
+# number twice is still a change) into a hidden textbox, whose input event renders that page.
+PAGE_JS = """
+() => {
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest('.kb-page-open');
+    if (!button) return;
+    event.preventDefault();  // inside <summary>: do not fold the citation
+    const box = document.querySelector('#page-request textarea');
+    if (!box) return;
+    box.value = button.dataset.n + ':' + Date.now();
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  });
+}
+"""
+
 FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "sans-serif")
 CSS = """
 #kb-title h1 {font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif;
@@ -341,6 +366,8 @@ CSS = """
 .kb-cite summary {cursor: pointer;}
 .kb-quote {color: #333; margin: 4px 0 0 1.2em;}
 .kb-cite mark {background: #ffe08a;}
+.kb-page-open {margin: 4px 0 0 1.2em; font-size: 0.85em; padding: 1px 8px; border: 1px solid #bbb;
+  border-radius: 4px; background: #fafafa; cursor: pointer;}
 """
 
 
@@ -501,6 +528,15 @@ def _chat_tab(gr, chat, choices, examples, current, corpus):
          .then(after, last, [markdown, download, page_pick, feedback_note], api_visibility="private"))
     page_pick.input(lambda n, answer: _cited_page(current(), corpus, answer, n), [page_pick, last],
                     [page_image, page_note], api_visibility="private")
+    # the 查看原文页 buttons of the sources panel (PAGE_JS); "n:time", so a second click is still a change
+    page_request = gr.Textbox(visible="hidden", elem_id="page-request")
+    def requested(value: str, answer):
+        n = (value or "").split(":")[0]
+        if not n.isdigit():
+            return gr.update(), *_no_page()
+        return gr.update(value=int(n)), *_cited_page(current(), corpus, answer, int(n))
+
+    page_request.change(requested, [page_request, last], [page_pick, page_image, page_note], api_visibility="private")
     for button, verdict in ((useful, "有用"), (useless, "没用")):
         button.click(lambda answer, v=verdict: _feedback(current(), answer, v), last, feedback_note,
                      api_visibility="private")
@@ -844,7 +880,8 @@ def launch(demo, **options):
     # local fonts only: the default theme's web font is unreachable offline, and the title's
     # letters then came from two fonts
     theme = gr.themes.Default(font=list(FONTS), font_mono=["Noto Sans Mono CJK SC", "monospace"])
-    return demo.queue().launch(css=CSS, js=MARKER_JS, max_file_size=MAX_UPLOAD_BYTES, footer_links=[],
+    return demo.queue().launch(css=CSS, js=f"() => {{ ({MARKER_JS})(); ({PAGE_JS})(); }}",
+                               max_file_size=MAX_UPLOAD_BYTES, footer_links=[],
                                theme=theme, **options)
 
 

@@ -324,3 +324,14 @@ def test_versions_of_one_title_are_told_apart(tmp_path):
     assert "《中华人民共和国职业教育法》（2022年）" in sources and '<span class="kb-status kb-in-force">现行有效</span>' in sources
     assert [label for label, _ in app._doc_choices(retriever)] == ["《中华人民共和国职业教育法》（1996年）",
                                                                    "《中华人民共和国职业教育法》（2022年）"]
+
+
+def test_pdf_citations_carry_a_page_button(retriever):
+    from kb.answer import AnswerSettings, answer_question
+
+    answer = answer_question(retriever, "证书有效期是多久？", AnswerSettings())
+    assert "kb-page-open" not in app.render_sources(answer, retriever)
+    html = app.render_sources(answer, retriever, page_buttons=True)
+    pdf = [c.n for c in answer.citations if c.source == PDF]
+    assert pdf and html.count('class="kb-page-open"') == len(pdf)
+    assert f'<button type="button" class="kb-page-open" data-n="{pdf[0]}">查看原文页</button>' in html
