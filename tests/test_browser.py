@@ -366,6 +366,7 @@ def test_feedback_click_lands_in_the_log(page, served):
     row = json.loads(lines[-1])
     assert (row["question"], row["verdict"], row["gold_doc"]) == ("证书有效期是多久？", "没用", "")
     assert row["citations"][0]["source"] == "rules/certificate_management_measures.pdf"
+    _shot(page, "feedback.png")
 
 
 # --- these change the knowledge base: keep them last ----------------------------------------------
@@ -393,6 +394,7 @@ def test_metadata_edit_shows_in_the_documents_table_and_kb_docs(page, served, ca
     page.wait_for_function("document.querySelector('#documents').innerText.includes('示例市教育局')", timeout=30_000)
     row = _table_row(page, REVIEW)
     assert (row[1], row[4]) == ("示教发〔2021〕7号", "示例市教育局")
+    _shot(page, "metadata-in-table.png")
     capsys.readouterr()
     assert main(["docs", "--index", str(served.index), "--json"]) == 0
     docs = {d["doc_id"]: d for d in json.loads(capsys.readouterr().out)["documents"]}
