@@ -487,6 +487,8 @@ def build_ui(source, llm=None, *, allow_upload: bool = False, allow_manage: bool
 
         for change in changes:
             change.then(refreshed, None, refresh_outputs, api_visibility="private")
+        if library:  # the page as built shows the documents of start-up; a visitor after a change sees today's
+            demo.load(refreshed, None, refresh_outputs, api_visibility="private")
         # after the tabs: anything placed between two tabs splits them into separate tab groups
         # two at a time: the machine has two cores, and numpy, FAISS and the embedder release the GIL
         gr.api(make_ask_api(source, llm), api_name="ask", concurrency_limit=2)
@@ -521,11 +523,14 @@ def _chat_tab(gr, chat, choices, examples, current, corpus):
 
     def after(answer):
         choices = _page_choices(current(), answer, corpus)
-        return (*_takeaway(current(), answer), gr.update(choices=choices, value=None, visible=bool(choices)), "")
+        return (*_takeaway(current(), answer), gr.update(choices=choices, value=None, visible=bool(choices)))
 
     for trigger in (send.click, message.submit):
-        (trigger(chat, inputs, outputs, api_visibility="private").then(lambda: "", None, message)
-         .then(after, last, [markdown, download, page_pick, feedback_note], api_visibility="private"))
+        # the previous answer's 已记录 note goes when the next question is sent, not later, where it
+        # would wipe out a verdict given on the new answer meanwhile
+        (trigger(lambda: "", None, feedback_note, api_visibility="private")
+         .then(chat, inputs, outputs, api_visibility="private").then(lambda: "", None, message)
+         .then(after, last, [markdown, download, page_pick], api_visibility="private"))
     page_pick.input(lambda n, answer: _cited_page(current(), corpus, answer, n), [page_pick, last],
                     [page_image, page_note], api_visibility="private")
     # the 查看原文页 buttons of the sources panel (PAGE_JS); "n:time", so a second click is still a change

@@ -403,6 +403,28 @@ def test_metadata_edit_shows_in_the_documents_table_and_kb_docs(page, served, ca
     assert f"{REVIEW},,示教发〔2021〕7号,示例市教育局," in (served.corpus / "metadata.csv").read_text(encoding="utf-8")
 
 
+def test_replacing_a_document_marks_the_old_one_revised_with_a_link(page, served, tmp_path):
+    new = tmp_path / "review-2024.md"
+    new.write_text("# 1+X证书制度试点评述（2024年版）\n\n试点院校应当每年报告证书考核情况。\n", encoding="utf-8")
+    page.get_by_role("tab", name="管理").click()
+    _pick(page, "#manage-doc", app._doc_name(served.library.retriever, REVIEW))
+    with page.expect_file_chooser() as chooser:
+        page.click("#replace-file")
+    chooser.value.set_files(str(new))
+    page.wait_for_timeout(1000)  # the chosen file reaches the server before the click below
+    page.click("#manage-replace")
+    page.wait_for_function("document.querySelector('#manage-result').innerText.includes('已用新版本替换')",
+                           timeout=60_000)
+    page.get_by_role("tab", name="文件").click()
+    page.wait_for_function("document.querySelector('#documents').innerText.includes('papers/review-2024.md')",
+                           timeout=30_000)
+    assert _table_row(page, REVIEW)[3] == "已修订"
+    page.locator("#documents").get_by_text(REVIEW, exact=True).first.click(force=True)
+    page.wait_for_selector("#document .kb-relation", timeout=30_000)
+    assert "状态：已修订（已被 《1+X证书制度试点评述（2024年版）》 取代" in page.inner_text("#document")
+    _shot(page, "manage-replaced.png")
+
+
 def _table_row(page, source: str) -> list[str]:
     """The cells of the documents table's row for `source` (the table renders cells as lines)."""
     lines = [line for line in page.inner_text("#documents").split("\n") if line.strip()]
