@@ -218,3 +218,14 @@ def test_page_view_follows_a_quote_onto_the_next_page():
 def test_page_view_of_a_missing_file_names_it(tmp_path):
     with pytest.raises(KBError, match="missing.pdf"):
         render_quote(tmp_path / "missing.pdf", (1,), "x")
+
+
+def test_cli_replace(kb, tmp_path, capsys):
+    corpus, index = kb
+    new = tmp_path / "review-2024.md"
+    new.write_text("# 试点评述（2024年版）\n\n试点院校应当每年报告证书考核情况。\n", encoding="utf-8")
+    assert main(["replace", REVIEW, str(new), "--corpus", str(corpus), "--index", str(index), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["new_source"] == "papers/review-2024.md" and out["documents"] == 11
+    assert main(["replace", REVIEW, str(tmp_path / "missing.md"), "--corpus", str(corpus), "--index", str(index)]) == 2
+    assert "missing.md: no such file" in capsys.readouterr().err
