@@ -211,6 +211,55 @@ def test_backends_rank_the_same_top_documents_and_weigh_words_alike(tmp_path):
     close(retrievers["milvus"])
 
 
+# Rows that differ only in case and width: PolicyKB folds both (kb.tokenize.normalize), so every backend
+# must score them alike, and rank them as the local BM25 does.
+VARIANTS = {
+    "upper.txt": "关于1+X证书制度试点的通知\n1+X证书制度试点由培训评价组织实施，证书有效期为三年。\n",
+    "lower.txt": "关于1+x证书制度试点的通知\n1+x证书制度试点由培训评价组织实施，证书有效期为三年。\n",
+    "fullwidth.txt": "关于１＋Ｘ证书制度试点的通知\n１＋Ｘ证书制度试点由培训评价组织实施，证书有效期为三年。\n",
+    "measures.txt": "职业技能等级证书管理办法\n职业技能等级证书由培训评价组织颁发，1+X证书与学历证书互通，"
+                    "ABC等级考核每年两次，考核站点由省级教育行政部门备案。\n",
+    "enterprise.txt": "产教融合型企业建设培育办法\n对产教融合型企业给予组合式激励，按规定落实教育费附加抵免政策，"
+                      "校企合作开展现代学徒制培养。\n",
+}
+VARIANT_QUESTIONS = ("1+X证书", "１＋ｘ证书有效期", "培训评价组织颁发证书", "abc等级考核", "产教融合型企业的激励")
+# one channel at a time: weighted fusion with all the weight on it
+CHANNELS = {"words": SearchSettings(top_k=100, dense_weight=0.0, word_weight=1.0),
+            "chars": SearchSettings(top_k=100, dense_weight=0.0, word_weight=0.0),
+            "dense": SearchSettings(top_k=100, dense_weight=1.0)}
+
+
+def _ranking(retriever, question: str, settings: SearchSettings) -> list[tuple[float, str]]:
+    """The chunks the channel scores, best first; equal scores (the variants) in chunk-id order."""
+    hits = [(round(h.score, 4), h.chunk.chunk_id) for h in retriever.search(question, settings) if h.score > 0]
+    return sorted(hits, key=lambda x: (-x[0], x[1]))
+
+
+@NEEDS_LITE
+def test_each_channel_ranks_alike_on_both_backends_through_case_and_width(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in VARIANTS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    retrievers = {}
+    for backend in ("faiss", "milvus"):
+        build_index(corpus, tmp_path / backend, settings_for(backend, tmp_path))
+        retrievers[backend] = open_retriever(tmp_path / backend)
+    try:
+        for question in VARIANT_QUESTIONS:
+            for channel, settings in CHANNELS.items():
+                faiss, milvus = (_ranking(retrievers[b], question, settings) for b in ("faiss", "milvus"))
+                assert faiss, (question, channel)  # each question finds something on each channel
+                assert milvus == faiss, (question, channel)
+        # the three variants score exactly alike on the word channel, on both backends
+        for backend, retriever in retrievers.items():
+            scores = {h.chunk.doc_id: h.score for h in retriever.search("1+X证书", CHANNELS["words"])}
+            assert scores["upper.txt"] == pytest.approx(scores["lower.txt"]) == pytest.approx(
+                scores["fullwidth.txt"]), backend
+    finally:
+        close(retrievers["milvus"])
+
+
 # ---------------------------------------------------------------- Milvus only
 
 
