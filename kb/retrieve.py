@@ -153,7 +153,7 @@ class Retriever:
         candidates = np.unique(np.concatenate([*found.values(), named_rows]).astype(np.int64))
         if len(candidates) == 0:
             return []
-        fused = self._fuse(candidates, ranked, found, settings)
+        fused = self._fuse(candidates, ranked, settings)
         fused = self._weigh_by_register(candidates, fused, question, settings)
         if named_rows:
             fused = _named_first(fused, np.isin(candidates, named_rows), read_in_order=not word_tokens(named.rest))
@@ -168,12 +168,12 @@ class Retriever:
                           rrf_k=settings.rrf_k if settings.fusion == "rrf" else None)
         return self.index.store.search(plan)
 
-    def _fuse(self, candidates, ranked: dict[str, Ranked], found, settings: SearchSettings) -> np.ndarray:
+    def _fuse(self, candidates, ranked: dict[str, Ranked], settings: SearchSettings) -> np.ndarray:
         lex_w = 1.0 - settings.dense_weight
         weights = {"dense": settings.dense_weight, "words": lex_w * settings.word_weight,
                    "chars": lex_w * (1.0 - settings.word_weight), "hybrid": 1.0}  # hybrid: the store fused
         if settings.fusion == "rrf":
-            by_row = rrf({k: v.tolist() for k, v in found.items()}, k=settings.rrf_k, weights=weights)
+            by_row = rrf({k: r.rows.tolist() for k, r in ranked.items()}, k=settings.rrf_k, weights=weights)
             return np.array([by_row.get(int(r), 0.0) for r in candidates])
         return weighted_fusion({name: r.scores_of(candidates) for name, r in ranked.items()}, weights)
 

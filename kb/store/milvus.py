@@ -178,7 +178,8 @@ class MilvusStore(Store):
         digests = {r.doc_id: r.content_hash for r in contents.records}
         self.digests = [digests[c.doc_id] for c in contents.chunks]
         self.doc_ids = [r.doc_id for r in contents.records]
-        self.doc_of_row = np.repeat(np.arange(len(contents.records)), [r.n_chunks for r in contents.records])
+        ordinal = {d: i for i, d in enumerate(self.doc_ids)}
+        self.doc_of_row = np.array([ordinal[c.doc_id] for c in contents.chunks], dtype=np.int64)
         # the three searches of a question at once: a server answers them in parallel (Milvus Lite too, partly)
         self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="milvus-search")
 
