@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kb.store import Store
 
 FUSION_METHODS = ("weighted", "rrf")
 DENSE_BACKENDS = ("auto", "flat", "hnsw")
@@ -27,7 +30,7 @@ class BuildSettings:
     hnsw_m: int = 32
     store: str = "faiss"  # index backend, by name in kb.store.STORES: faiss (files in the index folder) or milvus
     # the backend's own Options (kb.store), saved under its name; None: its defaults
-    store_options: Any = None
+    store_options: Store.Options | None = None
 
     def __post_init__(self) -> None:
         if self.dense_backend not in DENSE_BACKENDS:

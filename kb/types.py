@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,8 @@ class Ranked:
 
     def scores_of(self, rows: np.ndarray) -> np.ndarray:
         """The channel's score of each of `rows`."""
+        import numpy as np
+
         if self.exact is not None:
             return self.exact(rows)
         known = dict(zip(self.rows.tolist(), self.scores.tolist()))

@@ -6,11 +6,12 @@ import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: the registry is read by the CLI's parser, which stays light
+    import numpy as np
 
-from kb.types import Ranked
+    from kb.types import Ranked
 
 
 @dataclass(frozen=True)
