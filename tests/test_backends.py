@@ -211,6 +211,7 @@ def test_backends_rank_the_same_top_documents_and_weigh_words_alike(tmp_path):
     for question in QUESTIONS:
         tops = {b: [h.chunk.doc_id for h in r.search(question, SearchSettings(top_k=1))] for b, r in retrievers.items()}
         assert tops["faiss"] == tops["milvus"], question
+        _assert_same_lists(retrievers, question)
     # idf by hand from each chunk's own tokens: log((n + 1) / (df + 0.5)), an unknown word's df 0
     from kb.pipeline import index_text
     from kb.tokenize import word_tokens
@@ -257,6 +258,18 @@ def _plan(retriever, question: str):
                       retriever.embedder.embed_query(question), 100)
 
 
+def _assert_same_lists(retrievers: dict, question: str) -> None:
+    """Both stores' lists for one question: the same rows with the same raw scores on every channel."""
+    plan = _plan(retrievers["faiss"], question)
+    lists = {b: r.index.store.search(plan) for b, r in retrievers.items()}
+    assert set(lists["milvus"]) == set(lists["faiss"]) == {"words", "chars", "dense"}
+    for channel, ranked in lists["faiss"].items():
+        other = lists["milvus"][channel]
+        assert len(ranked.rows), (question, channel)
+        assert dict(zip(other.rows.tolist(), other.scores.tolist())) == pytest.approx(
+            dict(zip(ranked.rows.tolist(), ranked.scores.tolist())), rel=1e-4), (question, channel)
+
+
 @NEEDS_LITE
 def test_each_channel_ranks_alike_on_both_backends_through_case_and_width(tmp_path):
     corpus = tmp_path / "corpus"
@@ -275,13 +288,7 @@ def test_each_channel_ranks_alike_on_both_backends_through_case_and_width(tmp_pa
                 assert milvus == faiss, (question, channel)
         # and each store's own lists: the same rows with the same raw scores, BM25 and inner product alike
         for question in VARIANT_QUESTIONS:
-            plan = _plan(retrievers["faiss"], question)
-            lists = {b: r.index.store.search(plan) for b, r in retrievers.items()}
-            assert set(lists["milvus"]) == set(lists["faiss"]) == {"words", "chars", "dense"}
-            for channel, ranked in lists["faiss"].items():
-                other = lists["milvus"][channel]
-                assert dict(zip(other.rows.tolist(), other.scores.tolist())) == pytest.approx(
-                    dict(zip(ranked.rows.tolist(), ranked.scores.tolist())), rel=1e-4), (question, channel)
+            _assert_same_lists(retrievers, question)
         # the three variants score exactly alike on the word channel, on both backends
         for backend, retriever in retrievers.items():
             scores = {h.chunk.doc_id: h.score for h in retriever.search("1+X证书", CHANNELS["words"])}
