@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kb.config import BuildSettings, SearchSettings  # noqa: E402
 from kb.evaluate import answer_found, clause_found, doc_ranking, read_qa, recall_at, reciprocal_rank  # noqa: E402
 from kb.pipeline import build_index, open_retriever  # noqa: E402
+from kb.store.milvus import MilvusOptions  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 LAWS = SHARED / "corpus-scale/laws"
@@ -59,7 +60,7 @@ def build_both(corpus: Path, work: Path, name: str, embedder: str, rebuild: bool
     out["faiss"] = _timed_build(corpus, faiss_dir, settings)
     if not milvus_dir.exists():
         shutil.copytree(faiss_dir, milvus_dir)
-    out["milvus"] = _timed_build(corpus, milvus_dir, replace(settings, store="milvus", milvus_uri=str(db)))
+    out["milvus"] = _timed_build(corpus, milvus_dir, replace(settings, store="milvus", store_options=MilvusOptions(uri=str(db))))
     out["milvus"]["milvus_sent"] = json.loads((milvus_dir / "milvus.json").read_text(encoding="utf-8"))["last_build"]
     for backend, folder in (("faiss", faiss_dir), ("milvus", milvus_dir)):
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
@@ -91,9 +92,7 @@ def run_questions(folder: Path, items, settings: SearchSettings) -> dict:
         top5.append([h.chunk.chunk_id for h in hits[:5]])
         for metric, value in _scores(item, hits).items():
             sums[metric] = sums.get(metric, 0.0) + value
-    close = getattr(retriever.index.store, "close", None)
-    if close:
-        close()
+    retriever.index.store.close()
     out = {metric: round(total / len(items), 4) for metric, total in sums.items()}
     latencies.sort()
     n = len(latencies)

@@ -110,7 +110,7 @@ class _Progress:
 
 def build_child(corpus: str, index_dir: str, settings: dict, label: str) -> dict:
     """A full build of `corpus`, with the BuildReport's figures and this process's peak RSS."""
-    report = build_index(Path(corpus), Path(index_dir), BuildSettings(**settings), rebuild=True,
+    report = build_index(Path(corpus), Path(index_dir), BuildSettings.from_dict(settings), rebuild=True,
                          progress=_Progress(label))
     return {"files": report.files, "documents": report.documents, "chunks": report.chunks,
             "failures": len(report.failures), "embedded_chunks": report.embedded_chunks,

@@ -81,7 +81,7 @@ def cmd_index(args) -> int:
     settings = BuildSettings.from_env(
         args.embedder, args.model, base=built_settings(Path(args.index)), chunk_max_chars=args.chunk_max_chars,
         ocr=False if args.no_ocr else None, dense_backend=args.dense_backend, store=args.backend,
-        milvus_uri=_milvus_uri(args.milvus_uri), milvus_collection=args.milvus_collection)
+        store_flags={"milvus": {"uri": _milvus_uri(args.milvus_uri), "collection": args.milvus_collection}})
     bars = ProgressBars(args.json)
     if not args.json:
         _log_through_bars()
@@ -364,6 +364,8 @@ def _add_filter_flags(p) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from kb.store import STORES
+
     parser = argparse.ArgumentParser(prog="python -m kb", description="PolicyKB: search Chinese policy documents")
     sub = parser.add_subparsers(dest="verb", required=True)
 
@@ -374,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-max-chars", type=int)
     p.add_argument("--no-ocr", action="store_true", help="reject scanned PDFs instead of running OCR")
     p.add_argument("--dense-backend", choices=["auto", "flat", "hnsw"])
-    p.add_argument("--backend", choices=["faiss", "milvus"],
+    p.add_argument("--backend", choices=sorted(STORES),
                    help="where vectors and BM25 live: faiss (files in the index folder, default) or milvus")
     p.add_argument("--milvus-uri", help="with --backend milvus: a Milvus Lite file (PATH.db) or http://host:19530")
     p.add_argument("--milvus-collection", help="with --backend milvus: collection name (default: from the index folder)")

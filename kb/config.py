@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
 from kb.errors import ConfigError
 
+if TYPE_CHECKING:
+    from kb.store import Store
+
 FUSION_METHODS = ("weighted", "rrf")
 DENSE_BACKENDS = ("auto", "flat", "hnsw")
-STORE_BACKENDS = ("faiss", "milvus")  # kb.store.STORES
 
 
 @dataclass(frozen=True)
@@ -25,44 +28,70 @@ class BuildSettings:
     # exact search reads every vector per query: ~27 ms at 67k x 512 here (memory-bound), so HNSW above
     flat_max_vectors: int = 20_000
     hnsw_m: int = 32
-    store: str = "faiss"  # index backend: faiss (files in the index folder) or milvus
-    milvus_uri: str = ""  # store milvus: a Milvus Lite file ending in .db, or http://host:19530
-    milvus_collection: str = ""  # store milvus: "" names it after the index folder
+    store: str = "faiss"  # index backend, by name in kb.store.STORES: faiss (files in the index folder) or milvus
+    # the backend's own Options (kb.store), saved under its name; None: its defaults
+    store_options: Store.Options | None = None
 
     def __post_init__(self) -> None:
         if self.dense_backend not in DENSE_BACKENDS:
             raise ConfigError(f"unknown dense backend {self.dense_backend!r}; valid: {', '.join(DENSE_BACKENDS)}")
-        if self.store not in STORE_BACKENDS:
-            raise ConfigError(f"unknown index backend {self.store!r}; valid: {', '.join(STORE_BACKENDS)}")
-        if self.store == "milvus":
-            from kb.store.milvus import check_uri
-
-            check_uri(self.milvus_uri)
+        options = _store_options_class(self.store)
+        if self.store_options is None:
+            object.__setattr__(self, "store_options", options())  # the backend checks what it needs
+        elif not isinstance(self.store_options, options):
+            raise ConfigError(f"options {self.store_options!r} are not the {self.store} backend's")
         if not 50 <= self.chunk_max_chars <= 20_000:
             raise ConfigError(f"chunk_max_chars must be between 50 and 20000, got {self.chunk_max_chars}")
         if not 0 <= self.chunk_min_chars < self.chunk_max_chars:
             raise ConfigError("chunk_min_chars must be >= 0 and below chunk_max_chars")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data[self.store] = data.pop("store_options")
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "BuildSettings":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        from kb.store import options_from
+
+        known = {f.name for f in fields(cls)} - {"store_options"}
+        store = data.get("store", cls.store)
+        options = options_from(_store_options_class(store), store, data)
+        return cls(**{k: v for k, v in data.items() if k in known}, store_options=options)
 
     @classmethod
     def from_env(cls, embedder: str | None = None, model: str | None = None, *,
-                 base: "BuildSettings | None" = None, **overrides) -> "BuildSettings":
+                 base: "BuildSettings | None" = None, store_flags: dict[str, dict[str, Any]] | None = None,
+                 **overrides) -> "BuildSettings":
         """CLI flags win over KB_EMBEDDER / KB_MODEL, which win over `base`, then the defaults.
 
         `base` is what an existing index was built with, so re-running `index` or `app.py` without
         flags updates that index incrementally instead of rebuilding it with the default model.
+        `store_flags` are backend options by backend name (`--milvus-uri X`: {"milvus": {"uri": X}});
+        None values are flags not given.
         """
         base = base or cls()
         name = embedder or os.environ.get("KB_EMBEDDER") or base.embedder
         model = model or os.environ.get("KB_MODEL") or (base.model if name == base.embedder else None)
-        return replace(base, embedder=name, model=model, **{k: v for k, v in overrides.items() if v is not None})
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        store = overrides.pop("store", base.store)
+        given = {backend: {k: v for k, v in opts.items() if v is not None} for backend, opts in (store_flags or {}).items()}
+        for backend, opts in given.items():
+            if opts and backend != store:
+                flags = ", ".join(f"--{backend}-{k.replace('_', '-')}" for k in opts)
+                raise ConfigError(f"{flags}: only for --backend {backend}; this build uses --backend {store}")
+        options = base.store_options if store == base.store else None
+        if given.get(store):
+            options = replace(options, **given[store]) if options else _store_options_class(store)(**given[store])
+        return replace(base, embedder=name, model=model, store=store, store_options=options, **overrides)
+
+
+def _store_options_class(store: str) -> type:
+    from kb.store import STORES, store_class
+
+    if store not in STORES:
+        raise ConfigError(f"unknown index backend {store!r}; valid: {', '.join(sorted(STORES))}")
+    return store_class(store).Options
 
 
 @dataclass(frozen=True)

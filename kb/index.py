@@ -528,9 +528,8 @@ def _load(folder: Path, manifest: dict) -> LoadedIndex:
     from kb.store import store_class
 
     contents, layout = read_layout(folder, manifest)
-    cls = store_class(manifest["settings"].get("store", "faiss"))
     try:
-        store = cls.open(folder, manifest, contents, layout) if getattr(cls, "uses_segments", False) else cls.load(folder)
+        store = store_class(contents.settings.store).open(folder, manifest, contents, layout)
     except (OSError, RuntimeError, ValueError) as e:
         raise BadIndexError(f"index at {folder} is damaged ({e}); rebuild with --rebuild") from e
     return LoadedIndex(folder, manifest, contents, store)

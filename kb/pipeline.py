@@ -358,32 +358,7 @@ def _write_parts(writer: IndexWriter, parts: _Parts, vectors: np.ndarray, terms:
 
     writer.add(parts.order, parts.kept, Segment(parts.records, parts.chunks, vectors, terms))
     writer.merge()
-    store = store_class(settings.store)
-    if getattr(store, "uses_segments", False):
-        store.sync(writer, kind=kind, hnsw_m=settings.hnsw_m)
-    else:  # a store that takes every row at each build (and keeps what did not change)
-        _build_store(settings, writer.folder, writer.live(), parts.overrides, embedder, kind, rebuild).save(
-            writer.folder)
-
-
-def _build_store(settings: BuildSettings, index_dir: Path, live: Segment, overrides: dict[str, dict[str, str]],
-                 embedder, kind: str, rebuild: bool):
-    """The Milvus collection brought up to date by sending it only the chunks that changed."""
-    from kb.store import store_class
-    from kb.store.milvus import MilvusRow
-
-    tokens = {name: terms.bags() for name, terms in live.terms.items()}
-    records = {r.doc_id: r for r in live.records}
-    # filters see the metadata as search does (metadata.csv applied); BM25 sees the text FAISS would
-    metas = {r.doc_id: apply_overrides(r.meta, overrides.get(r.doc_id, {})) for r in live.records}
-    rows = [MilvusRow(c.chunk_id, c.doc_id, metas[c.doc_id].doc_number, metas[c.doc_id].issuer, metas[c.doc_id].date,
-                      records[c.doc_id].content_hash, index_text(records[c.doc_id].meta.title, c),
-                      " ".join(tokens["chars"][i]), live.vectors[i])
-            for i, c in enumerate(live.chunks)]
-    return store_class("milvus").build(
-        rows, tokens["words"], index_dir=index_dir, uri=settings.milvus_uri, collection=settings.milvus_collection,
-        embedder=f"{embedder.name}/{embedder.model}", dim=embedder.dim, kind=kind, hnsw_m=settings.hnsw_m,
-        fresh=rebuild)
+    store_class(settings.store).sync(writer, settings, embedder=embedder, kind=kind, rebuild=rebuild)
 
 
 def ask(retriever: Retriever, question: str, settings=None, *, use_llm: bool = True) -> Answer:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -13,8 +12,9 @@ from kb.index import LoadedIndex
 from kb.intent import Intent, read_intent, without_markers
 from kb.metadata import find_doc_numbers, normalize_doc_number, normalize_title
 from kb.segment import defined_terms
+from kb.store import SearchPlan
 from kb.tokenize import QUERY_ANALYZERS, word_tokens
-from kb.types import Hit
+from kb.types import Hit, Ranked
 
 _TITLE_QUOTE = re.compile(r"《([^《》]{2,80})》")
 
@@ -98,17 +98,6 @@ def _date_in(date: str, date_from: str, date_to: str) -> bool:
     return (not date_from or date >= date_from) and (not date_to or date <= date_to)
 
 
-def _top_rows(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
-    if allowed is not None:
-        scores = np.where(allowed, scores, -np.inf)
-    k = min(k, int(np.isfinite(scores).sum()))
-    if k <= 0:
-        return np.empty(0, dtype=np.int64)
-    top = np.argpartition(-scores, k - 1)[:k]
-    top = top[scores[top] > 0]
-    return top[np.argsort(-scores[top], kind="stable")]
-
-
 def _named_first(fused: np.ndarray, named: np.ndarray, *, read_in_order: bool) -> np.ndarray:
     """Put the chunks of documents named by 文号 or title above all others.
 
@@ -157,75 +146,36 @@ class Retriever:
         named = match_named_documents(self.index, question)
         query = named.rest if len(named.rest) >= 2 else question
         allowed = allowed_rows(self.index, settings.filters)
-        lexical, found, qvec = self._retrieve(query, settings, allowed)
+        ranked = self._retrieve(query, settings, allowed)
+        found = {name: r.rows for name, r in ranked.items()}
         named_rows = [r for d in named.doc_ids for r in self.index.doc_rows.get(d, [])
                       if allowed is None or allowed[r]]
         candidates = np.unique(np.concatenate([*found.values(), named_rows]).astype(np.int64))
         if len(candidates) == 0:
             return []
-        fused = self._fuse(candidates, lexical, qvec, found, settings)
+        fused = self._fuse(candidates, ranked, settings)
         fused = self._weigh_by_register(candidates, fused, question, settings)
         if named_rows:
             fused = _named_first(fused, np.isin(candidates, named_rows), read_in_order=not word_tokens(named.rest))
         order = np.lexsort((candidates, -fused))[: settings.top_k]
         return [self._hit(int(candidates[i]), float(fused[i]), found, named_rows) for i in order]
 
-    def _retrieve(self, query: str, settings: SearchSettings, allowed: np.ndarray | None):
-        """Every lexical score, each retriever's top-k rows, and the query vector."""
-        if getattr(self.index.store, "ranks_on_server", False):
-            return self._retrieve_ranked(query, settings, allowed)
-        k = settings.candidates
-        lexical, found = {}, {}
-        for name, analyzer in QUERY_ANALYZERS.items():
-            lexical[name] = self.index.store.lexical_scores(name, analyzer(query))
-            found[name] = _top_rows(lexical[name], k, allowed)
-        qvec = self.embedder.embed_query(query)
-        found["dense"], _ = self.index.store.dense_search(qvec, k, allowed)
-        return lexical, found, qvec
+    def _retrieve(self, query: str, settings: SearchSettings, allowed: np.ndarray | None) -> dict[str, Ranked]:
+        """Each channel's best rows from the store; with fusion "rrf" a store may fuse them itself
+        and return one ranking, "hybrid"."""
+        plan = SearchPlan({name: analyzer(query) for name, analyzer in QUERY_ANALYZERS.items()},
+                          self.embedder.embed_query(query), settings.candidates, allowed,
+                          rrf_k=settings.rrf_k if settings.fusion == "rrf" else None)
+        return self.index.store.search(plan)
 
-    def _retrieve_ranked(self, query: str, settings: SearchSettings, allowed: np.ndarray | None):
-        """The same from a store that ranks on its server (Milvus): a row outside a retriever's top k
-        scores 0 there, and the dense scores come with the rest. With fusion "rrf" the store fuses
-        the retrievers itself and returns one ranking, "hybrid"."""
-        qvec = self.embedder.embed_query(query)
-        ranked = self.index.store.search(query, qvec, settings.candidates, settings.filters,
-                                         rrf_k=settings.rrf_k if settings.fusion == "rrf" else None)
-        lexical, found = {}, {}
-        for name, r in ranked.items():
-            found[name], scores = self._known_rows(r, allowed)
-            lexical[name] = np.zeros(len(self.index.chunks), dtype=np.float32)
-            lexical[name][found[name]] = scores
-        return lexical, found, qvec
-
-    @cached_property
-    def _row_of(self) -> dict[str, int]:
-        return {c.chunk_id: row for row, c in enumerate(self.index.chunks)}
-
-    def _known_rows(self, ranked, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and scores of a store's chunk ids, best first, without chunks this index does not
-        hold as they are (their document changed or went since it was loaded) or the filters exclude."""
-        rows, scores = [], []
-        for chunk_id, score, digest in zip(ranked.chunk_ids, ranked.scores, ranked.content_hashes):
-            row = self._row_of.get(chunk_id)
-            if row is None or self.index.records[self.index.chunks[row].doc_id].content_hash != digest:
-                continue
-            if allowed is None or allowed[row]:
-                rows.append(row)
-                scores.append(score)
-        return np.array(rows, dtype=np.int64), np.array(scores, dtype=np.float32)
-
-    def _fuse(self, candidates, lexical, qvec, found, settings: SearchSettings) -> np.ndarray:
+    def _fuse(self, candidates, ranked: dict[str, Ranked], settings: SearchSettings) -> np.ndarray:
         lex_w = 1.0 - settings.dense_weight
         weights = {"dense": settings.dense_weight, "words": lex_w * settings.word_weight,
                    "chars": lex_w * (1.0 - settings.word_weight), "hybrid": 1.0}  # hybrid: the store fused
         if settings.fusion == "rrf":
-            by_row = rrf({k: v.tolist() for k, v in found.items()}, k=settings.rrf_k, weights=weights)
+            by_row = rrf({k: r.rows.tolist() for k, r in ranked.items()}, k=settings.rrf_k, weights=weights)
             return np.array([by_row.get(int(r), 0.0) for r in candidates])
-        vectors = self.index.contents.vectors
-        scores = {name: lexical[name][candidates] for name in lexical}
-        if "dense" not in scores:  # a store that ranks on its server gave them
-            scores["dense"] = vectors[candidates] @ qvec
-        return weighted_fusion(scores, weights)
+        return weighted_fusion({name: r.scores_of(candidates) for name, r in ranked.items()}, weights)
 
     def _weigh_by_register(self, candidates: np.ndarray, fused: np.ndarray, question: str,
                            settings: SearchSettings) -> np.ndarray:

@@ -98,12 +98,38 @@ QUERY_ANALYZERS = {"words": word_tokens, "chars": char_query_tokens}
 CACHED_ANALYZERS = ("words",)
 
 
+# The code of every rule that makes tokens; `analyzer_fingerprint` covers each of them.
+_RULES = (normalize, _jieba, word_tokens, char_tokens, char_query_tokens)
+
+
+@lru_cache(maxsize=1)
 def analyzer_fingerprint() -> str:
-    """Changes whenever tokens could: dictionary, stop words, jieba version, this module's rules."""
+    """Changes whenever tokens could: dictionary, stop words, jieba version, the patterns, and the
+    code of every rule here (words and character n-grams alike; comments and docstrings aside).
+
+    An index whose terms were counted under another fingerprint has them counted again.
+    """
     import hashlib
     from importlib.metadata import version
 
     h = hashlib.sha256()
-    for part in (*DOMAIN_TERMS, "|", *sorted(STOP_WORDS), "|", version("jieba"), "|", _ASCII_WORD.pattern, "2"):
+    for part in (*DOMAIN_TERMS, "|", *sorted(STOP_WORDS), "|", version("jieba"), "|", _PUNCT.pattern,
+                 _ASCII_WORD.pattern, _CJK_RUN.pattern, "|", *map(_code, _RULES), "|",
+                 " ".join(f"{k}={f.__name__}" for table in (ANALYZERS, QUERY_ANALYZERS) for k, f in table.items())):
         h.update(part.encode("utf-8"))
+        h.update(b"\0")
     return h.hexdigest()[:16]
+
+
+def _code(function) -> str:
+    """A function's code as a syntax tree, without its docstring, comments or layout."""
+    import ast
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(function)))).body[0]
+    body = tree.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        tree.body = body[1:]  # the docstring
+    tree.decorator_list = []
+    return ast.dump(tree)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,28 @@ class Hit:
             "start": c.start, "end": c.end, "text": c.text, "score": round(self.score, 6),
             "retrievers": list(self.retrievers), "status": self.status,
         }
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One retrieval channel's best rows of a loaded index (words, chars, dense), best first.
+
+    `exact` scores any rows on the channel when the store can (its local BM25 or vectors); without
+    it a row outside the list scores 0, all a store that ranks elsewhere (Milvus) knows of it.
+    """
+
+    rows: np.ndarray  # int64 rows of the loaded index
+    scores: np.ndarray  # float32, row-aligned
+    exact: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False, repr=False)
+
+    def scores_of(self, rows: np.ndarray) -> np.ndarray:
+        """The channel's score of each of `rows`."""
+        import numpy as np
+
+        if self.exact is not None:
+            return self.exact(rows)
+        known = dict(zip(self.rows.tolist(), self.scores.tolist()))
+        return np.array([known.get(int(r), 0.0) for r in rows], dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -37,16 +38,21 @@ NEEDS_LITE = pytest.mark.skipif(not HAS_LITE, reason="milvus-lite cannot be impo
 BACKENDS = ["faiss", pytest.param("milvus", marks=NEEDS_LITE)]
 
 
+def milvus(uri: str, **settings) -> BuildSettings:
+    from kb.store.milvus import MilvusOptions
+
+    return BuildSettings(store="milvus", store_options=MilvusOptions(uri=uri), **settings)
+
+
 def settings_for(backend: str, root: Path) -> BuildSettings:
     if backend == "milvus":
-        return BuildSettings(embedder="hashing", store="milvus", milvus_uri=str(root / "milvus.db"))
+        return milvus(str(root / "milvus.db"), embedder="hashing")
     return BuildSettings(embedder="hashing")
 
 
 def close(retriever) -> None:
     """Let go of the index as a stopping process would (a Milvus Lite file serves one process)."""
-    if hasattr(retriever.index.store, "close"):
-        retriever.index.store.close()
+    retriever.index.store.close()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -75,7 +81,7 @@ def release(settings: BuildSettings) -> None:
     if settings.store == "milvus":
         from kb.store.milvus import release as release_uri
 
-        release_uri(settings.milvus_uri)
+        release_uri(settings.store_options.uri)
 
 
 def _docs(hits) -> set[str]:
@@ -205,31 +211,147 @@ def test_backends_rank_the_same_top_documents_and_weigh_words_alike(tmp_path):
     for question in QUESTIONS:
         tops = {b: [h.chunk.doc_id for h in r.search(question, SearchSettings(top_k=1))] for b, r in retrievers.items()}
         assert tops["faiss"] == tops["milvus"], question
+        _assert_same_lists(retrievers, question)
+    # idf by hand from each chunk's own tokens: log((n + 1) / (df + 0.5)), an unknown word's df 0
+    from kb.pipeline import index_text
+    from kb.tokenize import word_tokens
+
+    index = retrievers["faiss"].index
+    bags = [set(word_tokens(index_text(index.records[c.doc_id].meta.title, c))) for c in index.chunks]
     terms = ["证书", "有效期", "培训评价组织", "珊瑚礁"]
-    assert retrievers["faiss"].index.store.idf("words", terms) == pytest.approx(
-        retrievers["milvus"].index.store.idf("words", terms))
+    expected = {t: math.log((len(bags) + 1) / (sum(t in b for b in bags) + 0.5)) for t in terms}
+    assert expected["证书"] < expected["培训评价组织"] < expected["珊瑚礁"]
+    for backend, retriever in retrievers.items():
+        assert retriever.index.store.idf("words", terms) == pytest.approx(expected), backend
     close(retrievers["milvus"])
+
+
+# Rows that differ only in case and width: PolicyKB folds both (kb.tokenize.normalize), so every backend
+# must score them alike, and rank them as the local BM25 does.
+VARIANTS = {
+    "upper.txt": "关于1+X证书制度试点的通知\n1+X证书制度试点由培训评价组织实施，证书有效期为三年。\n",
+    "lower.txt": "关于1+x证书制度试点的通知\n1+x证书制度试点由培训评价组织实施，证书有效期为三年。\n",
+    "fullwidth.txt": "关于１＋Ｘ证书制度试点的通知\n１＋Ｘ证书制度试点由培训评价组织实施，证书有效期为三年。\n",
+    "measures.txt": "职业技能等级证书管理办法\n职业技能等级证书由培训评价组织颁发，1+X证书与学历证书互通，"
+                    "ABC等级考核每年两次，考核站点由省级教育行政部门备案。\n",
+    "enterprise.txt": "产教融合型企业建设培育办法\n对产教融合型企业给予组合式激励，按规定落实教育费附加抵免政策，"
+                      "校企合作开展现代学徒制培养。\n",
+}
+VARIANT_QUESTIONS = ("1+X证书", "１＋ｘ证书有效期", "培训评价组织颁发证书", "abc等级考核", "产教融合型企业的激励")
+# one channel at a time: weighted fusion with all the weight on it
+CHANNELS = {"words": SearchSettings(top_k=100, dense_weight=0.0, word_weight=1.0),
+            "chars": SearchSettings(top_k=100, dense_weight=0.0, word_weight=0.0),
+            "dense": SearchSettings(top_k=100, dense_weight=1.0)}
+
+
+def _ranking(retriever, question: str, settings: SearchSettings) -> list[tuple[float, str]]:
+    """The chunks the channel scores, best first; equal scores (the variants) in chunk-id order."""
+    hits = [(round(h.score, 4), h.chunk.chunk_id) for h in retriever.search(question, settings) if h.score > 0]
+    return sorted(hits, key=lambda x: (-x[0], x[1]))
+
+
+def _plan(retriever, question: str):
+    from kb.store import SearchPlan
+    from kb.tokenize import QUERY_ANALYZERS
+
+    return SearchPlan({name: analyzer(question) for name, analyzer in QUERY_ANALYZERS.items()},
+                      retriever.embedder.embed_query(question), 100)
+
+
+def _assert_same_lists(retrievers: dict, question: str) -> None:
+    """Both stores' lists for one question: the same rows with the same raw scores on every channel."""
+    plan = _plan(retrievers["faiss"], question)
+    lists = {b: r.index.store.search(plan) for b, r in retrievers.items()}
+    assert set(lists["milvus"]) == set(lists["faiss"]) == {"words", "chars", "dense"}
+    for channel, ranked in lists["faiss"].items():
+        other = lists["milvus"][channel]
+        assert len(ranked.rows), (question, channel)
+        assert dict(zip(other.rows.tolist(), other.scores.tolist())) == pytest.approx(
+            dict(zip(ranked.rows.tolist(), ranked.scores.tolist())), rel=1e-4), (question, channel)
+
+
+@NEEDS_LITE
+def test_each_channel_ranks_alike_on_both_backends_through_case_and_width(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in VARIANTS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    retrievers = {}
+    for backend in ("faiss", "milvus"):
+        build_index(corpus, tmp_path / backend, settings_for(backend, tmp_path))
+        retrievers[backend] = open_retriever(tmp_path / backend)
+    try:
+        for question in VARIANT_QUESTIONS:
+            for channel, settings in CHANNELS.items():
+                faiss, milvus = (_ranking(retrievers[b], question, settings) for b in ("faiss", "milvus"))
+                assert faiss, (question, channel)  # each question finds something on each channel
+                assert milvus == faiss, (question, channel)
+        # and each store's own lists: the same rows with the same raw scores, BM25 and inner product alike
+        for question in VARIANT_QUESTIONS:
+            _assert_same_lists(retrievers, question)
+        # the three variants score exactly alike on the word channel, on both backends
+        for backend, retriever in retrievers.items():
+            scores = {h.chunk.doc_id: h.score for h in retriever.search("1+X证书", CHANNELS["words"])}
+            assert scores["upper.txt"] == pytest.approx(scores["lower.txt"]) == pytest.approx(
+                scores["fullwidth.txt"]), backend
+    finally:
+        close(retrievers["milvus"])
 
 
 # ---------------------------------------------------------------- Milvus only
 
 
-def test_filter_expression_mirrors_search_filters():
-    from kb.store.milvus import filter_expression
+def test_milvus_filters_by_the_documents_the_shared_filters_allow():
+    from kb.store.milvus import _doc_filter
 
-    assert filter_expression(SearchFilters()) == ""
-    assert filter_expression(SearchFilters(doc_ids=("a.txt", "教职成[2019]6号"))) == (
-        '(doc_id in ["a.txt", "教职成[2019]6号", "教职成〔2019〕6号"] or '
-        'doc_number in ["a.txt", "教职成[2019]6号", "教职成〔2019〕6号"])')
-    assert filter_expression(SearchFilters(issuers=("教育部", 'a"b'), date_from="2019-01-01", date_to="2020-12-31")) == (
-        '(issuer like "%教育部%" or issuer like "%a\\"b%") and date != "" and date >= "2019-01-01" '
-        'and date <= "2020-12-31"')
+    assert _doc_filter(["a.txt", "b.txt"], []) == ""  # nothing excluded: no filter
+    assert _doc_filter(["a.txt"], ["b.txt", 'c"d.txt']) == 'doc_id in ["a.txt"]'
+    assert _doc_filter(["a.txt", "b.txt"], ['c"d.txt']) == 'not (doc_id in ["c\\"d.txt"])'
+
+
+def test_tokens_reach_milvus_as_terms_its_analyzer_keeps_whole():
+    from kb.store.milvus import terms
+
+    assert terms(["证书", "x证书", "2019年", "1+x", "2.5"]) == "证书 x证书 2019年 Q312b78 Q322e35"
 
 
 @pytest.mark.parametrize("uri", ["", "index", "ftp://host/x", "milvus.sqlite"])
 def test_a_milvus_uri_that_is_neither_a_lite_file_nor_a_server_is_refused(uri):
     with pytest.raises(ConfigError, match="milvus-uri|\\.db"):
-        BuildSettings(store="milvus", milvus_uri=uri)
+        milvus(uri)
+
+
+def test_a_backend_is_one_registry_line_for_settings_cli_build_and_load(tmp_path, monkeypatch):
+    from kb.cli import build_parser
+    from kb.store import STORES, Store, store_class
+
+    monkeypatch.setitem(STORES, "toy", "kb.store.faiss_bm25:FaissBM25Store")  # a backend under a new name
+    assert issubclass(store_class("toy"), Store)
+    index = build_parser().parse_args(["index", "corpus", "--backend", "toy"])
+    assert index.backend == "toy"
+    build_index(CORPUS / "notices", tmp_path / "index", BuildSettings(embedder="hashing", store="toy"))
+    assert json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))["settings"]["store"] == "toy"
+    assert open_retriever(tmp_path / "index").search("考核站点", SearchSettings(top_k=1))[0].chunk.doc_id == Path(HTML).name
+
+
+def test_backend_options_nest_under_its_name_and_old_manifests_still_read(tmp_path):
+    from kb.store.milvus import MilvusOptions
+
+    settings = milvus(str(tmp_path / "m.db"), embedder="hashing")
+    saved = settings.to_dict()
+    assert saved["milvus"] == {"uri": str(tmp_path / "m.db"), "collection": ""} and "store_options" not in saved
+    assert BuildSettings.from_dict(saved) == settings
+    flat = {k: v for k, v in saved.items() if k != "milvus"} | {"milvus_uri": str(tmp_path / "m.db"),
+                                                                  "milvus_collection": "c"}  # before nesting
+    assert BuildSettings.from_dict(flat).store_options == MilvusOptions(str(tmp_path / "m.db"), "c")
+    old_faiss = {"embedder": "hashing", "store": "faiss", "milvus_uri": "", "milvus_collection": ""}
+    assert BuildSettings.from_dict(old_faiss) == BuildSettings(embedder="hashing")
+    # a rerun's flags change only what they name; a backend's flags need that backend
+    rerun = BuildSettings.from_env(base=settings, store_flags={"milvus": {"uri": None, "collection": "c2"}})
+    assert rerun.store_options == MilvusOptions(str(tmp_path / "m.db"), "c2")
+    with pytest.raises(ConfigError, match="--milvus-uri: only for --backend milvus"):
+        BuildSettings.from_env(store_flags={"milvus": {"uri": str(tmp_path / "m.db")}})
+    assert BuildSettings.from_env(base=settings, store="faiss").store_options == BuildSettings().store_options
 
 
 def test_unknown_backend_lists_the_valid_ones():
@@ -243,14 +365,14 @@ def test_unknown_backend_lists_the_valid_ones():
 
 @NEEDS_LITE
 def test_unreachable_server_names_the_uri(tmp_path):
-    settings = BuildSettings(embedder="hashing", store="milvus", milvus_uri="http://127.0.0.1:9")
+    settings = milvus("http://127.0.0.1:9", embedder="hashing")
     with pytest.raises(BadIndexError, match="http://127.0.0.1:9"):
         build_index(CORPUS / "papers", tmp_path / "index", settings)
 
 
 @NEEDS_LITE
 def test_lite_file_inside_the_index_folder_is_refused(tmp_path):
-    settings = BuildSettings(embedder="hashing", store="milvus", milvus_uri=str(tmp_path / "index" / "m.db"))
+    settings = milvus(str(tmp_path / "index" / "m.db"), embedder="hashing")
     with pytest.raises(ConfigError, match="inside the index folder"):
         build_index(CORPUS / "papers", tmp_path / "index", settings)
 
@@ -283,11 +405,28 @@ def test_cli_index_stores_the_backend_and_a_rerun_keeps_it(tmp_path, capsys):
                  "--backend", "milvus", "--milvus-uri", str(db), "--json"]) == 0
     assert main(["index", str(tmp_path / "corpus"), "--index", str(tmp_path / "index"), "--json"]) == 0
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
-    assert (manifest["settings"]["store"], manifest["settings"]["milvus_uri"]) == ("milvus", str(db))
+    assert (manifest["settings"]["store"], manifest["settings"]["milvus"]["uri"]) == ("milvus", str(db))
     capsys.readouterr()
     assert main(["search", "证书有效期", "--index", str(tmp_path / "index"), "--json", "--top-k", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["hits"][0]["doc_id"] == "certificate_management_measures.pdf"
-    release(BuildSettings(store="milvus", milvus_uri=str(db)))
+    release(milvus(str(db)))
+
+
+@NEEDS_LITE
+def test_an_update_reads_only_the_segments_of_changed_documents(tmp_path):
+    """Milvus is sent the changed document's rows from the new segment; the old segment is not read."""
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = settings_for("milvus", tmp_path)
+    build_index(tmp_path / "corpus", tmp_path / "index", settings)
+    (old,) = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))["segments"]
+    (tmp_path / "index" / old / "vectors.npy").write_bytes(b"not read")  # reading it would fail the build
+    with open(tmp_path / "corpus" / TXT, "a", encoding="utf-8") as f:
+        f.write(ADDED)
+    report = build_index(tmp_path / "corpus", tmp_path / "index", settings)
+    assert report.embedded_chunks > 0
+    state = json.loads((tmp_path / "index" / "milvus.json").read_text(encoding="utf-8"))["last_build"]
+    assert state["upserted"] == report.embedded_chunks and state["kept"] == report.chunks - report.embedded_chunks
+    release(settings)
 
 
 @NEEDS_LITE

@@ -74,7 +74,7 @@ from kb.pipeline import build_index
 from kb.tokenize import word_tokens
 
 word_tokens("预热")  # load jieba's dictionary once, before forking
-corpus, index, settings = Path(sys.argv[1]), Path(sys.argv[2]), BuildSettings(**json.loads(sys.argv[3]))
+corpus, index, settings = Path(sys.argv[1]), Path(sys.argv[2]), BuildSettings.from_dict(json.loads(sys.argv[3]))
 WATCHED = ("kb/index.py", "kb/terms.py", "kb/store/faiss_bm25.py")
 lines, kill_at, commit = 0, 0, []
 

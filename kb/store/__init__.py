@@ -1,70 +1,90 @@
-"""Index backends by name: each stores dense vectors and lexical indexes for a list of chunks."""
+"""Index backends behind one interface: each keeps the search structures of an index's rows, by name."""
 
 from __future__ import annotations
 
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: the registry is read by the CLI's parser, which stays light
+    import numpy as np
+
+    from kb.types import Ranked
 
 
-class Store(Protocol):
-    """Search structures over the rows 0..n-1 of a loaded index (kb.index: its chunks in corpus order).
+@dataclass(frozen=True)
+class SearchPlan:
+    """What one question asks of a store: its tokens per lexical channel (kb.tokenize.QUERY_ANALYZERS),
+    its vector, how many rows per channel, and which rows the filters allow (None: all)."""
 
-    FAISS + BM25 keeps them in the index's segments: its class has `uses_segments = True`,
-    `sync(writer, kind=..., hnsw_m=...)`, which each build calls before its commit (kb.index.IndexWriter),
-    and `open(folder, manifest, contents, layout)`. A store without `uses_segments` takes every row
-    at each build and has `save(folder)` and `load(folder)`.
+    tokens: dict[str, list[str]]
+    vector: np.ndarray
+    k: int
+    allowed: np.ndarray | None = None  # boolean mask over the rows (kb.retrieve.allowed_rows)
+    # with reciprocal-rank fusion asked for, a store that fuses on its side returns one list, "hybrid"
+    rrf_k: int | None = None
+
+
+class Store(ABC):
+    """The search structures over the rows 0..n-1 of a loaded index (its chunks in corpus order).
+
+    A build calls `sync` before it commits (kb.index.IndexWriter); loading calls `open`; each
+    question calls `search`; the answer stage asks `idf`. `Options` is the backend's own settings,
+    kept under its name in the build settings.
     """
 
-    def dense_search(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and inner-product scores of the k nearest vectors, best first."""
-        ...
+    @dataclass(frozen=True)
+    class Options:
+        """No options of its own."""
 
-    def lexical_scores(self, analyzer: str, tokens: list[str]) -> np.ndarray:
-        """BM25 score of every row for the query tokens."""
-        ...
+    @classmethod
+    @abstractmethod
+    def sync(cls, writer, settings, *, embedder, kind: str, rebuild: bool) -> None:
+        """Bring the store in line with the writer's documents; what it writes goes through the writer.
 
+        `settings` are the build's (kb.config.BuildSettings), `embedder` has name, model and dim,
+        `kind` is the dense search ("flat" or "hnsw"), `rebuild` asks to start from nothing.
+        """
+
+    @classmethod
+    @abstractmethod
+    def open(cls, folder: Path, manifest: dict, contents, layout) -> "Store":
+        """The store of a loaded index (kb.index.read_layout: its contents and where its rows are)."""
+
+    @abstractmethod
+    def search(self, plan: SearchPlan) -> dict[str, Ranked]:
+        """Each channel's best `plan.k` allowed rows ("words", "chars", "dense"), best first."""
+
+    @abstractmethod
     def idf(self, analyzer: str, tokens: list[str]) -> dict[str, float]:
-        """How rare each token is among the chunks (higher: rarer)."""
-        ...
+        """How rare each token is among the chunks, log((n + 1) / (df + 0.5)); unknown tokens get the most."""
+
+    def close(self) -> None:
+        """Let go of what the store holds open (a server connection); nothing by default."""
 
 
-class RankingStore(Protocol):
-    """A store that ranks on its own server (Milvus): each retriever's top k, not a score for every row.
-
-    It has `ranks_on_server = True`; kb.retrieve asks it through `search` instead of `lexical_scores`
-    and `dense_search`, and maps the chunk ids it returns back to rows.
-    """
-
-    ranks_on_server: bool
-
-    def save(self, folder: Path) -> None: ...
-
-    def search(self, query: str, qvec: np.ndarray, k: int, filters, *, rrf_k: int | None = None) -> dict:
-        """Retriever name -> Ranked (chunk ids, scores, content hashes), best first."""
-        ...
-
-    def idf(self, analyzer: str, tokens: list[str]) -> dict[str, float]: ...
+def options_from(cls: type, name: str, data: dict) -> Any:
+    """A backend's options from build settings as saved: nested under its name, or (manifests written
+    before options were nested) flat as `{name}_{field}`."""
+    nested = data.get(name)
+    if not isinstance(nested, dict):
+        nested = {f.name: data[f"{name}_{f.name}"] for f in fields(cls) if f"{name}_{f.name}" in data}
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in nested.items() if k in known})
 
 
-def _faiss_bm25():
-    from kb.store.faiss_bm25 import FaissBM25Store
-
-    return FaissBM25Store
-
-
-def _milvus():
-    from kb.store.milvus import MilvusStore
-
-    return MilvusStore
+# name -> "module:class"; a backend is its module plus one line here, imported only when used
+STORES = {
+    "faiss": "kb.store.faiss_bm25:FaissBM25Store",
+    "milvus": "kb.store.milvus:MilvusStore",
+}
 
 
-STORES = {"faiss": _faiss_bm25, "milvus": _milvus}
-
-
-def store_class(name: str):
+def store_class(name: str) -> type[Store]:
     """The backend class registered under `name`."""
     if name not in STORES:
         raise ValueError(f"unknown store {name!r}; valid: {', '.join(sorted(STORES))}")
-    return STORES[name]()
+    module, attr = STORES[name].split(":")
+    return getattr(importlib.import_module(module), attr)

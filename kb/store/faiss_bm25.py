@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.store import SearchPlan, Store
 from kb.tokenize import ANALYZERS
+from kb.types import Ranked
 
 # BM25 as bm25s computes it by default (Lucene's variant): for each query token t and row d,
 #   idf(t) * tf / (tf + K1 * (1 - B + B * len(d) / avg_len)),  idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))
@@ -64,9 +66,23 @@ class BM25:
         norm = (K1 * (1 - B + B * lengths / (avg or 1.0))).astype(np.float32)
         self.postings = [_Postings(terms, logical, norm) for terms, logical in segments]
 
+    @classmethod
+    def of_layout(cls, layout, analyzer: str) -> "BM25":
+        """BM25 over the live rows of a loaded index (kb.index.Layout), from its segments' term counts."""
+        lengths = np.zeros(len(layout.row_ids), dtype=np.float64)
+        for seg, segment in layout.segments.items():
+            live = layout.logical[seg] >= 0
+            lengths[layout.logical[seg][live]] = segment.terms[analyzer].lengths[live]
+        return cls([(s.terms[analyzer], layout.logical[seg]) for seg, s in layout.segments.items()], lengths)
+
     def df(self, term: str) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
         found = [p for p in (s.get(term) for s in self.postings) if p is not None]
         return sum(len(rows) for rows, _ in found), found
+
+    def idf(self, tokens: list[str]) -> dict[str, float]:
+        """Inverse document frequency over rows, log((n + 1) / (df + 0.5)); unknown tokens get the most."""
+        n = max(1, self.n)
+        return {t: float(np.log((n + 1) / (self.df(t)[0] + 0.5))) for t in tokens}
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         rows, weights = [], []
@@ -83,10 +99,9 @@ class BM25:
         return np.bincount(np.concatenate(rows), np.concatenate(weights), minlength=self.n).astype(np.float32)
 
 
-class FaissBM25Store:
-    """Exact or HNSW inner-product search plus BM25 per analyzer, over the rows of one loaded index."""
-
-    uses_segments = True  # built from the index's segments (kb.index.Layout), kept up to date by `sync`
+class FaissBM25Store(Store):
+    """Exact or HNSW inner-product search plus BM25 per analyzer, over the rows of one loaded index,
+    kept in the index's own segments (kb.index.Layout) and a graph file beside them."""
 
     def __init__(self, vectors: np.ndarray, lexical: dict[str, BM25], graph=None, graph_rows=None,
                  tail: np.ndarray | None = None):
@@ -114,13 +129,7 @@ class FaissBM25Store:
     def open(cls, folder: Path, manifest: dict, contents, layout) -> "FaissBM25Store":
         """The search structures of a loaded index: BM25 from its segments' term counts, the graph file."""
         n = len(contents.chunks)
-        lexical = {}
-        for name in ANALYZERS:
-            lengths = np.zeros(n, dtype=np.float64)
-            for seg, segment in layout.segments.items():
-                live = layout.logical[seg] >= 0
-                lengths[layout.logical[seg][live]] = segment.terms[name].lengths[live]
-            lexical[name] = BM25([(s.terms[name], layout.logical[seg]) for seg, s in layout.segments.items()], lengths)
+        lexical = {name: BM25.of_layout(layout, name) for name in ANALYZERS}
         state = manifest.get("dense")
         if not state:
             return cls(contents.vectors, lexical)
@@ -135,13 +144,15 @@ class FaissBM25Store:
     # ------------------------------------------------------------ writing
 
     @classmethod
-    def sync(cls, writer, *, kind: str, hnsw_m: int) -> None:
-        """Bring the dense graph up to date with the writer's live rows (kept in `writer.dense`).
+    def sync(cls, writer, settings, *, embedder, kind: str, rebuild: bool) -> None:
+        """Bring the dense graph up to date with the writer's live rows (kept in `writer.dense`); the
+        term counts are the segments' own.
 
         Nothing to do for exact search; otherwise new rows are appended to the graph once they are
         a few percent of it, and the graph is rebuilt only when its settings changed or too many of
         its rows are dead.
         """
+        hnsw_m = settings.hnsw_m
         state = writer.dense
         if kind != "hnsw":
             writer.dense = None
@@ -182,6 +193,17 @@ class FaissBM25Store:
 
     # ------------------------------------------------------------ searching
 
+    def search(self, plan: SearchPlan) -> dict[str, Ranked]:
+        """BM25 per analyzer and inner product, each scoring any row exactly (weighted fusion reads them)."""
+        ranked = {}
+        for name, tokens in plan.tokens.items():
+            scores = self.lexical_scores(name, tokens)
+            rows = _top_positive(scores, plan.k, plan.allowed)
+            ranked[name] = Ranked(rows, scores[rows], exact=scores.__getitem__)
+        rows, scores = self.dense_search(plan.vector, plan.k, plan.allowed)
+        ranked["dense"] = Ranked(rows, scores, exact=lambda rows: self.vectors[rows] @ plan.vector)
+        return ranked
+
     def dense_search(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Rows and inner-product scores of the k nearest live vectors (among `allowed`), best first."""
         if self.size == 0 or k <= 0:
@@ -216,9 +238,7 @@ class FaissBM25Store:
 
     def idf(self, analyzer: str, tokens: list[str]) -> dict[str, float]:
         """Inverse document frequency over chunks, log((n + 1) / (df + 0.5)); unknown tokens get the most."""
-        bm25 = self.lexical[analyzer]
-        n = max(1, bm25.n)
-        return {t: float(np.log((n + 1) / (bm25.df(t)[0] + 0.5))) for t in tokens}
+        return self.lexical[analyzer].idf(tokens)
 
     def lexical_scores(self, analyzer: str, tokens: list[str]) -> np.ndarray:
         """BM25 score of every row for the query tokens."""
@@ -228,6 +248,18 @@ class FaissBM25Store:
 def _ids(entries: list[dict]) -> np.ndarray:
     return np.concatenate([np.arange(e["id"], e["id"] + e["chunks"], dtype=np.int64) for e in entries]) \
         if entries else np.zeros(0, dtype=np.int64)
+
+
+def _top_positive(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
+    """The rows of the k best positive scores among `allowed`, best first."""
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[scores[top] > 0]
+    return top[np.argsort(-scores[top], kind="stable")].astype(np.int64)
 
 
 def _selector(mask: np.ndarray):
