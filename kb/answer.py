@@ -11,12 +11,12 @@ from kb.compose import clause_span, is_statement, lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
 from kb.evidence import EXPECTED, Signals, Terms, coverage, load_model, read_signals
 from kb.intent import Intent, without_markers
-from kb.kinds import (basis_lead, cite_in_hit, cited_not_held, doc_name, document_overview, list_answer,
-                      source_name, version_answer, version_notes, where)
+from kb.kinds import (article_answer, basis_lead, cite_in_hit, cited_not_held, doc_name, document_overview,
+                      list_answer, source_name, version_answer, version_notes, where)
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
 from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
-from kb.question import Question, understand
+from kb.question import Question, question_core, understand
 from kb.retrieve import version_factor
 from kb.tokenize import word_tokens
 from kb.types import Answer, Citation, Hit
@@ -29,7 +29,6 @@ _QUESTION_WORDS = frozenset(
      "我们", "他们", "你们", "知道", "告诉", "里面", "当中", "其中", "以及", "还是", "或者", "是不是", "有没有", "能不能", "怎么样",
      "哪一年", "一年", "来说", "一般", "不同", "区别", "变化", "文章", "论文", "方案是", "版本"])
 _EMBEDDED = 16  # sentences embedded per question, the best covered first
-_FOLLOW_UP = re.compile(r"^(?:那|那么|还有|另外)|它|其|该文件|该通知|该办法|这个文件|这份文件|这个通知|上述|此文件")
 
 
 def question_terms(question: str) -> frozenset[str]:
@@ -38,7 +37,8 @@ def question_terms(question: str) -> frozenset[str]:
     Words, not character bigrams: bigrams across word boundaries (规定了考核 -> 定了, 了考) never
     occur in the documents and would make every question look unanswered.
     """
-    return frozenset(t for t in word_tokens(question) if (t not in _QUESTION_WORDS and len(t) > 1) or t.isdigit())
+    tokens = [t for part in question_core(question).split() for t in word_tokens(part)]
+    return frozenset(t for t in tokens if (t not in _QUESTION_WORDS and len(t) > 1) or t.isdigit())
 
 
 def weigh(retriever, terms: frozenset[str]) -> Terms:
@@ -176,6 +176,10 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
     missing = cited_not_held(retriever.index, asked)
     if missing is not None:
         return _done(missing, q, hits, terms)
+    if q.article and q.doc_ids and not q.versions:
+        text, citations = article_answer(index, q)
+        if citations:
+            return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     if q.versions and len(q.versions) > 1:
         text, citations = version_answer(index, q, hits)
         if citations:
@@ -227,15 +231,12 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
         return "", []
     body = _lines_by_clause(citations, index)
     first = citations[0]
-    if q.kind == "which_doc" or q.intent.basis:
+    if q.kind == "which_doc":
         lead, quoted = basis_lead(index, q, first)
         if quoted is not None:
             quoted = replace(quoted, n=1)
-            # the citing sentence leads; the passage's other sentences add little to "which document"
-            rest = [c for c in citations if c.doc_id != quoted.doc_id or c.end <= quoted.start or c.start >= quoted.end]
-            citations = [quoted] + [replace(c, n=n) for n, c in enumerate(rest[:1], 2)]
-            lead = f"{lead}\n{doc_name(index, quoted.doc_id)}{where(quoted)}：{quoted.quote}[1]"
-            body = _lines_by_clause(citations[1:], index)
+            # the citing sentence is the answer; the paper's other sentences would only pad it
+            return f"{lead}\n{doc_name(index, quoted.doc_id)}{where(quoted)}：{quoted.quote}[1]", [quoted]
         return f"{lead}\n{body}", citations
     fact = lead_fact(q.expects, first.quote) if q.kind in ("when", "how_many") else ""
     if fact:
@@ -445,7 +446,10 @@ def _is_prose(sentence: str) -> bool:
 
 def refusal(question: str, hits: list[Hit]) -> Answer:
     """The fixed no-basis reply, offering the nearest documents (one passage each) as 可能相关."""
-    related = tuple({h.chunk.doc_id: h for h in reversed(hits)}.values())[::-1][:3]
+    firsts: dict[str, Hit] = {}
+    for h in hits:
+        firsts.setdefault(h.chunk.doc_id, h)
+    related = tuple(firsts.values())[:3]
     lines = [NO_BASIS_REPLY]
     if related:
         lines.append(RELATED_HEADER)
@@ -453,17 +457,3 @@ def refusal(question: str, hits: list[Hit]) -> Answer:
                   for h in related]
     return Answer(question, "\n".join(lines), (), refused=True, related=related)
 
-
-def rewrite_followup(question: str, previous: Answer | None) -> str:
-    """Make a follow-up self-contained by naming the previous answer's main document.
-
-    Kept for callers that pass questions as text; `answer_question(..., previous=)` resolves
-    「它」 itself, with the version and the previous question's subject.
-    """
-    question = question.strip()
-    if previous is None or previous.refused or not previous.citations or not _FOLLOW_UP.search(question):
-        return question
-    first = previous.citations[0]
-    if not first.title or first.title in question:
-        return question
-    return f"《{first.title}》{question}"

@@ -18,7 +18,7 @@ from kb.types import Hit
 MODEL_PATH = Path(__file__).with_name("evidence_model.json")
 Terms = dict[str, float]  # content word -> weight (its rarity among the indexed chunks)
 
-_DATE = re.compile(r"(?:19|20)\d{2}\s*年|\d{1,2}\s*月\s*\d{1,2}\s*日|[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日|日起施行")
+_DATE = re.compile(r"(?:19|20)\d{2}\s*年|\d{1,2}\s*月|[一二三四五六七八九十]{1,2}月|\d{1,2}\s*月\s*\d{1,2}\s*日|[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日|日起施行")
 _NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万两半]+\s*(?:个|名|人|元|万|亿|年|月|日|天|次|项|类|种|所|%|分之|倍|级|学时|小时|周|岁|门)")
 _ARTICLE = re.compile(r"第[一二三四五六七八九十百千零〇\d]+条")
 _DOCUMENT = re.compile(r"《[^《》]{2,80}》|〔\d{4}〕\d+号|第\d+号")

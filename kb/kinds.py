@@ -128,6 +128,33 @@ def _section_for(index, doc_id: str, question: Question, terms: dict[str, float]
     return best
 
 
+# --- an article by its number -------------------------------------------------------------------
+
+def article_answer(index, question: Question) -> tuple[str, list[Citation]]:
+    """「职业教育法第十五条规定了什么？」: that article of the (version-picked) document, quoted whole
+    by paragraph, or its items for a list question; ("", []) when the document has no such article."""
+    for doc_id in question.doc_ids[:1]:
+        rows = [r for r in index.doc_rows.get(doc_id, []) if index.chunks[r].label == question.article]
+        if not rows:
+            continue
+        citations: list[Citation] = []
+        for row in rows:
+            c = index.chunks[row]
+            items = list_items(c.text) if question.kind == "list" else []
+            spans = items or [m.span() for m in re.finditer(r"[^\n]+", c.text) if m.group(0).strip()]
+            for s, e in spans[:12]:
+                label = LEADING_LABEL.match(c.text, s)
+                s = label.end() if label and label.end() < e else s
+                cited = cite_span(index, len(citations) + 1, doc_id, c.start + s, c.start + e)
+                if cited is not None and is_statement(cited.quote):
+                    citations.append(replace(cited, n=len(citations) + 1))
+        if citations:
+            quotes = "".join(f"{c.quote}[{c.n}]" for c in citations) if question.kind != "list" else \
+                "\n" + "\n".join(f"{c.quote}[{c.n}]" for c in citations)
+            return f"{doc_name(index, doc_id)}{question.article}：{quotes}", citations
+    return "", []
+
+
 # --- versions ---------------------------------------------------------------------------------
 
 def version_answer(index, question: Question, hits: list[Hit]) -> tuple[str, list[Citation]]:

@@ -37,10 +37,16 @@ _OLD = re.compile(r"旧职教法|老职教法|旧法|旧版|老版|原来的|修
 _PRONOUN = re.compile(r"它|其|该法|本法|这部法|那部法|这个法|该文件|该通知|该办法|该条例|这个文件|这份文件|这个通知|"
                       r"上述|此文件|这篇|那篇文章|这篇文章|该文|^那(?:么)?(?=.{0,12}(?:呢|版本|年的))")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+# 「那存在的问题呢？」: a follow-up that only names what to ask about next
+_ELLIPTIC = re.compile(r"^(?:那|那么|还有|另外)|呢[？?]?$")
+_COMPARED = re.compile(r"(?:和|与|跟)(?:的)?(?:有什么|有何)?(?:不同|区别|变化)")
+# 「职业教育法第十五条规定了什么？」: the article asked about
+_ARTICLE_ASKED = re.compile(r"第[一二三四五六七八九十百零〇两\d]+条(?:之[一二三四五六七八九十]+)?")
 
 # Kind of question, tried in this order (the first that matches wins).
 _KIND_RULES: tuple[tuple[str, re.Pattern], ...] = (
     ("version", re.compile(r"(?:(?:19|20)\d{2}年.{0,12}(?:和|与|跟|同|比|相比).{0,12}(?:19|20)\d{2}年)|新旧|修订前后|修改前后|"
+                           r"两[版个]|(?:新法|新版).{0,12}(?:旧法|老法|旧版|老版)|(?:旧法|老法|旧版|老版).{0,12}(?:新法|新版)|"
                            r"(?:修订|修改|修正)(?:了|后)?(?:哪些|什么|啥)|(?:和|与|跟|比)(?:旧法|老版|旧版|新法|原来).{0,8}"
                            r"(?:不同|区别|变化)|(?:有|发生了)?(?:哪些|什么)(?:变化|改动|修改)|变了什么")),
     ("compare", re.compile(r"(?:和|与|跟|同)[^，。？?]{1,20}(?:有什么|有何|有哪些)?(?:不同|区别|差异|异同)|对比|相比|比较")),
@@ -48,7 +54,7 @@ _KIND_RULES: tuple[tuple[str, re.Pattern], ...] = (
                              r"依据是什么|依据是哪|(?:法律|政策)依据|根据什么|出自哪|出处|文号是|是哪个文")),
     ("definition", re.compile(r"是指什么|指的是什么|什么是|何为|何谓|的定义|的含义|的概念|是什么意思|指什么")),
     ("when", re.compile(r"什么时候|何时|哪一?年|哪天|几月|几号|什么时间|日期是|时间是|多会儿|起施行|生效时间|实施时间")),
-    ("list", re.compile(r"(?:有|包括|包含|分为|存在)(?:了)?哪(?:些|几)|哪些(?:方面|问题|建议|措施|成效|内容|情形|权利|义务|职责|要求|"
+    ("list", re.compile(r"(?:有|包括|包含|分为|存在)(?:了)?哪(?:些|几)|什么(?:问题|建议|措施|成效|举措)|哪些(?:方面|问题|建议|措施|成效|内容|情形|权利|义务|职责|要求|"
                         r"条件|形式|途径|做法|举措|任务)|都有什么|有什么(?:问题|建议|措施|成效|要求|举措)|列举|几个方面")),
     ("how_many", re.compile(r"多少|几[个类种项年天次名所门级条]|多久|多长|多大|多高|比例|百分之|占比|几成")),
     ("who", re.compile(r"由谁|是谁|谁来|谁负责|谁(?:可以|能|有权)|哪个部门|哪些部门|什么部门|哪个机构|哪级|什么机构|哪个单位|"
@@ -63,6 +69,16 @@ LIST_TOPICS = {
     "权利": ("权利",), "义务": ("义务",), "职责": ("职责",), "条件": ("条件",), "情况": ("情况",),
 }
 _EXPECTS = {"when": "date", "how_many": "number", "which_doc": "document"}
+# The words that ask (是什么时候, 有哪些, 是多少…): cut before the question is split into words, or the
+# segmenter glues their first character to a content word (活动周是什么时候 -> 周是).
+_ASKING = re.compile(r"(?:是|为|有|要|会)?(?:什么时候|何时|哪一年|哪年|哪天|哪一天|几月|几号|什么时间|多少钱|多少|多久|多长时间|多长|"
+                     r"哪些|哪几[个类种项条]?|哪个|哪一?条|第几条|哪种|什么样的?|什么|怎么样|怎样|怎么|如何|为什么|为何|是谁|由谁|谁|"
+                     r"是否|是不是|有没有|能不能|能否|可不可以|可以吗|吗|呢|呀|啊|吧)|[？?。！!，,、：:；;“”\"\s]")
+
+
+def question_core(question: str) -> str:
+    """What a question is about, its asking words cut out: 「职业教育活动周是什么时候？」 -> 职业教育活动周."""
+    return _ASKING.sub(" ", question).strip()
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,7 @@ class Question:
     list_topic: str = ""  # the kind of items a list question wants (问题, 建议, …)
     follow_up: bool = False
     versions: tuple[str, ...] = field(default=())  # for version questions: the versions set side by side
+    article: str = ""  # the article it names (第十五条), or ""
 
 
 def strip_filler(question: str) -> str:
@@ -133,35 +150,48 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
         text = (text[:paper.start()] + paper.group(1) + text[paper.end():]).strip()
     elif register is not None and _PAPER_PLAIN.search(text):
         doc_ids = _papers_about(register, text)
-    follow_up = False
     if not doc_ids and register is not None:
-        doc_ids = _named_works(register, text)
-    if not doc_ids and previous is not None and _PRONOUN.search(text):
-        cited = [c.doc_id for c in getattr(previous, "citations", ())]
-        if cited:
-            follow_up = True
-            doc_ids = (cited[0],)
-            text = _complete(text, previous_question)
+        doc_ids = _named_works(register, text) or (_the_versioned_work(register) if old and new else ())
+    follow_up = previous is not None and bool(getattr(previous, "citations", ())) and bool(
+        _PRONOUN.search(text) or _ELLIPTIC.search(text))
     kind = kind_of(text)
+    if follow_up:
+        if not doc_ids:
+            doc_ids = (previous.citations[0].doc_id,)
+        if _ELLIPTIC.search(text) and kind == "what" and previous_question:
+            kind = kind_of(strip_filler(previous_question))  # 「那存在的问题呢？」 after a list question
+        text = _complete(text, previous_question, register, doc_ids)
     versions: tuple[str, ...] = ()
     if register is not None and doc_ids:
         doc_ids, versions = _pick_versions(register, doc_ids, text, old=old, new=new, kind=kind)
         if kind == "compare" and len(versions) > 1:
             kind = "version"
     intent = read_intent(text, places)
+    article = _ARTICLE_ASKED.search(text)
     return Question(asked, text, kind, expected(kind, text), intent, doc_ids,
-                    list_topic(text) if kind == "list" else "", follow_up, versions)
+                    list_topic(text) if kind == "list" else "", follow_up, versions,
+                    article.group(0) if article else "")
 
 
-def _complete(text: str, previous_question: str) -> str:
-    """A follow-up with nothing of its own to ask about takes the previous question's subject."""
-    own = re.sub(r"那(?:么)?|它|其|的|版本|呢|吗|[？?。！!\s]|(?:19|20)\d{2}年?", "", text)
-    if len(own) >= 4 or not previous_question:
+def _complete(text: str, previous_question: str, register, doc_ids: tuple[str, ...]) -> str:
+    """A follow-up with little of its own to ask about takes the previous question's subject:
+    「那1996年的版本呢？」 after 「职业学校教育分为哪些？」 asks how 1996 divided them."""
+    own = _PRONOUN.sub("", _YEAR.sub("", text))
+    for doc_id in [d for d in doc_ids if register is not None and d in register.records]:
+        own = own.replace(register.records[doc_id].meta.title.removeprefix("中华人民共和国"), "")
+    own = re.sub(r"^那(?:么)?|版本|那版|那个|这个|的|呢|吗|了|[？?。！!，,\s]|第几条|哪一?条|规定|哪年|什么时候|怎么|是", "", own)
+    if len(own) >= 2 or not previous_question:
         return text
-    years = _YEAR.findall(text)
     base = _YEAR.sub("", strip_filler(spell_out(previous_question)))
-    base = re.sub(r"(?:和|与|跟)(?:的)?(?:有什么|有何)?(?:不同|区别|变化)", "", base)
-    return "".join(f"{y}年" for y in years) + base if years else base
+    base = _COMPARED.sub("", base)
+    years = "".join(f"{y}年" for y in _YEAR.findall(text))
+    return f"{years}{base} {text}".strip()
+
+
+def _the_versioned_work(register) -> tuple[str, ...]:
+    """「新法比旧法…」 naming no law: the one work the index holds several versions of, if only one."""
+    versioned = [ids for ids in register.works.values() if len(ids) > 1]
+    return tuple(versioned[0]) if len(versioned) == 1 else ()
 
 
 def _papers_about(register, about: str) -> tuple[str, ...]:
