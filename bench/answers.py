@@ -12,7 +12,9 @@ the figures printed are the report halves' (`--half fit` or `--half all` to see 
     python bench/answers.py [--fit] [--corpus-index /tmp/answer-corpus] [--ncp-index /tmp/answer-ncp]
 
 Per style: answer contains the gold span, citations include the gold document, false refusals
-(answerable questions refused), correct refusals (unanswerable ones refused), p50/p95 ms per answer.
+(answerable questions refused), correct refusals (unanswerable ones refused), p50/p95 ms per answer,
+and for list and comparison questions whether the answer holds every item / both sides. Teacher
+questions asking for the same span in other words (span_group) fall in the same half.
 Prints a table on stderr and one JSON object on stdout.
 """
 
@@ -24,7 +26,7 @@ import json
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,9 @@ class Item:
     gold_docs: tuple[str, ...] = ()  # empty: unanswerable
     answer: str = ""
     history: tuple[str, ...] = ()
+    group: str = ""  # questions asking for the same span in other words share a group (and a half)
+    also: tuple[str, ...] = ()  # other spans a complete answer holds: every list item, the other side
+    alt_answers: tuple[str, ...] = ()  # a span of another document that answers equally well
 
     @property
     def answerable(self) -> bool:
@@ -57,7 +62,8 @@ class Item:
     @property
     def half(self) -> str:
         """"fit" or "report", by the id's hash: stable across runs and machines."""
-        return "fit" if int(hashlib.sha1(self.id.encode("utf-8")).hexdigest()[:8], 16) % 2 == 0 else "report"
+        key = self.group or self.id
+        return "fit" if int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % 2 == 0 else "report"
 
 
 @dataclass
@@ -70,7 +76,7 @@ class Result:
     cites_gold: bool
     ms: float
     kind: str = ""
-    extra: dict = field(default_factory=dict)
+    complete: bool | None = None  # holds every span in `also` too (None: nothing more to hold)
 
 
 def _squash(text: str) -> str:
@@ -95,8 +101,14 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def teacher_items() -> list[Item]:
-    items = [Item(r["id"], r["question"], r["style"], (r["gold_doc"], *r.get("also_in", ())), r["answer"],
-                  tuple(r.get("history", ()))) for r in read_jsonl(HERE / "data/teacher_dev.jsonl")]
+    items = []
+    for r in read_jsonl(HERE / "data/teacher_dev.jsonl"):
+        alt = r.get("alt_gold", [])
+        items.append(Item(r["id"], r["question"], r["style"],
+                          (r["gold_doc"], *r.get("also_in", ()), *(a["doc"] for a in alt)), r["answer"],
+                          tuple(r.get("history", ())), r.get("span_group", ""),
+                          tuple(r.get("list_items", ())) + tuple(g["answer"] for g in r.get("second_gold", ())),
+                          tuple(a["answer"] for a in alt)))
     path = HERE / "data/teacher_unanswerable.jsonl"
     if path.exists():
         items += [Item(r["id"], r["question"], r["style"], history=tuple(r.get("history", ()))) for r in read_jsonl(path)]
@@ -124,10 +136,11 @@ def run(retriever, items: list[Item]) -> list[Result]:
         d = draft(retriever, item.question, NEVER_REFUSE, previous)
         ms = 1000 * (time.perf_counter() - t)
         answer = d.answer
-        out.append(Result(item, None if d.signals is None else d.signals.vector(), d.confidence,
-                          answer.refused,
-                          item.answerable and contains_gold(answer.text, item.answer),
-                          any(c.doc_id in item.gold_docs for c in answer.citations), ms, answer.kind))
+        found = item.answerable and any(contains_gold(answer.text, g) for g in (item.answer, *item.alt_answers))
+        complete = all(contains_gold(answer.text, g) for g in item.also) and found if item.also else None
+        out.append(Result(item, None if d.signals is None else d.signals.vector(), d.confidence, answer.refused,
+                          found, any(c.doc_id in item.gold_docs for c in answer.citations), ms, answer.kind,
+                          complete))
     return out
 
 
@@ -137,7 +150,8 @@ def save_results(results: dict[str, list[Result]], path: Path) -> None:
             for r in rows:
                 f.write(json.dumps({"set": name, "item": r.item.__dict__, "signals": None if r.signals is None
                                     else r.signals.tolist(), "confidence": r.confidence, "refused": r.refused_anyway,
-                                    "contains": r.contains_gold, "cites": r.cites_gold, "ms": r.ms, "kind": r.kind},
+                                    "contains": r.contains_gold, "cites": r.cites_gold, "ms": r.ms, "kind": r.kind,
+                                    "complete": r.complete},
                                    ensure_ascii=False) + "\n")
 
 
@@ -147,7 +161,8 @@ def load_results(path: Path) -> dict[str, list[Result]]:
         item = Item(**{k: tuple(v) if isinstance(v, list) else v for k, v in row["item"].items()})
         signals = None if row["signals"] is None else np.array(row["signals"])
         results.setdefault(row["set"], []).append(Result(item, signals, row["confidence"], row["refused"],
-                                                         row["contains"], row["cites"], row["ms"], row["kind"]))
+                                                         row["contains"], row["cites"], row["ms"], row["kind"],
+                                                         row["complete"]))
     return results
 
 
@@ -169,6 +184,9 @@ def scores(rows: list[Result], threshold: float) -> dict:
             "cites_gold_doc": share(sum(r.cites_gold for r in kept), len(answerable)),
             "false_refusals": share(sum(refused(r, threshold) for r in answerable), len(answerable)),
             "correct_refusals": share(sum(refused(r, threshold) for r in unanswerable), len(unanswerable)),
+            # list and comparison questions: the answer holds every item / both sides
+            "complete": share(sum(bool(r.complete) for r in kept if r.complete is not None),
+                              sum(r.complete is not None for r in answerable)),
             "p50_ms": round(float(np.percentile(ms, 50)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1)}
 
 
@@ -196,13 +214,14 @@ def fit_model(rows: list[Result]) -> EvidenceModel:
 
 def _print(name: str, table: dict) -> None:
     print(f"\n{name}", file=sys.stderr)
-    print(f"{'style':>15} {'n':>4} {'un':>4}  contains  cites  false-ref  correct-ref   p50ms   p95ms", file=sys.stderr)
+    print(f"{'style':>15} {'n':>4} {'un':>4}  contains  cites  false-ref  correct-ref  complete   p50ms   p95ms",
+          file=sys.stderr)
     for style, s in table.items():
         def f(v):
             return "   -" if v is None else f"{v:.3f}"
         print(f"{style:>15} {s['answerable']:>4} {s['unanswerable']:>4}  {f(s['contains_gold']):>8}  "
               f"{f(s['cites_gold_doc']):>5}  {f(s['false_refusals']):>9}  {f(s['correct_refusals']):>11}  "
-              f"{s['p50_ms']:>6}  {s['p95_ms']:>6}", file=sys.stderr)
+              f"{f(s['complete']):>8}  {s['p50_ms']:>6}  {s['p95_ms']:>6}", file=sys.stderr)
 
 
 def _retriever(corpus: Path, index: str, rebuild: bool):

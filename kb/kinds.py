@@ -133,7 +133,7 @@ def _section_for(index, doc_id: str, question: Question, terms: dict[str, float]
 def article_answer(index, question: Question) -> tuple[str, list[Citation]]:
     """「职业教育法第十五条规定了什么？」: that article of the (version-picked) document, quoted whole
     by paragraph, or its items for a list question; ("", []) when the document has no such article."""
-    for doc_id in question.doc_ids[:1]:
+    for doc_id in question.doc_ids[:1] if question.article else ():
         rows = [r for r in index.doc_rows.get(doc_id, []) if index.chunks[r].label == question.article]
         if not rows:
             continue
@@ -153,6 +153,49 @@ def article_answer(index, question: Question) -> tuple[str, list[Citation]]:
                 "\n" + "\n".join(f"{c.quote}[{c.n}]" for c in citations)
             return f"{doc_name(index, doc_id)}{question.article}：{quotes}", citations
     return "", []
+
+
+_COUNT_ASKED = re.compile(r"(?:一共|共有|总共|共计|总计|共)(?:有)?(?:多少|几)条")
+_AUTHOR_ASKED = re.compile(r"作者|谁写|哪位写|谁撰写")
+
+
+def count_answer(index, question: Question) -> tuple[str, list[Citation]]:
+    """「职业教育法一共多少条？」: the number of its last article, that article quoted with its label."""
+    if not _COUNT_ASKED.search(question.text) or not question.doc_ids:
+        return "", []
+    doc_id = question.doc_ids[0]
+    articles = [r for r in index.doc_rows.get(doc_id, []) if _ARTICLE_LABEL.match(index.chunks[r].label)]
+    if not articles:
+        return "", []
+    last = index.chunks[articles[-1]]
+    cited = cite_span(index, 1, doc_id, last.start, last.end)
+    number = last.label.removeprefix("第").removesuffix("条")
+    return f"{doc_name(index, doc_id)}共{number}条，最后一条：{cited.quote}[1]", [cited]
+
+
+def author_answer(index, question: Question) -> tuple[str, list[Citation]]:
+    """「那篇论文的作者是谁？」: the lines under a paper's title (author, affiliation), quoted."""
+    if not _AUTHOR_ASKED.search(question.text) or not question.doc_ids:
+        return "", []
+    doc_id = question.doc_ids[0]
+    if index.register.entries[doc_id].doc_type != "论文":
+        return "", []
+    rows = index.doc_rows.get(doc_id, [])
+    if not rows:
+        return "", []
+    first = index.chunks[rows[0]]
+    title = index.records[doc_id].meta.title
+    citations = []
+    for m in list(re.finditer(r"[^\n]+", first.text))[1:4]:
+        line = m.group(0).strip()
+        if is_statement(line, title) or not line or line.replace(" ", "") == title.replace(" ", ""):
+            break  # the abstract begins
+        cited = cite_span(index, len(citations) + 1, doc_id, first.start + m.start(), first.start + m.end())
+        if cited is not None:
+            citations.append(cited)
+    if not citations:
+        return "", []
+    return f"{doc_name(index, doc_id)}的作者：" + "，".join(f"{c.quote}[{c.n}]" for c in citations), citations
 
 
 # --- versions ---------------------------------------------------------------------------------

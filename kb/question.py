@@ -149,7 +149,7 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
         doc_ids = _papers_about(register, paper.group(1))
         text = (text[:paper.start()] + paper.group(1) + text[paper.end():]).strip()
     elif register is not None and _PAPER_PLAIN.search(text):
-        doc_ids = _papers_about(register, text)
+        doc_ids = _papers_about(register, text, floor=0.0)
     if not doc_ids and register is not None:
         doc_ids = _named_works(register, text) or (_the_versioned_work(register) if old and new else ())
     follow_up = previous is not None and bool(getattr(previous, "citations", ())) and bool(
@@ -194,19 +194,24 @@ def _the_versioned_work(register) -> tuple[str, ...]:
     return tuple(versioned[0]) if len(versioned) == 1 else ()
 
 
-def _papers_about(register, about: str) -> tuple[str, ...]:
-    """Papers and news whose title shares most of the words of `about` (「讲1+X证书试点的文章」)."""
+def _papers_about(register, about: str, floor: float = 0.3) -> tuple[str, ...]:
+    """Papers and news whose title shares most of the words of `about` (「讲1+X证书试点的文章」);
+    with floor 0 (「那篇1+X的论文」 says it is a paper), the papers sharing the most, however few."""
     want = _bigrams(about)
     if not want:
         return ()
+    kinds = ("论文",) if floor == 0.0 else ("论文", "新闻")
     scored = []
     for doc_id, record in register.records.items():
-        if register.entries[doc_id].doc_type not in ("论文", "新闻"):
+        if register.entries[doc_id].doc_type not in kinds:
             continue
         share = len(want & _bigrams(record.meta.title)) / len(want)
-        if share >= 0.3:
+        if share > floor:
             scored.append((-share, doc_id))
-    return tuple(d for _s, d in sorted(scored)[:3])
+    scored.sort()
+    if floor == 0.0:
+        scored = [x for x in scored if x[0] == scored[0][0]]
+    return tuple(d for _s, d in scored[:3])
 
 
 def _bigrams(text: str) -> set[str]:
