@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from kb.compose import clause_span, is_statement, lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
 from kb.evidence import EXPECTED, Signals, Terms, coverage, load_model, read_signals
@@ -163,14 +165,24 @@ def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
     sentences, meaning = _candidates(retriever, hits, terms, q.text, q.expects)
     signals = read_signals(hits, terms, similarity=max((c.score for c in meaning), default=0.0),
                            expects=q.expects, years=tuple(re.findall(r"((?:19|20)\d{2})\s*年", q.text)),
-                           dates=_dates(retriever.index, hits[:3]), named=bool(q.doc_ids))
+                           dates=_dates(retriever.index, hits[:3]), named=bool(q.doc_ids),
+                           unseen=_unseen(retriever, terms))
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
+
+
+def _unseen(retriever, terms: Terms) -> frozenset[str]:
+    """Terms no indexed passage holds: the store gives them the largest IDF, log((n + 1) / 0.5)."""
+    top = float(np.log((len(retriever.index.chunks) + 1) / 0.5))
+    return frozenset(t for t, w in terms.items() if w >= top - 1e-9)
 
 
 def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, settings: AskSettings) -> Draft | None:
     """Answers that a named document decides, with no evidence to weigh: its overview, the sentences
     citing a document the index does not hold, two versions side by side; else None."""
     index = retriever.index
+    if q.absent or (q.article and q.doc_ids and not q.versions and not article_answer(index, q)[1]):
+        # the version or the article asked about is not in the knowledge base: no basis, whatever matches
+        return Draft(_refusal(asked, hits, q, 0.0), q, hits, terms, None, 0.0, True, index)
     if hits and "exact" in hits[0].retrievers and not question_terms(_without_titles(q.text)):
         return _done(overview(asked, [h for h in hits if "exact" in h.retrievers], settings), q, hits, terms)
     missing = cited_not_held(retriever.index, asked)

@@ -33,6 +33,7 @@ class Signals:
     coverage_top: float  # the same in the first passage
     doc_coverage: float  # in the first document's passages together (terms spread over a section)
     missing: float  # weight share of the rarest content term no top passage holds (an entity swapped)
+    unknown: float  # weight share of the content terms no indexed passage holds at all
     absent_year: float  # 1 when the question names a year that neither the passages nor their dates hold
     similarity: float  # best cosine of a passage sentence with the question
     margin: float  # how far the first passage's fused score leads the second's, relative
@@ -59,18 +60,20 @@ def coverage(terms: Terms, text: str) -> float:
 
 
 def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: str, years: tuple[str, ...],
-                 dates: tuple[str, ...], named: bool) -> Signals:
+                 dates: tuple[str, ...], named: bool, unseen: frozenset[str] = frozenset()) -> Signals:
     """The signals of one question over its ranked passages.
 
     `similarity` is the best sentence cosine, `years` the years the question names, `dates` the
-    ISO dates of the passages' documents, `named` whether it names an indexed document.
+    ISO dates of the passages' documents, `named` whether it names an indexed document, `unseen`
+    the terms that occur in no indexed passage.
     """
+    total = sum(terms.values()) or 1.0
+    unknown = sum(w for t, w in terms.items() if t in unseen) / total
     if not hits:
-        return Signals(0, 0, 0, 1, float(bool(years)), 0, 0, 0, 0, float(bool(expects)), float(named),
+        return Signals(0, 0, 0, 1, unknown, float(bool(years)), 0, 0, 0, 0, float(bool(expects)), float(named),
                        1 / (1 + len(terms)))
     top = [h.chunk.text for h in hits[:3]]
     first_doc = " ".join(h.chunk.text for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id)
-    total = sum(terms.values()) or 1.0
     joined = normalize(" ".join(top))
     absent = [w for t, w in terms.items() if t not in joined]
     scores = [h.score for h in hits[:2]]
@@ -84,6 +87,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         coverage_top=coverage(terms, top[0]),
         doc_coverage=coverage(terms, first_doc),
         missing=max(absent, default=0.0) / total,
+        unknown=unknown,
         absent_year=float(any(y not in held for y in years)),
         similarity=max(0.0, min(1.0, similarity)),
         margin=max(0.0, min(1.0, margin)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from kb.intent import Intent, read_intent
 from kb.tokenize import normalize
@@ -95,6 +96,7 @@ class Question:
     follow_up: bool = False
     versions: tuple[str, ...] = field(default=())  # for version questions: the versions set side by side
     article: str = ""  # the article it names (第十五条), or ""
+    absent: str = ""  # what it names that the index holds nothing of: a version year (2025年版), a place
 
 
 def strip_filler(question: str) -> str:
@@ -159,18 +161,59 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
         if not doc_ids:
             doc_ids = (previous.citations[0].doc_id,)
         if _ELLIPTIC.search(text) and kind == "what" and previous_question:
-            kind = kind_of(strip_filler(previous_question))  # 「那存在的问题呢？」 after a list question
+            # 「那存在的问题呢？」 after a list question; 「那1996年的版本呢？」 asks about one version, not two
+            inherited = kind_of(strip_filler(previous_question))
+            kind = "what" if inherited in ("version", "compare") else inherited
         text = _complete(text, previous_question, register, doc_ids)
+    intent = read_intent(text, places)
     versions: tuple[str, ...] = ()
+    absent = ""
+    if intent.compare:  # 「广东和江苏实施职业教育法的办法」: two places, each answered from its own documents
+        doc_ids = ()
+    if register is not None and not doc_ids:
+        absent = _absent_place(register, text, places)
     if register is not None and doc_ids:
+        absent = _absent_version(register, doc_ids, text)
         doc_ids, versions = _pick_versions(register, doc_ids, text, old=old, new=new, kind=kind)
         if kind == "compare" and len(versions) > 1:
             kind = "version"
-    intent = read_intent(text, places)
     article = _ARTICLE_ASKED.search(text)
     return Question(asked, text, kind, expected(kind, text), intent, doc_ids,
                     list_topic(text) if kind == "list" else "", follow_up, versions,
-                    article.group(0) if article else "")
+                    article.group(0) if article else "", absent)
+
+
+_PLACE_DOCUMENT = re.compile(r"([\u4e00-\u9fff]{2,3}?)(?:省|市|自治区)?(?:的)?[\u4e00-\u9fff]{0,12}?(?:条例|办法|规定|实施意见)")
+
+
+def _absent_place(register, text: str, places: tuple[str, ...]) -> str:
+    """「天津市职业教育条例…」: a document of a place none of whose documents the index holds; the
+    place, else ""."""
+    from kb.intent import _PROVINCES
+
+    for m in _PLACE_DOCUMENT.finditer(text):
+        for place in sorted(set(_PROVINCES) | set(places), key=len, reverse=True):
+            if text.startswith(place, m.start()) or text[m.start():m.end()].startswith(place):
+                held = any(place in r.meta.title or place in r.meta.issuer for r in register.records.values())
+                return "" if held else place
+    return ""
+
+
+_VERSION_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:版|修订|修正|修改|的版本|(?:的)?(?:新|旧)?(?:职业教育法|职教法))")
+
+
+def _absent_version(register, doc_ids: tuple[str, ...], text: str) -> str:
+    """「2025年版职业教育法」: a year given as a version that none of the named work's versions was made
+    in; that year, else ""."""
+    entry = register.entries.get(doc_ids[0])
+    if entry is None:
+        return ""
+    made = {(register.entries[v].version_date or "")[:4] for v in entry.versions if v in register.entries}
+    made |= {d[:4] for v in entry.versions if v in register.records for _k, d in register.records[v].meta.dates}
+    for year in _VERSION_YEAR.findall(text):
+        if year not in made:
+            return year
+    return ""
 
 
 def _complete(text: str, previous_question: str, register, doc_ids: tuple[str, ...]) -> str:
@@ -227,13 +270,25 @@ def _named_works(register, text: str) -> tuple[str, ...]:
     for key in sorted(register.works, key=len, reverse=True):
         if len(key) < 3:
             continue
-        at = folded.find(key)
-        if at < 0 or any(s < at + len(key) and at < e for s, e in taken):
-            continue
+        m = _title_pattern(key).search(folded)
         # 「职业教育法」 inside 「北京市实施职业教育法办法」 is that other work, taken first
-        taken.append((at, at + len(key)))
+        if m is None or any(s < m.end() and m.start() < e for s, e in taken):
+            continue
+        taken.append(m.span())
         found.extend(register.works[key])
     return tuple(found)
+
+
+@lru_cache(maxsize=4096)
+def _title_pattern(key: str) -> re.Pattern:
+    """A work's title as people write it: 「北京实施职业教育法办法」 and 「上海的职业教育条例」 name
+    北京市实施中华人民共和国职业教育法办法 and 上海市职业教育条例."""
+    short = key.replace("中华人民共和国", "")
+    place = re.match(r"^([\u4e00-\u9fff]{2,3}?)(省|市|自治区)(?=.{3})", short)
+    if place:
+        rest = short[place.end():]
+        return re.compile(re.escape(place.group(1)) + f"(?:{place.group(2)})?的?" + re.escape(rest))
+    return re.compile(re.escape(key) + "|" + re.escape(short))
 
 
 def _pick_versions(register, doc_ids: tuple[str, ...], text: str, *, old: bool, new: bool,

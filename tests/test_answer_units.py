@@ -69,7 +69,7 @@ class _Entry:
 
 class _Meta:
     def __init__(self, title):
-        self.title = title
+        self.title, self.dates = title, ()
 
 
 class _Record:
@@ -167,8 +167,9 @@ def test_signals_read_coverage_missing_terms_and_expected_type():
 
 
 def test_no_passages_means_no_evidence():
-    s = read_signals([], {"证书": 1.0}, similarity=0.0, expects="", years=(), dates=(), named=False)
-    assert s.coverage == 0.0 and s.missing == 1.0
+    s = read_signals([], {"证书": 1.0}, similarity=0.0, expects="", years=(), dates=(), named=False,
+                     unseen=frozenset({"证书"}))
+    assert s.coverage == 0.0 and s.missing == 1.0 and s.unknown == 1.0
 
 
 def test_logistic_regression_separates_and_is_calibrated_on_its_data():

@@ -53,7 +53,7 @@ def test_law_named_in_the_question_is_answered_from_its_version_in_force(shared)
                                       "我想问一下，职业学校教育分成哪些类型？"])
 def test_small_rewordings_give_the_same_answer(shared, question):
     answer = well_cited(shared, ask(shared, question))
-    assert not answer.refused and (answer.citations[0].doc_id, answer.citations[0].path[-1]) == (LAW_2022, "第十五条")
+    assert not answer.refused and (LAW_2022, "第十五条") in [(c.doc_id, c.path[-1]) for c in answer.citations]
 
 
 def test_when_the_law_in_force_took_effect_leads_with_the_date(shared):
