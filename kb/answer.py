@@ -164,10 +164,15 @@ def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
     hits = _in_force_first(retriever, hits, terms, q.intent)
     sentences, meaning = _candidates(retriever, hits, terms, q.text, q.expects)
     signals = read_signals(hits, terms, similarity=max((c.score for c in meaning), default=0.0),
-                           expects=q.expects, years=tuple(re.findall(r"((?:19|20)\d{2})\s*年", q.text)),
+                           expects=q.expects, years=_years_asked(q.text),
                            dates=_dates(retriever.index, hits[:3]), named=bool(q.doc_ids),
                            unseen=_unseen(retriever, terms))
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
+
+
+def _years_asked(text: str) -> tuple[str, ...]:
+    """Years a question asks about, not those it sets the time by: 「2020年时…」 wants the rule then."""
+    return tuple(m.group(1) for m in re.finditer(r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时))", text))
 
 
 def _unseen(retriever, terms: Terms) -> frozenset[str]:

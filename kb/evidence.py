@@ -34,7 +34,7 @@ class Signals:
     doc_coverage: float  # in the first document's passages together (terms spread over a section)
     missing: float  # weight share of the rarest content term no top passage holds (an entity swapped)
     unknown: float  # weight share of the content terms no indexed passage holds at all
-    absent_year: float  # 1 when the question names a year that neither the passages nor their dates hold
+    absent_year: float  # 1 when the question names a year (not an as-of 「2020年时」) no passage or date holds
     similarity: float  # best cosine of a passage sentence with the question
     margin: float  # how far the first passage's fused score leads the second's, relative
     agree: float  # share of the retrievers (dense, words, chars) that found the first passage
