@@ -198,3 +198,31 @@ def test_follow_up_is_asked_about_the_previous_answers_document(retriever):
     # a new subject is not tied to the previous answer
     other = answer_question(retriever, "证书有效期是多久？", previous=first)
     assert other.citations[0].path[-1] == "第十二条"
+
+
+def test_statuses_are_judged_on_the_day_the_question_is_asked(retriever):
+    """A server running past midnight notices a 施行 date that has arrived: the register is
+    rebuilt for the day of the question, not kept from the day the index was loaded."""
+    from datetime import date
+
+    from kb.pipeline import ask
+
+    new = "laws/vocational_education_measures_2021_gbk.txt"
+    ask(retriever, "企业接收职业学校学生实习的补贴标准是每生每月多少元？", AskSettings(today="2021-01-01"))
+    assert retriever.index.register.today == "2021-01-01"
+    assert retriever.index.register.entries[new].status == "未知"  # its 施行 date, 2021-09-01, still to come
+    now = ask(retriever, "企业接收职业学校学生实习的补贴标准是每生每月多少元？")
+    assert retriever.index.register.today == date.today().isoformat()
+    assert now.citations[0].doc_id == new and "300元" in now.text
+
+
+def test_ask_takes_the_search_settings(retriever):
+    """kb.pipeline.ask runs the search its AskSettings name: a document filter reaches retrieval."""
+    from dataclasses import replace
+
+    from kb.config import SearchFilters
+    from kb.pipeline import ask
+
+    only = AskSettings(search=replace(AskSettings().search, filters=SearchFilters(doc_ids=(PDF,))))
+    answer = ask(retriever, "证书由谁颁发？", only)
+    assert answer.citations and {c.doc_id for c in answer.citations} == {PDF}
