@@ -243,6 +243,8 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
         if citations:
             return text, citations
     chosen = _choose(sentences, settings)
+    if q.kind in ("when", "how_many"):  # the fact leads: the best sentence first, not the first read
+        chosen.sort(key=lambda c: -c.score)
     citations = _clause_citations(chosen)
     if not citations:
         return "", []
@@ -277,9 +279,9 @@ def _candidates(retriever, hits: list[Hit], terms: Terms, question: str,
             if not is_statement(sentence, hit.title):
                 continue
             score = coverage(terms, sentence) if terms else 1.0
-            if expected is not None and expected.search(sentence):
-                # 「哪年发布的？」: the sentence holding a date answers although it repeats no word
-                score = 0.3 + 0.7 * score
+            if expected is not None:
+                # 「哪年发布的？」: the sentence holding a date answers, although it may repeat no word
+                score = 0.7 * score + (0.3 if expected.search(sentence) else 0.0)
             # passages further down the list count less: the retriever ranked them lower for a reason
             score /= 1.0 + 0.2 * rank
             if score > 0:

@@ -72,7 +72,7 @@ LIST_TOPICS = {
 _EXPECTS = {"when": "date", "how_many": "number", "which_doc": "document"}
 # The words that ask (是什么时候, 有哪些, 是多少…): cut before the question is split into words, or the
 # segmenter glues their first character to a content word (活动周是什么时候 -> 周是).
-_ASKING = re.compile(r"(?:是|为|有|要|会)?(?:什么时候|何时|哪一年|哪年|哪天|哪一天|几月|几号|什么时间|多少钱|多少|多久|多长时间|多长|"
+_ASKING = re.compile(r"(?:最早|最初|首次|第一次)|(?:是|为|有|要|会)?(?:什么时候|何时|哪一年|哪年|哪天|哪一天|几月|几号|什么时间|多少钱|多少|多久|多长时间|多长|"
                      r"哪些|哪几[个类种项条]?|哪个|哪一?条|第几条|哪种|什么样的?|什么|怎么样|怎样|怎么|如何|为什么|为何|是谁|由谁|谁|"
                      r"是否|是不是|有没有|能不能|能否|可不可以|可以吗|吗|呢|呀|啊|吧)|[？?。！!，,、：:；;“”\"\s]")
 
@@ -152,11 +152,14 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
         text = (text[:paper.start()] + paper.group(1) + text[paper.end():]).strip()
     elif register is not None and _PAPER_PLAIN.search(text):
         doc_ids = _papers_about(register, text, floor=0.0)
-    if not doc_ids and register is not None:
-        doc_ids = _named_works(register, text) or (_the_versioned_work(register) if old and new else ())
     follow_up = previous is not None and bool(getattr(previous, "citations", ())) and bool(
         _PRONOUN.search(text) or _ELLIPTIC.search(text))
     kind = kind_of(text)
+    if follow_up and not doc_ids and _ELLIPTIC.search(text) and previous_question:
+        # 「那青岛的呢？」 after 「上海市职业教育条例是哪天施行的？」 asks the same of 青岛's
+        text = _swap_place(text, previous_question, places) or text
+    if not doc_ids and register is not None:
+        doc_ids = _named_works(register, text) or (_the_versioned_work(register) if old and new else ())
     if follow_up:
         if not doc_ids:
             doc_ids = (previous.citations[0].doc_id,)
@@ -222,13 +225,26 @@ def _complete(text: str, previous_question: str, register, doc_ids: tuple[str, .
     own = _PRONOUN.sub("", _YEAR.sub("", text))
     for doc_id in [d for d in doc_ids if register is not None and d in register.records]:
         own = own.replace(register.records[doc_id].meta.title.removeprefix("中华人民共和国"), "")
-    own = re.sub(r"^那(?:么)?|版本|那版|那个|这个|的|呢|吗|了|[？?。！!，,\s]|第几条|哪一?条|规定|哪年|什么时候|怎么|是", "", own)
+    own = re.sub(r"^那(?:么)?|版本|那版|这版|现在|现行|目前|那个|这个|的|呢|吗|了|[？?。！!，,\s]|第几条|哪一?条|规定|哪年|什么时候|怎么|是", "", own)
     if len(own) >= 2 or not previous_question:
         return text
     base = _YEAR.sub("", strip_filler(spell_out(previous_question)))
     base = _COMPARED.sub("", base)
     years = "".join(f"{y}年" for y in _YEAR.findall(text))
     return f"{years}{base} {text}".strip()
+
+
+def _swap_place(text: str, previous_question: str, places: tuple[str, ...]) -> str:
+    """The previous question asked of the place this follow-up names instead, or "" when it names
+    none or the previous question named no place."""
+    from kb.intent import _PROVINCES
+
+    names = sorted(set(_PROVINCES) | set(places), key=len, reverse=True)
+    here = next((n for n in names if n in text), "")
+    before = next((n for n in names if n in previous_question), "")
+    if not here or not before or here == before:
+        return ""
+    return strip_filler(spell_out(previous_question)).replace(before, here, 1)
 
 
 def _the_versioned_work(register) -> tuple[str, ...]:
