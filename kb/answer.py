@@ -13,8 +13,8 @@ from kb.compose import clause_span, is_statement, lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
 from kb.evidence import EXPECTED, Signals, Terms, coverage, load_model, read_signals
 from kb.intent import Intent, without_markers
-from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, doc_name,
-                      document_overview, list_answer, source_name, version_answer, version_notes, where)
+from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
+                      doc_name, document_overview, list_answer, source_name, version_answer, version_notes, where)
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
 from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
@@ -193,7 +193,7 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
     missing = cited_not_held(retriever.index, asked)
     if missing is not None:
         return _done(missing, q, hits, terms)
-    for by_name in (article_answer, count_answer, author_answer):
+    for by_name in (article_answer, count_answer, author_answer, date_answer):
         text, citations = by_name(index, q) if q.doc_ids and not q.versions else ("", [])
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)

@@ -155,6 +155,47 @@ def article_answer(index, question: Question) -> tuple[str, list[Citation]]:
     return "", []
 
 
+_DATE_ASKED = {
+    "施行": re.compile(r"施行|生效|实施"),
+    "通过": re.compile(r"通过|审议"),
+    "修订": re.compile(r"修订|修正|修改"),
+    "发布": re.compile(r"发布|印发|颁布|出台|下发|发的|公布"),
+}
+_DATE_SPANS = {
+    "施行": re.compile(r"[^。\n]{0,40}自[^。\n]{0,20}起施行[^。\n]*。?"),
+    "通过": re.compile(r"^[（(]?(?:19|20)\d{2}年\d{1,2}月\d{1,2}日[^\n]{0,80}通过[）)]?$", re.M),
+    "修订": re.compile(r"^[（(]?(?:19|20)\d{2}年\d{1,2}月\d{1,2}日[^\n]{0,80}(?:修订|修正)[）)]?$", re.M),
+    "发布": re.compile(r"^[（(]?(?:19|20)\d{2}年\d{1,2}月\d{1,2}日(?:[^\n]{0,40}(?:印发|发布|公布))?[）)]?$", re.M),
+}
+
+
+def date_answer(index, question: Question) -> tuple[str, list[Citation]]:
+    """「它是哪年发布/通过/施行的？」 about a document the question names: the line or sentence of that
+    document stating that date (its signature date, 「…会议通过」, 「本法自…起施行」)."""
+    if question.kind != "when" or not question.doc_ids:
+        return "", []
+    event = next((e for e, p in _DATE_ASKED.items() if p.search(question.text)), "")
+    if not event:
+        return "", []
+    doc_id = question.doc_ids[0]
+    text = doc_text(index, doc_id)
+    found = list(_DATE_SPANS[event].finditer(text))
+    if not found:
+        return "", []
+    m = found[0] if event in ("通过",) else found[-1]  # first passage, last revision / signature
+    start, end = m.span()
+    while start < end and text[start] in " \n\u3000":
+        start += 1
+    label = LEADING_LABEL.match(text, start)  # the answer names the article itself
+    start = label.end() if label and label.end() < end else start
+    cited = cite_span(index, 1, doc_id, start, end)
+    if cited is None:
+        return "", []
+    fact = re.search(r"(?:19|20)\d{2}年\d{1,2}月\d{1,2}日", cited.quote)
+    lead = f"{fact.group(0)}。[1]\n" if fact else ""
+    return f"{lead}{doc_name(index, doc_id)}{where(cited)}：{cited.quote}[1]", [cited]
+
+
 _COUNT_ASKED = re.compile(r"(?:一共|共有|总共|共计|总计|共)(?:有)?(?:多少|几)条")
 _AUTHOR_ASKED = re.compile(r"作者|谁写|哪位写|谁撰写")
 
