@@ -127,8 +127,10 @@ def _lines(text: str) -> list[Span]:
 
 def _top_level_heading(text: str, start: int, style: str) -> bool:
     """A line opening a section of `style`, not an inner list after 「主要表现为：」."""
-    before = text[:start].rstrip()
-    if before.endswith(("：", ":")):
+    i = start - 1  # the last character before the line, found without copying the text before it
+    while i >= 0 and text[i] in " \t\n\r\u3000":
+        i -= 1
+    if i >= 0 and text[i] in "：:":
         return False
     return not style or any(s == style and p.match(text, start) for s, p in _ITEM_STYLES)
 
