@@ -30,7 +30,7 @@ _QUESTION_WORDS = frozenset(
      "多长", "多大", "为什么", "讲了", "说了", "讲的", "哪年", "哪天", "几类", "哪几", "哪几类", "开始", "一下", "现在", "这个", "那个",
      "我们", "他们", "你们", "知道", "告诉", "里面", "当中", "其中", "以及", "还是", "或者", "是不是", "有没有", "能不能", "怎么样",
      "哪一年", "一年", "来说", "一般", "不同", "区别", "变化", "文章", "论文", "方案是", "版本"])
-_EMBEDDED = 16  # sentences embedded per question, the best covered first
+_EMBEDDED = 8  # sentences embedded per question, the best covered first: embedding is most of the time
 
 
 def question_terms(question: str) -> frozenset[str]:
