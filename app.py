@@ -174,7 +174,10 @@ def make_chat(source, llm=None):
 
     Yields (messages, sources HTML, last Answer); the last Answer lets a follow-up name its subject.
     """
-    from kb.answer import AnswerSettings, rewrite_followup, stream_answer
+    from dataclasses import replace
+
+    from kb.config import AskSettings
+    from kb.pipeline import ask_stream
 
     current = _getter(source)
     page_buttons = isinstance(source, Library)  # the page view needs the corpus folder's files
@@ -185,12 +188,13 @@ def make_chat(source, llm=None):
         if not message:
             yield history, _notice(EMPTY_QUESTION), last
             return
-        question = rewrite_followup(message, last)
         history += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         retriever = current()
-        settings = AnswerSettings(filters=SearchFilters(doc_ids=tuple(scope or ())))
+        search = replace(AskSettings().search, filters=SearchFilters(doc_ids=tuple(scope or ())))
+        settings = AskSettings(search=search, llm=llm)
         try:
-            for item in stream_answer(retriever, question, settings, llm):
+            # a follow-up (「那它是哪年通过的？」) is asked about the last answer's document
+            for item in ask_stream(retriever, message, settings, previous=last):
                 if isinstance(item, str):
                     history[-1] = {"role": "assistant", "content": history[-1]["content"] + item}
                     yield history, _notice(SOURCES_WAITING), last
@@ -209,15 +213,17 @@ def make_ask_api(source, llm=None):
 
     A JSON string rather than a dict: gradio_client takes any dict with a "path" key for a file.
     """
-    from kb.answer import AnswerSettings, answer_question
+    from kb.config import AskSettings
+    from kb.pipeline import ask as pipeline_ask
 
     current = _getter(source)
+    settings = AskSettings(llm=llm)
 
     def ask(question: str) -> str:
         if not (question or "").strip():
             result = {"question": "", "answer": EMPTY_QUESTION, "citations": [], "refused": True}
         else:
-            result = answer_question(current(), question, AnswerSettings(), llm).to_dict()
+            result = pipeline_ask(current(), question, settings).to_dict()
         return json.dumps(result, ensure_ascii=False)
 
     return ask

@@ -1,33 +1,82 @@
-"""Answer-stage benchmark on ../shared/eval/ncp dev (answerable) and bench/data/unanswerable_ncp.jsonl
-(questions the 2020 policy corpus cannot answer, written for this project): answer quality, citation
-of the gold document, false refusals, correct refusals, at each refusal threshold.
+"""Answer-stage benchmark, per question style, on held-back halves of two mixed sets:
 
-    python bench/answers.py [--index /tmp/policykb-bench-ncp] [--rebuild]
+- teacher: conversational teacher/staff questions over ../shared/corpus (bench/data/teacher_dev.jsonl,
+  with follow-ups asked after their history) and near-miss questions it cannot answer
+  (bench/data/teacher_unanswerable.jsonl);
+- ncp: ../shared/eval/ncp/dev.jsonl over the ncp corpus, and bench/data/unanswerable_ncp.jsonl.
 
-The threshold on evidence (share of the question's IDF-weighted words in the best passages) is
-swept; the row marked * is the AnswerSettings default. Prints a table and one JSON object.
+Every question falls in the fit half or the report half by a hash of its id. `--fit` fits the
+evidence model (kb/evidence_model.json) on the fit halves only and picks its operating point there;
+the figures printed are the report halves' (`--half fit` or `--half all` to see the others).
+
+    python bench/answers.py [--fit] [--corpus-index /tmp/answer-corpus] [--ncp-index /tmp/answer-ncp]
+
+Per style: answer contains the gold span, citations include the gold document, false refusals
+(answerable questions refused), correct refusals (unanswerable ones refused), p50/p95 ms per answer,
+and for list and comparison questions whether the answer holds every item / both sides. Teacher
+questions asking for the same span in other words (span_group) fall in the same half.
+Prints a table on stderr and one JSON object on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kb.answer import AnswerSettings, answer_question, evidence, question_terms, weigh  # noqa: E402
-from kb.config import BuildSettings, SearchSettings  # noqa: E402
-from kb.evaluate import read_qa  # noqa: E402
+from kb.answer import draft  # noqa: E402
+from kb.config import AskSettings, BuildSettings  # noqa: E402
+from kb.evidence import FEATURES, EvidenceModel, fit, load_model, operating_point, save_model  # noqa: E402
 from kb.pipeline import build_index, open_retriever  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared"
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+NEVER_REFUSE = AskSettings(min_confidence=0.0)
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    question: str
+    style: str
+    gold_docs: tuple[str, ...] = ()  # empty: unanswerable
+    answer: str = ""
+    history: tuple[str, ...] = ()
+    group: str = ""  # questions asking for the same span in other words share a group (and a half)
+    also: tuple[str, ...] = ()  # other spans a complete answer holds: every list item, the other side
+    alt_answers: tuple[str, ...] = ()  # a span of another document that answers equally well
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.gold_docs)
+
+    @property
+    def half(self) -> str:
+        """"fit" or "report", by the id's hash: stable across runs and machines."""
+        key = self.group or self.id
+        return "fit" if int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % 2 == 0 else "report"
+
+
+@dataclass
+class Result:
+    item: Item
+    signals: np.ndarray | None  # None: decided without the model (a named document, a version question)
+    confidence: float
+    refused_anyway: bool
+    contains_gold: bool
+    cites_gold: bool
+    ms: float
+    kind: str = ""
+    complete: bool | None = None  # holds every span in `also` too (None: nothing more to hold)
 
 
 def _squash(text: str) -> str:
@@ -40,59 +89,187 @@ def contains_gold(answer_text: str, gold: str) -> bool:
     return bool(gold) and gold[:20] in _squash(answer_text)
 
 
-def _run(retriever, questions: list[str], golds: list[tuple[str, str]]) -> list[dict]:
-    """Per question: evidence score, and the answer it gets when never refused."""
-    never = replace(AnswerSettings(), min_coverage=0.0)
+def read_jsonl(path: Path) -> list[dict]:
     rows = []
-    for question, (gold_doc, gold_answer) in zip(questions, golds, strict=True):
-        hits = retriever.search(question, SearchSettings(top_k=never.top_k))
-        score = evidence(hits, weigh(retriever, question_terms(question)))
-        answer = answer_question(retriever, question, never)
-        rows.append({"evidence": score, "refused_anyway": answer.refused,
-                     "contains_gold": bool(gold_answer) and contains_gold(answer.text, gold_answer),
-                     "cites_gold_doc": any(c.doc_id == gold_doc for c in answer.citations)})
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise SystemExit(f"{path}:{n}: not JSON ({e})") from None
     return rows
 
 
-def _at(threshold: float, answerable: list[dict], unanswerable: list[dict]) -> dict:
-    def refused(row):
-        return row["refused_anyway"] or row["evidence"] < threshold
+def teacher_items() -> list[Item]:
+    items = []
+    for r in read_jsonl(HERE / "data/teacher_dev.jsonl"):
+        alt = r.get("alt_gold", [])
+        items.append(Item(r["id"], r["question"], r["style"],
+                          (r["gold_doc"], *r.get("also_in", ()), *(a["doc"] for a in alt)), r["answer"],
+                          tuple(r.get("history", ())), r.get("span_group", ""),
+                          tuple(r.get("list_items", ())) + tuple(g["answer"] for g in r.get("second_gold", ())),
+                          tuple(a["answer"] for a in alt)))
+    path = HERE / "data/teacher_unanswerable.jsonl"
+    if path.exists():
+        items += [Item(r["id"], r["question"], r["style"], history=tuple(r.get("history", ()))) for r in read_jsonl(path)]
+    return items
 
-    n, m = len(answerable), len(unanswerable)
-    kept = [r for r in answerable if not refused(r)]
-    return {"threshold": threshold,
-            "answer_contains_gold": round(sum(r["contains_gold"] for r in kept) / n, 4),
-            "citations_include_gold_doc": round(sum(r["cites_gold_doc"] for r in kept) / n, 4),
-            "false_refusals": round(sum(map(refused, answerable)) / n, 4),
-            "correct_refusals": round(sum(map(refused, unanswerable)) / m, 4)}
+
+def ncp_items() -> list[Item]:
+    items = [Item(r["id"], r["question"], "ncp", (r["gold_doc"],), r.get("answer", ""))
+             for r in read_jsonl(SHARED / "eval/ncp/dev.jsonl")]
+    items += [Item("u" + hashlib.sha1(r["question"].encode("utf-8")).hexdigest()[:12], r["question"], "ncp")
+              for r in read_jsonl(HERE / "data/unanswerable_ncp.jsonl")]
+    return items
+
+
+def run(retriever, items: list[Item]) -> list[Result]:
+    """Each question answered with the evidence model never refusing, so that any threshold can be
+    applied afterwards; a follow-up is asked after its history, each answer the next one's context."""
+    draft(retriever, "证书有效期是多久？", NEVER_REFUSE)  # warm: the first question loads jieba and the model
+    out = []
+    for item in items:
+        previous = None
+        for earlier in item.history:
+            previous = draft(retriever, earlier, AskSettings(), previous).answer
+        t = time.perf_counter()
+        d = draft(retriever, item.question, NEVER_REFUSE, previous)
+        ms = 1000 * (time.perf_counter() - t)
+        answer = d.answer
+        found = item.answerable and any(contains_gold(answer.text, g) for g in (item.answer, *item.alt_answers))
+        complete = all(contains_gold(answer.text, g) for g in item.also) and found if item.also else None
+        out.append(Result(item, None if d.signals is None else d.signals.vector(), d.confidence, answer.refused,
+                          found, any(c.doc_id in item.gold_docs for c in answer.citations), ms, answer.kind,
+                          complete))
+    return out
+
+
+def save_results(results: dict[str, list[Result]], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for name, rows in results.items():
+            for r in rows:
+                f.write(json.dumps({"set": name, "item": r.item.__dict__, "signals": None if r.signals is None
+                                    else r.signals.tolist(), "confidence": r.confidence, "refused": r.refused_anyway,
+                                    "contains": r.contains_gold, "cites": r.cites_gold, "ms": r.ms, "kind": r.kind,
+                                    "complete": r.complete},
+                                   ensure_ascii=False) + "\n")
+
+
+def load_results(path: Path) -> dict[str, list[Result]]:
+    results: dict[str, list[Result]] = {}
+    for row in read_jsonl(path):
+        item = Item(**{k: tuple(v) if isinstance(v, list) else v for k, v in row["item"].items()})
+        signals = None if row["signals"] is None else np.array(row["signals"])
+        results.setdefault(row["set"], []).append(Result(item, signals, row["confidence"], row["refused"],
+                                                         row["contains"], row["cites"], row["ms"], row["kind"],
+                                                         row["complete"]))
+    return results
+
+
+def refused(r: Result, threshold: float) -> bool:
+    return r.refused_anyway or (r.signals is not None and r.confidence < threshold)
+
+
+def scores(rows: list[Result], threshold: float) -> dict:
+    answerable = [r for r in rows if r.item.answerable]
+    unanswerable = [r for r in rows if not r.item.answerable]
+    kept = [r for r in answerable if not refused(r, threshold)]
+    ms = np.array([r.ms for r in rows]) if rows else np.zeros(1)
+
+    def share(n: int, d: int):
+        return round(n / d, 3) if d else None
+
+    return {"answerable": len(answerable), "unanswerable": len(unanswerable),
+            "contains_gold": share(sum(r.contains_gold for r in kept), len(answerable)),
+            "cites_gold_doc": share(sum(r.cites_gold for r in kept), len(answerable)),
+            "false_refusals": share(sum(refused(r, threshold) for r in answerable), len(answerable)),
+            "correct_refusals": share(sum(refused(r, threshold) for r in unanswerable), len(unanswerable)),
+            # list and comparison questions: the answer holds every item / both sides
+            "complete": share(sum(bool(r.complete) for r in kept if r.complete is not None),
+                              sum(r.complete is not None for r in answerable)),
+            "p50_ms": round(float(np.percentile(ms, 50)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1)}
+
+
+def by_style(rows: list[Result], threshold: float) -> dict:
+    styles = sorted({r.item.style for r in rows})
+    table = {s: scores([r for r in rows if r.item.style == s], threshold) for s in styles}
+    table["all"] = scores(rows, threshold)
+    return table
+
+
+def fit_model(rows: list[Result]) -> EvidenceModel:
+    """The evidence model fitted on the fit halves, its threshold the operating point there."""
+    used = [r for r in rows if r.signals is not None]
+    x = np.vstack([r.signals for r in used])
+    y = np.array([r.item.answerable for r in used], dtype=np.float64)
+    w, b, mean, scale = fit(x, y)
+    model = EvidenceModel(tuple(map(float, w)), b, tuple(map(float, mean)), tuple(map(float, scale)), 0.5, FEATURES)
+    p = np.array([model.probability_of(v) for v in x])
+    # refuse at most 5% of each set's answerable questions (the larger set would hide the other's)
+    origin = np.array([r.item.style == "ncp" for r in used])
+    threshold = min(operating_point(p[(y == 1) & (origin == o)], p[y == 0], max_false_refusals=0.05)
+                    for o in (True, False))
+    sets = sorted({r.item.style for r in used})
+    return EvidenceModel(model.weights, model.bias, model.mean, model.scale, round(threshold, 4), FEATURES,
+                         f"fit half of bench/answers.py sets: {len(used)} questions ({int(y.sum())} answerable), "
+                         f"styles {', '.join(sets)}")
+
+
+def _print(name: str, table: dict) -> None:
+    print(f"\n{name}", file=sys.stderr)
+    print(f"{'style':>15} {'n':>4} {'un':>4}  contains  cites  false-ref  correct-ref  complete   p50ms   p95ms",
+          file=sys.stderr)
+    for style, s in table.items():
+        def f(v):
+            return "   -" if v is None else f"{v:.3f}"
+        print(f"{style:>15} {s['answerable']:>4} {s['unanswerable']:>4}  {f(s['contains_gold']):>8}  "
+              f"{f(s['cites_gold_doc']):>5}  {f(s['false_refusals']):>9}  {f(s['correct_refusals']):>11}  "
+              f"{f(s['complete']):>8}  {s['p50_ms']:>6}  {s['p95_ms']:>6}", file=sys.stderr)
+
+
+def _retriever(corpus: Path, index: str, rebuild: bool):
+    build_index(corpus, Path(index), BuildSettings(), rebuild=rebuild)
+    return open_retriever(Path(index))
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--index", default="/tmp/policykb-bench-ncp")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus-index", default="/tmp/policykb-bench-corpus")
+    ap.add_argument("--ncp-index", default="/tmp/policykb-bench-ncp")
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--fit", action="store_true", help="refit kb/evidence_model.json on the fit halves")
+    ap.add_argument("--half", choices=["report", "fit", "all"], default="report")
+    ap.add_argument("--sets", default="teacher,ncp")
+    ap.add_argument("--save", help="write every question's result (signals included) to this JSONL file")
+    ap.add_argument("--load", help="score (and with --fit, refit on) a file written by --save instead of asking")
     args = ap.parse_args()
-    corpus = SHARED / "eval/ncp/corpus.jsonl"
-    if not corpus.exists():
-        print(f"{corpus} is absent: this benchmark needs ../shared", file=sys.stderr)
+    if not (SHARED / "corpus").exists():
+        print(f"{SHARED} is absent: this benchmark needs ../shared", file=sys.stderr)
         return 2
-    build_index(corpus, Path(args.index), BuildSettings(), rebuild=args.rebuild)
-    retriever = open_retriever(Path(args.index))
-    items = read_qa(SHARED / "eval/ncp/dev.jsonl")
-    unanswerable = [json.loads(line)["question"] for line in open(HERE / "data/unanswerable_ncp.jsonl", encoding="utf-8")]
-    t = time.perf_counter()
-    answerable_rows = _run(retriever, [i.question for i in items], [(i.gold_doc, i.answer) for i in items])
-    unanswerable_rows = _run(retriever, unanswerable, [("", "")] * len(unanswerable))
-    seconds = time.perf_counter() - t
-    default = AnswerSettings().min_coverage
-    table = [_at(th, answerable_rows, unanswerable_rows) for th in sorted({*THRESHOLDS, default})]
-    print("threshold  contains-gold  cites-gold-doc  false-refusals  correct-refusals", file=sys.stderr)
-    for row in table:
-        mark = "*" if row["threshold"] == default else " "
-        print(f"{row['threshold']:>8}{mark}  {row['answer_contains_gold']:>13}  {row['citations_include_gold_doc']:>14}"
-              f"  {row['false_refusals']:>14}  {row['correct_refusals']:>16}", file=sys.stderr)
-    out = {"answerable": len(items), "unanswerable": len(unanswerable), "default_threshold": default,
-           "ms_per_answer": round(1000 * seconds / (len(items) + len(unanswerable)), 1), "sweep": table}
+    sets = {"teacher": (SHARED / "corpus", args.corpus_index, teacher_items),
+            "ncp": (SHARED / "eval/ncp/corpus.jsonl", args.ncp_index, ncp_items)}
+    results = {}
+    if args.load:
+        results = load_results(Path(args.load))
+    for name in ([] if args.load else args.sets.split(",")):
+        corpus, index, items = sets[name]
+        results[name] = run(_retriever(corpus, index, args.rebuild), items())
+    if args.save:
+        save_results(results, Path(args.save))
+    if args.fit:
+        model = fit_model([r for rows in results.values() for r in rows if r.item.half == "fit"])
+        save_model(model)
+        for rows in results.values():
+            for r in rows:
+                if r.signals is not None:
+                    r.confidence = model.probability_of(r.signals)
+    model = load_model()
+    out = {"threshold": model.threshold, "fitted_on": model.fitted_on, "half": args.half,
+           "weights": dict(zip(FEATURES, (round(w, 3) for w in model.weights)))}
+    for name, rows in results.items():
+        chosen = [r for r in rows if args.half == "all" or r.item.half == args.half]
+        out[name] = by_style(chosen, model.threshold)
+        _print(f"{name} ({args.half} half, threshold {model.threshold})", out[name])
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 

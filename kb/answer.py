@@ -1,5 +1,5 @@
-"""Answers from retrieved passages: extractive by default, every sentence cited to its clause, or a
-plain refusal when the knowledge base holds no basis for one."""
+"""Answers from retrieved passages: understand the question, decide whether the passages are a basis,
+then compose by kind — every statement cited to its clause — or refuse plainly."""
 
 from __future__ import annotations
 
@@ -7,53 +7,59 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from kb.config import SearchFilters, SearchSettings
-from kb.intent import Intent, read_intent, without_markers
-from kb.llm import (
-    CheckedOutput,
-    LLMError,
-    LLMSettings,
-    check_output,
-    generate,
-    generate_stream,
-)
-from kb.metadata import find_doc_numbers, strip_span
-from kb.prompts import (
-    ABOLISHED_LEAD,
-    ABOLISHED_NOTE,
-    AMENDED_NOTE,
-    CITED_NOT_HELD,
-    COMPARE_SIDE_EMPTY,
-    FALLBACK_NOTE,
-    NO_BASIS_REPLY,
-    RELATED_HEADER,
-    SUPERSEDED_NOTE,
-)
+import numpy as np
+
+from kb.compose import clause_span, is_statement, lead_fact, sentence_spans
+from kb.config import AskSettings, SearchFilters
+from kb.evidence import EXPECTED, Signals, Terms, coverage, load_model, read_signals
+from kb.intent import Intent, without_markers
+from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
+                      doc_name, document_overview, list_answer, source_name, version_answer, version_notes, where)
+from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
+from kb.metadata import find_doc_numbers
+from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
+from kb.question import Question, question_core, understand
 from kb.retrieve import version_factor
-from kb.tokenize import normalize, word_tokens
-from kb.types import Answer, Citation, Hit, Reference
+from kb.tokenize import word_tokens
+from kb.types import Answer, Citation, Hit
 
 # Words every question has; they say nothing about what it asks ("……是什么", "有哪些规定").
 _QUESTION_WORDS = frozenset(
-    ["什么", "哪些", "哪个", "如何", "怎么", "怎样", "多少", "是否", "可以", "能否", "请问", "为何", "规定", "要求", "文件", "有关", "关于", "相关", "主要", "内容", "具体", "情况", "问题", "方面", "哪里", "何时", "时候", "需要", "应该", "应当", "目前", "多久", "多长", "多大", "为什么", "讲了", "说了", "讲的"]
-)
-# One sentence: up to and including its end mark, or a line.
-_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*[”’」』）)]*")
-_WHICH_DOCUMENT = re.compile(r"哪[个份些项部]?(?:文件|通知|规定|法律|法规|办法|条例|政策)|依据是什么|根据什么|出自")
+    ["什么", "哪些", "哪个", "如何", "怎么", "怎样", "多少", "是否", "可以", "能否", "请问", "为何", "规定", "要求", "文件", "有关",
+     "关于", "相关", "主要", "内容", "具体", "情况", "问题", "方面", "哪里", "何时", "时候", "需要", "应该", "应当", "目前", "多久",
+     "多长", "多大", "为什么", "讲了", "说了", "讲的", "哪年", "哪天", "几类", "哪几", "哪几类", "开始", "一下", "现在", "这个", "那个",
+     "我们", "他们", "你们", "知道", "告诉", "里面", "当中", "其中", "以及", "还是", "或者", "是不是", "有没有", "能不能", "怎么样",
+     "哪一年", "一年", "来说", "一般", "不同", "区别", "变化", "文章", "论文", "方案是", "版本"])
+_EMBEDDED = 8  # sentences embedded per question, the best covered first: embedding is most of the time
+
+
+def question_terms(question: str) -> frozenset[str]:
+    """What a question is about: its words (jieba, with the policy dictionary) minus question words.
+
+    Words, not character bigrams: bigrams across word boundaries (规定了考核 -> 定了, 了考) never
+    occur in the documents and would make every question look unanswered.
+    """
+    tokens = [t for part in question_core(question).split() for t in word_tokens(part)]
+    return frozenset(t for t in tokens if (t not in _QUESTION_WORDS and len(t) > 1) or t.isdigit())
+
+
+def weigh(retriever, terms: frozenset[str]) -> Terms:
+    """Weight each term by its IDF in the index: 颁发 says more about a question than 证书."""
+    return retriever.index.store.idf("words", sorted(terms)) if terms else {}
 
 
 @dataclass(frozen=True)
-class AnswerSettings:
-    """Per-question settings of the answer stage."""
+class Draft:
+    """The extractive answer (or refusal), what it was decided on, and what a model would be given."""
 
-    top_k: int = 8  # passages read
-    max_sentences: int = 4  # sentences quoted in an extractive answer
-    max_chars: int = 600  # length of those quotes together
-    # Share of the question's content terms that the best passage must contain to answer at all;
-    # calibrated on ncp dev plus unanswerable questions by bench/answers.py.
-    min_coverage: float = 0.5
-    llm_passages: int = 5  # passages given to a generative model
-    filters: SearchFilters = SearchFilters()
+    answer: Answer
+    question: Question | None
+    hits: list[Hit]
+    terms: Terms
+    signals: Signals | None
+    confidence: float  # probability of a basis by the evidence model; 1.0 for a named-document overview
+    final: bool  # a refusal or an answer no model needs to rewrite
+    index: object = None  # the LoadedIndex, for the version notes of a model's answer
 
 
 @dataclass(frozen=True)
@@ -65,199 +71,293 @@ class _Sentence:
     score: float
 
 
-Terms = dict[str, float]  # content word -> weight (its rarity among the indexed chunks)
+def answer_question(retriever, question: str, settings: AskSettings = AskSettings(), llm: LLMSettings | None = None,
+                    previous: Answer | None = None) -> Answer:
+    """Retrieve, judge the evidence, and compose the answer by the kind of question; or refuse.
 
-
-def question_terms(question: str) -> frozenset[str]:
-    """What a question is about: its words (jieba, with the policy dictionary) minus question words.
-
-    Words, not character bigrams: bigrams across word boundaries (规定了考核 -> 定了, 了考) never
-    occur in the documents and would make every question look unanswered.
+    With `llm` (or settings.llm), an OpenAI-compatible model writes the answer from the same
+    passages; when it fails, cites nothing valid or cannot be reached, the extractive answer is given.
+    `previous` is the conversation's last answer: 「那它…」 is asked about its document.
     """
-    return frozenset(t for t in word_tokens(question) if (t not in _QUESTION_WORDS and len(t) > 1) or t.isdigit())
-
-
-def weigh(retriever, terms: frozenset[str]) -> Terms:
-    """Weight each term by its IDF in the index: 颁发 says more about a question than 证书."""
-    return retriever.index.store.idf("words", sorted(terms)) if terms else {}
-
-
-def coverage(terms: Terms, text: str) -> float:
-    """Weighted share of `terms` found in `text`; 0.0 for a question with no content terms."""
-    total = sum(terms.values())
-    if total <= 0:
-        return 0.0
-    text = normalize(text)  # terms are folded the same way (full-width, case)
-    return sum(w for t, w in terms.items() if t in text) / total
-
-
-def answer_question(retriever, question: str, settings: AnswerSettings = AnswerSettings(),
-                    llm: LLMSettings | None = None) -> Answer:
-    """Retrieve, judge the evidence, and quote the sentences that answer; or refuse.
-
-    With `llm`, an OpenAI-compatible model writes the answer from the same passages; when it
-    fails, cites nothing valid or cannot be reached, the extractive answer is given instead.
-    """
-    draft = _draft(retriever, question, settings)
-    if llm is None or draft.final:
-        return draft.answer
-    passages = _passages(draft.hits[: settings.llm_passages])
+    llm = llm or settings.llm
+    d = draft(retriever, question, settings, previous)
+    if llm is None or d.final:
+        return d.answer
+    passages = _passages(d.hits[: settings.llm_passages])
     try:
-        out = generate(draft.answer.question, passages, llm)
+        out = generate(d.answer.question, passages, llm)
     except LLMError as e:
-        return _fallback(draft.answer, e)
-    return _from_model(out, draft, settings)
+        return _fallback(d.answer, e)
+    return _from_model(out, d, settings)
 
 
-def stream_answer(retriever, question: str, settings: AnswerSettings = AnswerSettings(),
-                  llm: LLMSettings | None = None) -> Iterator[str | Answer]:
-    """For the UI: the model's text in pieces as it writes, then the checked Answer, always last.
-
-    The final Answer supersedes the pieces: its markers are renumbered, and after an error midway
-    it is the extractive answer with a note saying why.
-    """
-    draft = _draft(retriever, question, settings)
-    if llm is None or draft.final:
-        yield draft.answer
+def stream_answer(retriever, question: str, settings: AskSettings = AskSettings(), llm: LLMSettings | None = None,
+                  previous: Answer | None = None) -> Iterator[str | Answer]:
+    """For the UI: the model's text in pieces as it writes, then the checked Answer, always last."""
+    llm = llm or settings.llm
+    d = draft(retriever, question, settings, previous)
+    if llm is None or d.final:
+        yield d.answer
         return
-    passages = _passages(draft.hits[: settings.llm_passages])
+    passages = _passages(d.hits[: settings.llm_passages])
     pieces: list[str] = []
     try:
-        for piece in generate_stream(draft.answer.question, passages, llm):
+        for piece in generate_stream(d.answer.question, passages, llm):
             pieces.append(piece)
             yield piece
     except LLMError as e:
-        yield _fallback(draft.answer, e)
+        yield _fallback(d.answer, e)
         return
-    yield _from_model(check_output("".join(pieces), len(passages)), draft, settings)
+    yield _from_model(check_output("".join(pieces), len(passages)), d, settings)
+
+
+def draft(retriever, question: str, settings: AskSettings = AskSettings(), previous: Answer | None = None,
+          *, compare: bool = True) -> Draft:
+    """The extractive answer and the evidence it rests on (bench/answers.py fits on `signals`)."""
+    asked = question.strip()
+    index = retriever.index
+    q = understand(asked, index.register, retriever.places, previous, previous.question if previous else "")
+    own = settings.search.filters
+    if compare and q.intent.compare and not own and not q.versions:
+        return _compare(retriever, asked, q.intent, settings)
+    # the documents the question names (职业教育法 -> the version in force) are searched alone
+    filters = own or (SearchFilters(doc_ids=q.doc_ids) if q.doc_ids else own)
+    hits = retriever.search(q.text, replace(settings.search, filters=filters))
+    # dates and words of time (2020年时, 旧法) choose the version; they are not what the text says
+    terms = weigh(retriever, question_terms(_without_names(index, without_markers(q.text), q.doc_ids)))
+    special = _by_name(retriever, asked, q, hits, terms, settings)
+    if special is not None:
+        return special
+    judged = _judge(retriever, q, hits, terms)
+    threshold = load_model().threshold if settings.min_confidence is None else settings.min_confidence
+    if judged.confidence < threshold and filters is not own:
+        # the documents it seemed to name hold no answer: the rest of the index may
+        wide = replace(q, doc_ids=())
+        wide_terms = weigh(retriever, question_terms(without_markers(q.text)))
+        other = _judge(retriever, wide, retriever.search(q.text, replace(settings.search, filters=own)), wide_terms)
+        if other.confidence > judged.confidence:
+            judged, q = other, wide
+    hits, terms = judged.hits, judged.terms
+    if judged.confidence < threshold or not judged.sentences:
+        return Draft(_refusal(asked, hits, q, judged.confidence), q, hits, terms, judged.signals,
+                     judged.confidence, True, index)
+    text, citations = _compose(index, q, hits, terms, judged.sentences, settings)
+    if not citations:
+        return Draft(_refusal(asked, hits, q, judged.confidence), q, hits, terms, judged.signals,
+                     judged.confidence, True, index)
+    answer = replace(_answer(asked, text, citations, index, q), confidence=round(judged.confidence, 4))
+    return Draft(answer, q, hits, terms, judged.signals, judged.confidence, False, index)
 
 
 @dataclass(frozen=True)
-class _Draft:
-    """The extractive answer (or refusal), and what a model would be given to do better."""
+class _Judged:
+    """Passages, the sentences that could answer, and the evidence model's verdict on them."""
 
-    answer: Answer
     hits: list[Hit]
     terms: Terms
-    final: bool  # a refusal or a named-document overview: no model needed
-    index: object = None  # the LoadedIndex, for the version notes of a model's answer
+    sentences: list[_Sentence]
+    signals: Signals
+    confidence: float
 
 
-def _draft(retriever, question: str, settings: AnswerSettings, *, compare: bool = True) -> _Draft:
-    question = question.strip()
-    intent = read_intent(question, retriever.places)
-    if compare and intent.compare and not settings.filters:
-        return _compare(retriever, question, intent, settings)
-    hits = retriever.search(question, SearchSettings(top_k=settings.top_k, filters=settings.filters))
-    # dates and words of time (2020年时, 旧法) choose the version; they are not what the text says
-    terms = weigh(retriever, question_terms(without_markers(question)))
-    if hits and "exact" in hits[0].retrievers and not question_terms(_without_names(question)):
-        return _Draft(overview(question, [h for h in hits if "exact" in h.retrievers], settings), hits, terms, True)
-    missing = _cited_not_held(retriever, question, hits)
+def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
+    hits = _in_force_first(retriever, hits, terms, q.intent)
+    sentences, meaning = _candidates(retriever, hits, terms, q.text, q.expects)
+    signals = read_signals(hits, terms, similarity=max((c.score for c in meaning), default=0.0),
+                           expects=q.expects, years=_years_asked(q.text),
+                           dates=_dates(retriever.index, hits[:3]), named=bool(q.doc_ids),
+                           unseen=_unseen(retriever, terms))
+    return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
+
+
+def _years_asked(text: str) -> tuple[str, ...]:
+    """Years a question asks about, not those it sets the time by: 「2020年时…」 wants the rule then."""
+    return tuple(m.group(1) for m in re.finditer(r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时))", text))
+
+
+def _unseen(retriever, terms: Terms) -> frozenset[str]:
+    """Terms no indexed passage holds: the store gives them the largest IDF, log((n + 1) / 0.5)."""
+    top = float(np.log((len(retriever.index.chunks) + 1) / 0.5))
+    return frozenset(t for t, w in terms.items() if w >= top - 1e-9)
+
+
+def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, settings: AskSettings) -> Draft | None:
+    """Answers that a named document decides, with no evidence to weigh: its overview, the sentences
+    citing a document the index does not hold, two versions side by side; else None."""
+    index = retriever.index
+    if q.absent or (q.article and q.doc_ids and not q.versions and not article_answer(index, q)[1]):
+        # the version or the article asked about is not in the knowledge base: no basis, whatever matches
+        return Draft(_refusal(asked, hits, q, 0.0), q, hits, terms, None, 0.0, True, index)
+    if hits and "exact" in hits[0].retrievers and not question_terms(_without_titles(q.text)):
+        return _done(overview(asked, [h for h in hits if "exact" in h.retrievers], settings), q, hits, terms)
+    missing = cited_not_held(retriever.index, asked)
     if missing is not None:
-        return _Draft(missing, hits, terms, True)
-    hits = _in_force_first(retriever, hits, terms, intent, settings)
-    if not _has_basis(hits, terms, settings):
-        return _Draft(refusal(question, hits), hits, terms, True)
-    sentences = select_sentences(hits, terms, settings, similarity=_similarity(retriever, question))
-    if not sentences:
-        return _Draft(refusal(question, hits), hits, terms, True)
-    citations = tuple(_citation(n, s) for n, s in enumerate(sentences, 1))
-    text = compose(question, citations, retriever.index.register)
-    notes = version_notes(citations, retriever.index)
-    return _Draft(Answer(question, "\n".join([text, *notes]), citations, refused=False), hits, terms, False,
-                  retriever.index)
+        return _done(missing, q, hits, terms)
+    for by_name in (article_answer, count_answer, author_answer, date_answer):
+        text, citations = by_name(index, q) if q.doc_ids and not q.versions else ("", [])
+        if citations:
+            return _done(_answer(asked, text, citations, index, q), q, hits, terms)
+    if q.versions and len(q.versions) > 1:
+        text, citations = version_answer(index, q, hits)
+        if citations:
+            return _done(_answer(asked, text, citations, index, q), q, hits, terms)
+    if q.doc_ids and not terms and len(set(q.doc_ids)) == 1 and q.kind == "what":
+        citations = document_overview(index, q.doc_ids[0])
+        if citations:
+            return _done(_answer(asked, _lines_by_clause(citations, index), citations, index, q), q, hits, terms)
+    return None
 
 
-def _in_force_first(retriever, hits: list[Hit], terms: Terms, intent: Intent, settings: AnswerSettings) -> list[Hit]:
+def _done(answer: Answer, q: Question, hits: list[Hit], terms: Terms) -> Draft:
+    return Draft(replace(answer, kind=answer.kind or q.kind, confidence=1.0), q, hits, terms, None, 1.0, True)
+
+
+def _answer(asked: str, text: str, citations: list[Citation], index, q: Question) -> Answer:
+    notes = version_notes(tuple(citations), index)
+    return Answer(asked, "\n".join([text, *notes]), tuple(citations), refused=False, kind=q.kind)
+
+
+def _refusal(asked: str, hits: list[Hit], q: Question, confidence: float) -> Answer:
+    return replace(refusal(asked, hits), kind=q.kind, confidence=round(confidence, 4))
+
+
+def _without_names(index, text: str, doc_ids: tuple[str, ...]) -> str:
+    """The question without the titles of the documents it was resolved to (they are the filter)."""
+    for doc_id in dict.fromkeys(doc_ids):
+        title = index.records[doc_id].meta.title
+        for name in {title, title.removeprefix("中华人民共和国")}:
+            if len(name) >= 3:
+                text = text.replace(name, " ")
+    return text
+
+
+def _dates(index, hits: list[Hit]) -> tuple[str, ...]:
+    return tuple(d for h in hits for _k, d in index.records[h.chunk.doc_id].meta.dates)
+
+
+def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[_Sentence],
+             settings: AskSettings) -> tuple[str, list[Citation]]:
+    """The answer text and its citations, shaped by the kind of question."""
+    if q.kind == "list":
+        text, citations = list_answer(index, q, hits, terms)
+        if citations:
+            return text, citations
+    chosen = _choose(sentences, settings)
+    if q.kind in ("when", "how_many"):  # the fact leads: the best sentence first, not the first read
+        chosen.sort(key=lambda c: -c.score)
+    citations = _clause_citations(chosen)
+    if not citations:
+        return "", []
+    body = _lines_by_clause(citations, index)
+    first = citations[0]
+    if q.kind == "which_doc":
+        lead, quoted = basis_lead(index, q, first)
+        if quoted is not None:
+            quoted = replace(quoted, n=1)
+            # the citing sentence is the answer; the paper's other sentences would only pad it
+            return f"{lead}\n{doc_name(index, quoted.doc_id)}{where(quoted)}：{quoted.quote}[1]", [quoted]
+        return f"{lead}\n{body}", citations
+    fact = lead_fact(q.expects, first.quote) if q.kind in ("when", "how_many") else ""
+    if fact:
+        return f"{fact}。[{first.n}]\n{body}", citations
+    return body, citations
+
+
+def _candidates(retriever, hits: list[Hit], terms: Terms, question: str,
+                expects: str = "") -> tuple[list[_Sentence], list[_Sentence]]:
+    """(sentences scored by terms and meaning, the same by meaning alone) of the top passages:
+    statements only, never a title line or a bare heading.
+
+    Only the sentences that hold most of the question's terms are embedded (at most
+    _EMBEDDED): embedding is most of an answer's time.
+    """
+    candidates = []
+    expected = EXPECTED.get(expects) if expects in ("date", "number") else None
+    for rank, hit in enumerate(hits):
+        for start, end in sentence_spans(hit.chunk.text):
+            sentence = hit.chunk.text[start:end]
+            if not is_statement(sentence, hit.title):
+                continue
+            score = coverage(terms, sentence) if terms else 1.0
+            if expected is not None:
+                # 「哪年发布的？」: the sentence holding a date answers, although it may repeat no word
+                score = 0.7 * score + (0.3 if expected.search(sentence) else 0.0)
+            # passages further down the list count less: the retriever ranked them lower for a reason
+            score /= 1.0 + 0.2 * rank
+            if score > 0:
+                candidates.append(_Sentence(rank, hit, start, end, score))
+    candidates = sorted(candidates, key=lambda c: (-c.score, c.hit_rank, c.start))[:_EMBEDDED]
+    if not candidates:
+        return [], []
+    qvec = retriever.embedder.embed_query(question)
+    sims = retriever.embedder.embed_documents([c.hit.chunk.text[c.start:c.end] for c in candidates]) @ qvec
+    meaning = [replace(c, score=max(0.0, float(s))) for c, s in zip(candidates, sims, strict=True)]
+    # term overlap alone favours long sentences that mention everything in passing
+    mixed = [replace(c, score=0.5 * c.score + 0.5 * m.score) for c, m in zip(candidates, meaning, strict=True)]
+    return mixed, meaning
+
+
+def _choose(candidates: list[_Sentence], settings: AskSettings) -> list[_Sentence]:
+    """The best sentences, close to the best one, in reading order: by passage rank, then position."""
+    if not candidates:
+        return []
+    best = max(c.score for c in candidates)
+    chosen: list[_Sentence] = []
+    used = 0
+    for s in sorted(candidates, key=lambda c: -c.score):
+        length = s.end - s.start
+        # a weak sentence only dilutes a precise answer
+        if s.score < 0.6 * best or len(chosen) == settings.max_sentences or used + length > settings.max_chars:
+            continue
+        chosen.append(s)
+        used += length
+    return sorted(chosen, key=lambda c: (c.hit_rank, c.start))
+
+
+def _clause_citations(sentences: list[_Sentence]) -> list[Citation]:
+    """Each sentence widened to its clause when that is short; overlapping quotes merged."""
+    spans: list[tuple[Hit, int, int]] = []
+    for s in sentences:
+        start, end = clause_span(s.hit.chunk.text, (s.start, s.end))
+        if any(h.chunk.chunk_id == s.hit.chunk.chunk_id and a <= start < b for h, a, b in spans):
+            continue
+        spans = [(h, a, b) for h, a, b in spans
+                 if not (h.chunk.chunk_id == s.hit.chunk.chunk_id and start <= a < end)]
+        spans.append((s.hit, start, end))
+    return [cite_in_hit(n, h, a, b) for n, (h, a, b) in enumerate(spans, 1)]
+
+
+def _lines_by_clause(citations: list[Citation] | tuple[Citation, ...], index) -> str:
+    """One line per source clause, naming it before quoting it, each quote ending in its [n]."""
+    lines: list[str] = []
+    previous: tuple[str, tuple[str, ...]] | None = None
+    for c in citations:
+        quote = f"{c.quote}[{c.n}]"
+        if previous == (c.doc_id, c.path):
+            lines[-1] += quote
+            continue
+        lines.append(f"{doc_name(index, c.doc_id)}{where(c)}：{quote}")
+        previous = (c.doc_id, c.path)
+    return "\n".join(lines)
+
+
+def _in_force_first(retriever, hits: list[Hit], terms: Terms, intent: Intent) -> list[Hit]:
     """Keep only passages of the versions the question is about, when those answer it.
 
     Retrieval already ranks the other versions lower (`retrieve.version_factor`); this keeps an
-    answer from quoting the old and the new rule side by side as if both applied. By default the
-    versions in force are kept; for "2020年时…" the one in force then; for "旧法…" the superseded
-    ones. A question about change (有什么变化) keeps every version.
+    answer from quoting the old and the new rule side by side as if both applied. A question about
+    change (有什么变化) keeps every version.
     """
     register = retriever.index.register
     wanted = [h for h in hits if version_factor(register, register.entries[h.chunk.doc_id], intent) == 1.0]
-    if intent.change or len(wanted) == len(hits) or not _has_basis(wanted, terms, settings):
+    if intent.change or len(wanted) == len(hits) or not wanted:
         return hits
-    return wanted
+    best_all = max(coverage(terms, h.chunk.text) for h in hits[:3]) if terms else 0.0
+    best_wanted = max(coverage(terms, h.chunk.text) for h in wanted[:3]) if terms else 0.0
+    return wanted if best_wanted >= 0.5 * best_all else hits
 
 
-def version_notes(citations: tuple[Citation, ...], index) -> list[str]:
-    """A note for each cited document no longer in force, naming the version now in force, and for
-    each cited article that an amending document in the index changes."""
-    register = index.register
-    notes, clauses, documents = [], set(), set()
-    for c in citations:
-        entry = register.entries.get(c.doc_id)
-        if entry is None or (c.doc_id, c.path) in clauses:
-            continue
-        clauses.add((c.doc_id, c.path))
-        old = register.name(c.doc_id)
-        article = c.path[-1] if c.path else ""
-        amenders = [d for d in entry.amended_by if article and _mentions(index, d, article)]
-        if amenders and not entry.superseded:
-            notes.append(AMENDED_NOTE.format(n=c.n, old=f"{old}{article}", by="、".join(map(register.name, amenders))))
-        if not entry.superseded or c.doc_id in documents:  # one note per superseded document
-            continue
-        documents.add(c.doc_id)
-        current = entry.current or entry.superseded_by
-        if current and current != c.doc_id:
-            notes.append(SUPERSEDED_NOTE.format(n=c.n, old=old, status=entry.status, current=register.name(current)))
-        else:
-            notes.append(ABOLISHED_NOTE.format(n=c.n, old=old, reason=entry.reason))
-    return notes
-
-
-def _mentions(index, doc_id: str, article: str) -> bool:
-    """Whether a document's text names an article (第十三条) of another: amendments do."""
-    return any(article in index.chunks[row].text for row in index.doc_rows.get(doc_id, []))
-
-
-def _cited_not_held(retriever, question: str, hits: list[Hit]) -> Answer | None:
-    """When the question names a document by 文号 or 《title》 that the index does not hold but
-    indexed documents cite, say so and quote the citing sentences; else None."""
-    index, register = retriever.index, retriever.index.register
-    wanted = [Reference("", n) for _s, _e, n in find_doc_numbers(question) if n not in index.by_doc_number]
-    wanted += [Reference(t, "") for t in re.findall(r"《([^《》]{2,80})》", question) if not register.named(Reference(t, ""))]
-    for ref in wanted:
-        links = register.cited_but_missing(ref)
-        if not links:
-            continue
-        citations = []
-        for link in links[:5]:
-            cited = _sentence_citation(index, len(citations) + 1, link.source, link.start, link.end)
-            if cited is not None:
-                citations.append(cited)
-        if not citations:
-            continue
-        name = f"《{ref.title}》" if ref.title else ref.doc_number
-        known = next((link.ref for link in links if link.ref.title and link.ref.doc_number), None)
-        if known:
-            name = f"《{known.title}》（{known.doc_number}）"
-        lines = [CITED_NOT_HELD.format(name=name)]
-        abolished = [link for link in links if link.kind == "abolishes"]
-        if abolished:
-            lines.insert(0, ABOLISHED_LEAD.format(name=name, by=register.name(abolished[0].source)))
-        lines += [f"{register.name(c.doc_id)}{c.path[-1] if c.path else ''}：“{c.quote}”[{c.n}]" for c in citations]
-        return Answer(question, "\n".join(lines), tuple(citations), refused=False)
-    return None
-
-
-def _sentence_citation(index, n: int, doc_id: str, start: int, end: int) -> Citation | None:
-    """Cite characters [start, end) of a document by the chunk that holds them."""
-    record = index.records[doc_id]
-    for row in index.doc_rows.get(doc_id, []):
-        c = index.chunks[row]
-        if c.start <= start < c.end:
-            end = min(end, c.end)
-            return Citation(n, doc_id, c.source, record.meta.title, record.meta.doc_number, c.path, c.pages,
-                            start, end, c.text[start - c.start:end - c.start])
-    return None
-
-
-def _compare(retriever, question: str, intent: Intent, settings: AnswerSettings) -> _Draft:
+def _compare(retriever, question: str, intent: Intent, settings: AskSettings) -> Draft:
     """Answer each side of "上海和青岛…" from its own documents, side by side."""
     register = retriever.index.register
     lines: list[str] = []
@@ -273,7 +373,8 @@ def _compare(retriever, question: str, intent: Intent, settings: AnswerSettings)
         if not docs:
             lines.append(f"【{side}】" + COMPARE_SIDE_EMPTY.format(side=side))
             continue
-        part = _draft(retriever, sub, replace(settings, filters=SearchFilters(doc_ids=docs)), compare=False)
+        side_settings = replace(settings, search=replace(settings.search, filters=SearchFilters(doc_ids=docs)))
+        part = draft(retriever, sub, side_settings, compare=False)
         all_hits += part.hits
         if part.answer.refused:
             lines.append(f"【{side}】" + COMPARE_SIDE_EMPTY.format(side=side))
@@ -283,8 +384,9 @@ def _compare(retriever, question: str, intent: Intent, settings: AnswerSettings)
         citations += [replace(c, n=c.n + shift) for c in part.answer.citations]
         lines.append(f"【{side}】\n{text}")
     if not citations:
-        return _Draft(refusal(question, all_hits), all_hits, {}, True)
-    return _Draft(Answer(question, "\n".join(lines), tuple(citations), refused=False), all_hits, {}, True)
+        return Draft(replace(refusal(question, all_hits), kind="compare"), None, all_hits, {}, None, 0.0, True)
+    answer = Answer(question, "\n".join(lines), tuple(citations), refused=False, kind="compare", confidence=1.0)
+    return Draft(answer, None, all_hits, {}, None, 1.0, True)
 
 
 def _passages(hits: list[Hit]) -> list[tuple[int, str, str]]:
@@ -296,63 +398,64 @@ def _fallback(extractive: Answer, error: LLMError) -> Answer:
     return replace(extractive, text=f"{note}\n{extractive.text}", mode="extractive: LLM unavailable")
 
 
-def _from_model(out: CheckedOutput, draft: _Draft, settings: AnswerSettings) -> Answer:
+def _from_model(out: CheckedOutput, d: Draft, settings: AskSettings) -> Answer:
     """The model's checked reply as an Answer, its markers renumbered to the passages it cited."""
-    question, hits = draft.answer.question, draft.hits[: settings.llm_passages]
+    question, hits = d.answer.question, d.hits[: settings.llm_passages]
     if out.refused:
-        return replace(refusal(question, draft.hits), mode="llm")
+        return replace(refusal(question, d.hits), mode="llm")
     if not out.usable:
-        return replace(draft.answer, mode="extractive: LLM answer cited nothing valid")
+        return replace(d.answer, mode="extractive: LLM answer cited nothing valid")
     renumber = {old: new for new, old in enumerate(out.used, 1)}
     # check_output left only valid one-to-three-digit markers; 文号 brackets like [2019] are not markers
     text = re.sub(r"\[(\d{1,3})\]", lambda m: f"[{renumber[int(m.group(1))]}]" if int(m.group(1)) in renumber
                   else m.group(0), out.text)
-    citations = tuple(_best_sentence_citation(new, hits[old - 1], draft.terms) for old, new in renumber.items())
-    notes = version_notes(citations, draft.index) if draft.index is not None else []
-    return Answer(question, "\n".join([text, *notes]), citations, refused=False, mode="llm")
+    citations = tuple(_best_sentence_citation(new, hits[old - 1], d.terms) for old, new in renumber.items())
+    notes = version_notes(citations, d.index) if d.index is not None else []
+    return Answer(question, "\n".join([text, *notes]), citations, refused=False, mode="llm", kind=d.answer.kind)
 
 
 def _label(hit: Hit) -> str:
     pages = f" 第{'、'.join(map(str, hit.chunk.pages))}页" if hit.chunk.pages else ""
     # a model told which passages are no longer in force does not present them as the rule today
     status = f"（{hit.status}）" if hit.status in ("已修订", "已废止") else ""
-    return f"{_source_name(hit.title, hit.doc_number, hit.chunk.doc_id)}{status} {hit.chunk.path_str}{pages}".strip()
+    return f"{source_name(hit.title, hit.doc_number, hit.chunk.doc_id)}{status} {hit.chunk.path_str}{pages}".strip()
 
 
 def _best_sentence_citation(n: int, hit: Hit, terms: Terms) -> Citation:
     """Cite the passage by its sentence that best covers the question (the whole passage if none)."""
-    sentences = _sentences(0, hit, terms) or _sentences(0, hit, {})
-    if not sentences:
-        c = hit.chunk
-        return Citation(n, c.doc_id, c.source, hit.title, hit.doc_number, c.path, c.pages, c.start, c.end, c.text)
-    return _citation(n, max(sentences, key=lambda s: s.score))
+    spans = [s for s in sentence_spans(hit.chunk.text) if is_statement(hit.chunk.text[s[0]:s[1]], hit.title)]
+    if not spans:
+        return cite_in_hit(n, hit, 0, len(hit.chunk.text))
+    start, end = max(spans, key=lambda s: coverage(terms, hit.chunk.text[s[0]:s[1]]) if terms else 0.0)
+    return cite_in_hit(n, hit, start, end)
 
 
-def _without_names(question: str) -> str:
+def _without_titles(question: str) -> str:
     """The question without the 文号 and 《titles》 that name a document."""
     for start, end, _ in reversed(find_doc_numbers(question)):
         question = question[:start] + question[end:]
     return re.sub(r"《[^《》]*》", "", question)
 
 
-def overview(question: str, hits: list[Hit], settings: AnswerSettings) -> Answer:
+def overview(question: str, hits: list[Hit], settings: AskSettings) -> Answer:
     """What a named document says: the opening sentence of each of its first sections, cited."""
     sections = [h for h in hits if h.chunk.path] or hits  # the untitled opening is title and 文号 lines
-    sentences = []
-    for rank, hit in enumerate(sections[: settings.max_sentences + 1]):
-        first = [x for x in _sentences(rank, hit, {}) if _is_prose(hit.chunk.text[x.start:x.end])]
+    citations = []
+    for hit in sections[: settings.max_sentences + 1]:
+        first = [s for s in sentence_spans(hit.chunk.text) if _is_prose(hit.chunk.text[s[0]:s[1]])]
         if first:
-            sentences.append(first[0])
-    citations = tuple(_citation(n, s) for n, s in enumerate(sentences, 1))
-    head = _source_name(hits[0].title, hits[0].doc_number, hits[0].chunk.doc_id)
-    body = compose("", citations)
-    return Answer(question, f"{head}的主要内容：\n{body}" if body else head, citations, refused=False)
-
-
-def _similarity(retriever, question: str):
-    """Cosine of each sentence with the question, by the index's own embedder."""
-    qvec = retriever.embedder.embed_query(question)
-    return lambda sentences: retriever.embedder.embed_documents(sentences) @ qvec
+            citations.append(cite_in_hit(len(citations) + 1, hit, *first[0]))
+    head = source_name(hits[0].title, hits[0].doc_number, hits[0].chunk.doc_id)
+    lines = []
+    for c in citations:
+        name = source_name(c.title, c.doc_number, c.doc_id)
+        if lines and lines[-1][0] == (c.doc_id, c.path):
+            lines[-1][1].append(f"{c.quote}[{c.n}]")
+        else:
+            lines.append(((c.doc_id, c.path), [f"{name}{where(c)}：{c.quote}[{c.n}]"]))
+    body = "\n".join("".join(parts) for _k, parts in lines)
+    return Answer(question, f"{head}的主要内容：\n{body}" if body else head, tuple(citations), refused=False,
+                  kind="what")
 
 
 def _is_prose(sentence: str) -> bool:
@@ -360,134 +463,16 @@ def _is_prose(sentence: str) -> bool:
     return len(sentence) >= 12 and sentence[-1] in "。！？；”）)"
 
 
-def evidence(hits: list[Hit], terms: Terms) -> float:
-    """How much of the question the best of the top passages covers, 0..1; 1 for a named document."""
-    if not hits:
-        return 0.0
-    if "exact" in hits[0].retrievers:  # the question names a document the index holds
-        return 1.0
-    return max(coverage(terms, h.chunk.text) for h in hits[:3])
-
-
-def _has_basis(hits: list[Hit], terms: Terms, settings: AnswerSettings) -> bool:
-    return evidence(hits, terms) >= settings.min_coverage
-
-
 def refusal(question: str, hits: list[Hit]) -> Answer:
     """The fixed no-basis reply, offering the nearest documents (one passage each) as 可能相关."""
-    related = tuple({h.chunk.doc_id: h for h in reversed(hits)}.values())[::-1][:3]
+    firsts: dict[str, Hit] = {}
+    for h in hits:
+        firsts.setdefault(h.chunk.doc_id, h)
+    related = tuple(firsts.values())[:3]
     lines = [NO_BASIS_REPLY]
     if related:
         lines.append(RELATED_HEADER)
-        lines += [f"- {_source_name(h.title, h.doc_number, h.chunk.doc_id)} {h.chunk.path_str}".rstrip()
+        lines += [f"- {source_name(h.title, h.doc_number, h.chunk.doc_id)} {h.chunk.path_str}".rstrip()
                   for h in related]
     return Answer(question, "\n".join(lines), (), refused=True, related=related)
 
-
-def select_sentences(hits: list[Hit], terms: Terms, settings: AnswerSettings,
-                     similarity=None) -> list[_Sentence]:
-    """The best sentences of the top passages, in reading order: by passage rank, then position.
-
-    A sentence scores by the weighted share of the question's terms it holds, discounted down the
-    passage list, and, given `similarity` (sentences -> cosine with the question), by meaning too:
-    term overlap alone favours long sentences that mention everything in passing.
-    """
-    candidates = [s for rank, hit in enumerate(hits) for s in _sentences(rank, hit, terms)]
-    if not candidates:
-        return []
-    if similarity is not None:
-        sims = similarity([c.hit.chunk.text[c.start:c.end] for c in candidates])
-        candidates = [replace(c, score=0.5 * c.score + 0.5 * max(0.0, float(sim)))
-                      for c, sim in zip(candidates, sims, strict=True)]
-    best = max(c.score for c in candidates)
-    chosen: list[_Sentence] = []
-    used = 0
-    for s in sorted(candidates, key=lambda c: -c.score):
-        length = s.end - s.start
-        # keep sentences close to the best one; a weak sentence only dilutes a precise answer
-        if s.score < 0.6 * best or len(chosen) == settings.max_sentences or used + length > settings.max_chars:
-            continue
-        chosen.append(s)
-        used += length
-    return sorted(chosen, key=lambda c: (c.hit_rank, c.start))
-
-
-# "第九条 " opening a quote: the answer names the article itself (一、/（一） stay: they are text)
-_LEADING_LABEL = re.compile(r"\s*第[一二三四五六七八九十百千零〇两\d]+条(?:之[一二三四五六七八九十]+)?\s+")
-
-
-def _sentences(rank: int, hit: Hit, terms: Terms) -> list[_Sentence]:
-    text = hit.chunk.text
-    out = []
-    for m in _SENTENCE.finditer(text):
-        start, end = strip_span(text, m.start(), m.end())
-        label = _LEADING_LABEL.match(text, start)  # the answer names the clause itself
-        if label and label.end() < end:
-            start = label.end()
-        if end - start < 4:
-            continue
-        # passages further down the list count less: the retriever ranked them lower for a reason
-        score = (coverage(terms, text[start:end]) if terms else 1.0) / (1.0 + 0.2 * rank)
-        if score > 0:
-            out.append(_Sentence(rank, hit, start, end, score))
-    return out
-
-
-def _citation(n: int, s: _Sentence) -> Citation:
-    c = s.hit.chunk
-    return Citation(n, c.doc_id, c.source, s.hit.title, s.hit.doc_number, c.path, c.pages,
-                    c.start + s.start, c.start + s.end, c.text[s.start:s.end])
-
-
-def _source_name(title: str, doc_number: str, doc_id: str) -> str:
-    name = f"《{title}》" if title else doc_id
-    return f"{name}（{doc_number}）" if doc_number else name
-
-
-def compose(question: str, citations: tuple[Citation, ...], register=None) -> str:
-    """One line per source clause, naming it before quoting it, each quote ending in its [n].
-
-    For "哪个文件规定了…" questions the first line leads with the document and article. With the
-    register, a document with several versions is named with its year.
-    """
-
-    def name(c: Citation) -> str:
-        entry = register.entries.get(c.doc_id) if register is not None else None
-        if entry is not None and len(entry.versions) > 1:
-            return register.name(c.doc_id)
-        return _source_name(c.title, c.doc_number, c.doc_id)
-
-    lines: list[str] = []
-    previous: tuple[str, tuple[str, ...]] | None = None
-    for c in citations:
-        quote = f"{c.quote}[{c.n}]"
-        if previous == (c.doc_id, c.path):
-            lines[-1] += quote
-            continue
-        where = c.path[-1] if c.path else ""
-        lines.append(f"{name(c)}{where}：{quote}")
-        previous = (c.doc_id, c.path)
-    if _WHICH_DOCUMENT.search(question) and citations:
-        first = citations[0]
-        article = first.path[-1] if first.path else ""
-        lines.insert(0, f"依据是{name(first)}{article}。[{first.n}]")
-    return "\n".join(lines)
-
-
-# "那它是哪年发布的？": a follow-up names its subject by a pronoun, or not at all
-_FOLLOW_UP = re.compile(r"^(?:那|那么|还有|另外)|它|其|该文件|该通知|该办法|这个文件|这份文件|这个通知|上述|此文件")
-
-
-def rewrite_followup(question: str, previous: Answer | None) -> str:
-    """Make a follow-up self-contained by naming the previous answer's main document.
-
-    "那它是哪年发布的？" after an answer citing 《关于做好1+X证书制度试点工作的通知》 becomes
-    "《关于做好1+X证书制度试点工作的通知》那它是哪年发布的？", which retrieval then resolves exactly.
-    """
-    question = question.strip()
-    if previous is None or previous.refused or not previous.citations or not _FOLLOW_UP.search(question):
-        return question
-    first = previous.citations[0]
-    if not first.title or first.title in question:
-        return question
-    return f"《{first.title}》{question}"

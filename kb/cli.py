@@ -181,19 +181,20 @@ def cmd_search(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from kb.answer import AnswerSettings
+    from kb.config import AskSettings
+    from kb.llm import LLMSettings
     from kb.pipeline import ask
 
     if bool(args.question) == bool(args.batch):
         raise KBError("give a question or --batch FILE, not both or neither")
-    settings = AnswerSettings(filters=_filters(args))
+    # the LLM environment is read once, not per question
+    settings = AskSettings(search=_search_settings(args), llm=None if args.no_llm else LLMSettings.from_env())
     retriever = _open(args)
     if args.batch:
         for question in _read_batch(Path(args.batch)):
-            print(json.dumps(ask(retriever, question, settings, use_llm=not args.no_llm).to_dict(),
-                             ensure_ascii=False))
+            print(json.dumps(ask(retriever, question, settings).to_dict(), ensure_ascii=False))
         return 0
-    answer = ask(retriever, args.question, settings, use_llm=not args.no_llm)
+    answer = ask(retriever, args.question, settings)
     if args.json:
         _print_json(answer.to_dict())
         return 0
@@ -344,8 +345,8 @@ def _add_model_flags(p) -> None:
     p.add_argument("--model", help="model name or local path for the embedder; env KB_MODEL")
 
 
-def _add_search_flags(p) -> None:
-    p.add_argument("--top-k", type=int, default=5)
+def _add_search_flags(p, top_k: int = 5) -> None:
+    p.add_argument("--top-k", type=int, default=top_k, help=f"passages retrieved (default {top_k})")
     p.add_argument("--fusion", choices=["weighted", "rrf"], default="weighted")
     p.add_argument("--dense-weight", type=float, help="weight of dense retrieval in fusion, 0..1")
     p.add_argument("--word-weight", type=float, help="share of word BM25 within the lexical side, 0..1")
@@ -364,6 +365,7 @@ def _add_filter_flags(p) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from kb.config import AskSettings
     from kb.store import STORES
 
     parser = argparse.ArgumentParser(prog="python -m kb", description="PolicyKB: search Chinese policy documents")
@@ -394,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", nargs="?")
     p.add_argument("--batch", help="file with one question per line, or JSONL with a question field")
     p.add_argument("--no-llm", action="store_true", help="extractive answer even when KB_LLM_* is set")
-    _add_filter_flags(p)
+    _add_search_flags(p, top_k=AskSettings().search.top_k)  # passages an answer reads
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="retrieval metrics on a QA JSONL file (question, gold_doc, answer)")

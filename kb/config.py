@@ -126,3 +126,24 @@ class SearchSettings:
             raise ConfigError(f"top_k must be at least 1, got {self.top_k}")
         if not 0.0 <= self.dense_weight <= 1.0 or not 0.0 <= self.word_weight <= 1.0:
             raise ConfigError("dense_weight and word_weight must be between 0 and 1")
+
+
+@dataclass(frozen=True)
+class AskSettings:
+    """Per-question settings of an answer: the search it runs, how much it quotes, when it refuses."""
+
+    search: SearchSettings = SearchSettings(top_k=8)  # passages read, fusion, weights, filters
+    max_sentences: int = 4  # sentences quoted in an extractive answer
+    max_chars: int = 600  # length of those quotes together
+    # Refuse below this probability of a basis; None: the operating point fitted with the evidence
+    # model (kb/evidence_model.json, chosen by bench/answers.py --fit)
+    min_confidence: float | None = None
+    llm_passages: int = 5  # passages given to a generative model
+    llm: object = None  # kb.llm.LLMSettings, or None for the extractive answerer
+    today: str | None = None  # ISO date statuses are judged at; None: the day the question is asked
+
+    def __post_init__(self) -> None:
+        if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.01:
+            raise ConfigError(f"min_confidence must be between 0 and 1, got {self.min_confidence}")
+        if self.max_sentences < 1 or self.max_chars < 1:
+            raise ConfigError("max_sentences and max_chars must be at least 1")

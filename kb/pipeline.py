@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
+from datetime import date
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from kb.config import BuildSettings
+from kb.config import AskSettings, BuildSettings
 from kb.embed import get_embedder
 from kb.errors import ConfigError, BadIndexError, IngestError
 from kb.index import (IndexContents, IndexWriter, Segment, build_lock, check_embedder, load_index, read_contents,
                       read_manifest, remove_leftovers)
 from kb.ingest import find_files, read_file
 from kb.metadata import extract_metadata
-from kb.register import SIDECAR, apply_overrides, read_sidecar
+from kb.register import SIDECAR, Register, apply_overrides, read_sidecar
 from kb.retrieve import Retriever
 from kb.segment import segment
 from kb.terms import TermCounts
@@ -361,17 +363,38 @@ def _write_parts(writer: IndexWriter, parts: _Parts, vectors: np.ndarray, terms:
     store_class(settings.store).sync(writer, settings, embedder=embedder, kind=kind, rebuild=rebuild)
 
 
-def ask(retriever: Retriever, question: str, settings=None, *, use_llm: bool = True) -> Answer:
+def ask(retriever: Retriever, question: str, settings: AskSettings | None = None, *, previous: Answer | None = None,
+        use_llm: bool = True) -> Answer:
     """An answer to a question, every claim cited to its clause, or a plain refusal.
 
-    An LLM writes it when KB_LLM_BASE_URL and KB_LLM_MODEL are set (and use_llm); otherwise, and
-    whenever the LLM fails, the extractive answerer does.
+    The one door to answers for the CLI and the app. `settings.search` is the search it runs
+    (top_k, fusion, weights, filters); a model writes the answer when `settings.llm` is set (and
+    use_llm), the extractive answerer otherwise and whenever the model fails. `previous` is the
+    conversation's last answer, for follow-ups (「那它是哪年通过的？」).
     """
-    from kb.answer import AnswerSettings, answer_question
-    from kb.llm import LLMSettings
+    from kb.answer import answer_question
 
-    llm = LLMSettings.from_env() if use_llm else None
-    return answer_question(retriever, question, settings or AnswerSettings(), llm)
+    settings = _for_today(retriever, settings or AskSettings(), use_llm)
+    return answer_question(retriever, question, settings, previous=previous)
+
+
+def ask_stream(retriever: Retriever, question: str, settings: AskSettings | None = None, *,
+               previous: Answer | None = None, use_llm: bool = True) -> Iterator[str | Answer]:
+    """`ask` for a UI: the model's text in pieces as it writes, then the checked Answer, always last."""
+    from kb.answer import stream_answer
+
+    settings = _for_today(retriever, settings or AskSettings(), use_llm)
+    yield from stream_answer(retriever, question, settings, previous=previous)
+
+
+def _for_today(retriever: Retriever, settings: AskSettings, use_llm: bool) -> AskSettings:
+    """Statuses as of the day the question is asked: a server running past midnight notices a 施行
+    date that has arrived. The register is rebuilt (milliseconds) only when the day changed."""
+    today = settings.today or date.today().isoformat()
+    index = retriever.index
+    if index.register.today != today:
+        index.register = Register(index.contents.records, today)
+    return settings if use_llm else replace(settings, llm=None)
 
 
 def open_retriever(index_dir: Path, embedder: str | None = None, model: str | None = None) -> Retriever:

@@ -231,10 +231,12 @@ class Answer:
     refused: bool
     related: tuple[Hit, ...] = ()  # nearest passages offered as 可能相关 when refused
     mode: str = "extractive"  # extractive | llm | a note on why the LLM answer was not used
+    kind: str = ""  # the kind of question it answers (kb.question.KINDS), "" when not read
+    confidence: float | None = None  # probability of a basis by the evidence model, when it decided
 
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "answer": self.text,
                 "citations": [c.to_dict() for c in self.citations], "refused": self.refused,
                 "related": [{"doc_id": h.chunk.doc_id, "title": h.title, "doc_number": h.doc_number,
                              "path": h.chunk.path_str} for h in self.related],
-                "mode": self.mode}
+                "mode": self.mode, "kind": self.kind, "confidence": self.confidence}

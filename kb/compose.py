@@ -1,0 +1,296 @@
+"""Text units an answer quotes: sentences and clauses, never a bare heading; the section a sentence
+stands in; the enumerated items of a section; the articles of two versions aligned by content."""
+
+from __future__ import annotations
+
+import re
+
+from kb.metadata import strip_span
+from kb.tokenize import word_tokens
+
+Span = tuple[int, int]
+
+# One sentence: up to and including its end mark, or a line.
+_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*[”’」』）)]*")
+# "第九条 " opening a quote: the answer names the article itself (一、/（一） stay: they are text)
+LEADING_LABEL = re.compile(r"\s*第[一二三四五六七八九十百千零〇两\d]+条(?:之[一二三四五六七八九十]+)?\s*")
+_CN = "[一二三四五六七八九十]+"
+# A heading line of a paper or notice: 一、… / （一）… / 1.… / ## … / 第一章 …
+_HEADING_START = re.compile(rf"#{{1,6}}\s|{_CN}、|[（(]{_CN}[）)]|\d{{1,2}}[.．、](?!\d)|第{_CN}[章节编]")
+# Lines that state when a law was made: 「1993年10月31日 第八届…会议通过」
+# and a notice's signature date 「2020年1月20日」
+_DATE_LINE = re.compile(r"^[（(]?(?:19|20)\d{2}年\d{1,2}月\d{1,2}日(?:.{0,80}(?:通过|修订|修正|公布|施行|发布|印发)[）)]?)?$")
+_FRONT_MATTER = re.compile(r"\[?(?:关键词|关键字|作者|作者简介|中图分类号|文献标识码|文章编号|基金项目|收稿日期)\]?\s*[：:]")
+# Enumerations, by style: 一是/二是, 1./2., （一）/（二）, 一、/二、 — (pattern, number of group 1)
+_ITEM_STYLES = (
+    ("是", re.compile(rf"({_CN})是")),
+    ("1.", re.compile(r"(\d{1,2})[.．、](?!\d)")),
+    ("（一）", re.compile(rf"[（(]({_CN})[）)]")),
+    ("（1）", re.compile(r"[（(](\d{1,2})[）)]")),
+    ("一、", re.compile(rf"({_CN})、")),
+)
+_CN_VALUE = {c: i for i, c in enumerate("零一二三四五六七八九十", start=0)}
+_LONG_ITEM = 150  # an item longer than this is quoted by its first sentence
+
+
+def cn_number(text: str) -> int:
+    """一 -> 1, 十二 -> 12, 二十 -> 20; digits as they are; 0 for anything else."""
+    if text.isdigit():
+        return int(text)
+    if len(text) == 1:
+        return _CN_VALUE.get(text, 0)
+    if text.startswith("十"):
+        return 10 + _CN_VALUE.get(text[1:], 0)
+    if len(text) >= 2 and text[1] == "十":
+        return _CN_VALUE.get(text[0], 0) * 10 + (_CN_VALUE.get(text[2:], 0) if len(text) > 2 else 0)
+    return 0
+
+
+def sentence_spans(text: str) -> list[Span]:
+    """Sentences of `text` as spans, leading article labels (第九条 ) and whitespace trimmed."""
+    out = []
+    for m in _SENTENCE.finditer(text):
+        start, end = strip_span(text, m.start(), m.end())
+        label = LEADING_LABEL.match(text, start)
+        if label and label.end() < end:
+            start = label.end()
+        if end - start >= 4:
+            out.append((start, end))
+    return out
+
+
+def is_statement(text: str, title: str = "") -> bool:
+    """Whether a span says something: not a title line, a Markdown heading or a bare section heading."""
+    line = text.strip()
+    if not line or line.startswith("#") or line == title or line.replace(" ", "") == title.replace(" ", ""):
+        return False
+    if _DATE_LINE.match(line):
+        return True
+    if _FRONT_MATTER.match(line):  # a paper's 关键词/作者 lines say nothing about the question
+        return False
+    ends = line[-1] in "。！？；;”’）)：:" or line.endswith("」")
+    if _HEADING_START.match(line) and not ends:
+        return False
+    return ends or len(line) >= 40
+
+
+def line_span(text: str, offset: int) -> Span:
+    """The line (paragraph) of `text` holding `offset`, trimmed."""
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    return strip_span(text, start, len(text) if end < 0 else end)
+
+
+def clause_span(text: str, span: Span, limit: int = 160) -> Span:
+    """The quote for a sentence: its whole paragraph when that is short, else the sentence."""
+    start, end = line_span(text, span[0])
+    label = LEADING_LABEL.match(text, start)
+    if label and label.end() < end:
+        start = label.end()
+    if end - start <= limit and start <= span[0] and span[1] <= end:
+        return start, end
+    return span
+
+
+def _heading_label(line: str, cap: int = 30) -> str:
+    label = re.split(r"[。；：:，,]", line, maxsplit=1)[0].strip()
+    return label[:cap]
+
+
+def section_path(path: tuple[str, ...], text: str, offset: int) -> tuple[str, ...]:
+    """The structural path of the sentence at `offset` of a chunk's `text`.
+
+    A chunk that runs over several sections is labelled with a range (「一、… — 二、…」, 「1. — 2.」);
+    a citation names the one section its sentence stands in: the last heading line before it.
+    """
+    if not path or " — " not in path[-1]:
+        return path
+    first = path[-1].split(" — ")[0]
+    style = next((s for s, p in _ITEM_STYLES if p.match(first)), "")
+    best = ""
+    for start, end in _lines(text):
+        if start > offset:
+            break
+        line = text[start:end]
+        if _top_level_heading(text, start, style) and _HEADING_START.match(line):
+            best = _heading_label(line)
+    return path[:-1] + ((best,) if best else (path[-1],))
+
+
+def _lines(text: str) -> list[Span]:
+    spans, at = [], 0
+    for line in text.split("\n"):
+        spans.append((at, at + len(line)))
+        at += len(line) + 1
+    return spans
+
+
+def _top_level_heading(text: str, start: int, style: str) -> bool:
+    """A line opening a section of `style`, not an inner list after 「主要表现为：」."""
+    i = start - 1  # the last character before the line, found without copying the text before it
+    while i >= 0 and text[i] in " \t\n\r\u3000":
+        i -= 1
+    if i >= 0 and text[i] in "：:":
+        return False
+    return not style or any(s == style and p.match(text, start) for s, p in _ITEM_STYLES)
+
+
+def list_items(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """The top-level enumerated items of text[start:end], each from its marker to the next one.
+
+    Of the enumerations found (一是…二是…, 1. 2. 3., （一）（二）), the one whose items open lines
+    wins: inner lists (「主要表现为：1.…；2.…」) run inside a line. Empty when fewer than two items.
+    """
+    end = len(text) if end is None else end
+    best: list[tuple[int, int]] = []
+    best_key = (0, 0)
+    for _style, pattern in _ITEM_STYLES:
+        chains: list[list[tuple[int, int]]] = []  # (position, number)
+        for m in pattern.finditer(text, start, end):
+            if not _item_start(text, m.start(), start):
+                continue
+            n = cn_number(m.group(1))
+            if n == 1:
+                chains.append([(m.start(), n)])
+            elif n > 1:
+                chain = _chain_for(text, chains, m.start(), n)
+                if chain is not None:
+                    chain.append((m.start(), n))
+        for chain in chains:
+            key = (sum(_opens_line(text, p) for p, _ in chain), len(chain))
+            if len(chain) >= 2 and key > best_key:
+                best, best_key = chain, key
+    spans = []
+    for i, (pos, _n) in enumerate(best):
+        stop = best[i + 1][0] if i + 1 < len(best) else _item_end(text, pos, end)
+        spans.append(strip_span(text, pos, stop))
+    return spans
+
+
+def _chain_for(text: str, chains: list[list[tuple[int, int]]], pos: int, n: int) -> list[tuple[int, int]] | None:
+    """The enumeration an item numbered `n` continues: the latest one ending at n-1 whose items open
+    lines as this one does (an outer item after an inner list), else the latest ending at n-1,
+    else one that skipped a number (一是…三是 when the text lost 二是)."""
+    opens = _opens_line(text, pos)
+    for wanted in (lambda c: c[-1][1] == n - 1 and _opens_line(text, c[-1][0]) == opens,
+                   lambda c: c[-1][1] == n - 1,
+                   lambda c: c[-1][1] < n <= c[-1][1] + 2):
+        for chain in reversed(chains):
+            if wanted(chain):
+                return chain
+    return None
+
+
+def _item_start(text: str, pos: int, floor: int) -> bool:
+    return pos == floor or text[pos - 1] in "\n。；;：:！？ \u3000"
+
+
+def _opens_line(text: str, pos: int) -> bool:
+    return pos == 0 or text[pos - 1] == "\n"
+
+
+def _item_end(text: str, pos: int, end: int) -> int:
+    """Where the last item stops: at the next heading line, else the end of its paragraph."""
+    nxt = text.find("\n", pos)
+    while 0 <= nxt < end:
+        rest = text[nxt + 1:end]
+        if not rest.strip() or _HEADING_START.match(rest.lstrip()) and not _DATE_LINE.match(rest):
+            return nxt
+        nxt = text.find("\n", nxt + 1)
+    return end
+
+
+def item_quote(text: str, item: Span) -> Span:
+    """What a list answer quotes of an item: all of it when short, else its first sentence."""
+    start, end = item
+    if end - start <= _LONG_ITEM:
+        return item
+    first = _SENTENCE.match(text, start)
+    return strip_span(text, start, first.end()) if first else item
+
+
+def section_spans(text: str) -> list[tuple[str, Span]]:
+    """The sections of a document's text opened by heading lines (一、…, ## …, 第一章 …): (heading, span)."""
+    heads = []
+    for start, end in _lines(text):
+        line = text[start:end].strip()
+        if line and _HEADING_START.match(line) and not is_statement(line) and _top_level_heading(text, start, ""):
+            heads.append((start, end, line))
+    out = []
+    for i, (start, end, line) in enumerate(heads):
+        style = _style_of(line)
+        stop = next((s for s, _e, other in heads[i + 1:] if _style_of(other) == style), len(text))
+        out.append((line.lstrip("# "), (end, stop)))
+    return out
+
+
+def _style_of(line: str) -> str:
+    if line.startswith("#"):
+        return "#" * (len(line) - len(line.lstrip("#")))
+    return next((s for s, p in _ITEM_STYLES if p.match(line)), "章" if line.startswith("第") else "")
+
+
+def bigrams(text: str) -> set[str]:
+    text = re.sub(r"\W", "", text)
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def similarity(a: str, b: str) -> float:
+    """Share of character bigrams two clauses have in common (Jaccard), 0..1."""
+    x, y = bigrams(a), bigrams(b)
+    return len(x & y) / len(x | y) if x and y else 0.0
+
+
+def align(old: list[str], new: list[str], floor: float = 0.2) -> list[tuple[int, int, float]]:
+    """Pairs (i in old, j in new, similarity) of clauses that correspond, each used once, by
+    decreasing similarity; clauses with no counterpart at `floor` stay unpaired."""
+    old_grams, new_grams = [bigrams(t) for t in old], [bigrams(t) for t in new]
+    scored = []
+    for i, a in enumerate(old_grams):
+        for j, b in enumerate(new_grams):
+            if a and b:
+                s = len(a & b) / len(a | b)
+                if s >= floor:
+                    scored.append((s, i, j))
+    used_old, used_new, pairs = set(), set(), []
+    for s, i, j in sorted(scored, reverse=True):
+        if i not in used_old and j not in used_new:
+            used_old.add(i)
+            used_new.add(j)
+            pairs.append((i, j, s))
+    return sorted(pairs, key=lambda p: p[1])
+
+
+def changed_words(old: str, new: str) -> tuple[list[str], list[str]]:
+    """Words of `old` missing from `new` (removed) and of `new` missing from `old` (added)."""
+    a = [w for w in word_tokens(old) if len(w) > 1 or w.isdigit()]
+    b = [w for w in word_tokens(new) if len(w) > 1 or w.isdigit()]
+    removed = _longest([w for w in dict.fromkeys(a) if w not in b and not _recombined(w, new)])
+    added = _longest([w for w in dict.fromkeys(b) if w not in a and not _recombined(w, old)])
+    return removed, added
+
+
+def _recombined(word: str, text: str) -> bool:
+    """Whether every character pair of `word` is in `text`: the same words cut differently by the
+    segmenter (中等职业学校 against 中等、高等职业学校), not a change."""
+    return word in text or (len(word) > 2 and all(word[i:i + 2] in text for i in range(len(word) - 1)))
+
+
+def _longest(words: list[str]) -> list[str]:
+    """Words not inside another of the list: 中华人民共和国, not also 共和国 and 人民."""
+    return [w for w in words if not any(w != o and w in o for o in words)]
+
+
+_FACT_PATTERNS = {
+    "date": re.compile(r"(?:19|20)\d{2}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?|\d{1,2}\s*月\s*\d{1,2}\s*日"),
+    "number": re.compile(r"(?:(?:不超过|不少于|不低于|最长不超过|最高|最多|每[生人年月日])\s*)*[\d.０-９]+\s*(?:%|％|万元|元|亿元|个|名|人|年|个月|月|日|天|"
+                         r"次|项|学时|小时|周|岁|倍|分)|[一二三四五六七八九十百千两半]+\s*(?:个工作日|个月|年|日|天|周|学时|小时|岁|倍|万元|元|名|人|"
+                         r"类|种|项)"),
+}
+
+
+def lead_fact(expects: str, quote: str) -> str:
+    """The date or amount a when/how-much question asks for, as it stands in the quote, or ""."""
+    pattern = _FACT_PATTERNS.get(expects)
+    m = pattern.search(quote) if pattern else None
+    return m.group(0).strip() if m else ""

@@ -1,0 +1,191 @@
+"""Is there a basis for an answer? Signals read off the question and its passages, combined by a
+logistic regression fitted on mixed-style dev questions (bench/answers.py --fit), not by one cut-off."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from kb.errors import ConfigError
+from kb.tokenize import normalize
+from kb.types import Hit
+
+MODEL_PATH = Path(__file__).with_name("evidence_model.json")
+Terms = dict[str, float]  # content word -> weight (its rarity among the indexed chunks)
+
+_DATE = re.compile(r"(?:19|20)\d{2}\s*年|\d{1,2}\s*月|[一二三四五六七八九十]{1,2}月|\d{1,2}\s*月\s*\d{1,2}\s*日|[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日|日起施行")
+_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万两半]+\s*(?:个|名|人|元|万|亿|年|月|日|天|次|项|类|种|所|%|分之|倍|级|学时|小时|周|岁|门)")
+_ARTICLE = re.compile(r"第[一二三四五六七八九十百千零〇\d]+条")
+_DOCUMENT = re.compile(r"《[^《》]{2,80}》|〔\d{4}〕\d+号|第\d+号")
+EXPECTED = {"date": _DATE, "number": _NUMBER, "article": _ARTICLE, "document": _DOCUMENT}
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the evidence decision looks at, each in [0, 1] (the model's features, in this order)."""
+
+    coverage: float  # best weighted share of the question's content terms in one of the top 3 passages
+    coverage_top: float  # the same in the first passage
+    doc_coverage: float  # in the first document's passages together (terms spread over a section)
+    missing: float  # weight share of the rarest content term no top passage holds (an entity swapped)
+    unknown: float  # weight share of the content terms no indexed passage holds at all
+    absent_year: float  # 1 when the question names a year (not an as-of 「2020年时」) no passage or date holds
+    similarity: float  # best cosine of a passage sentence with the question
+    margin: float  # how far the first passage's fused score leads the second's, relative
+    agree: float  # share of the retrievers (dense, words, chars) that found the first passage
+    expected_found: float  # the answer type the question wants (date, number, article) is present
+    expected_missing: float  # it is wanted and absent
+    named: float  # the question names a document the index holds
+    few_terms: float  # 1 / (1 + number of content terms): little to judge by
+
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
+
+
+FEATURES = tuple(f.name for f in fields(Signals))
+
+
+def coverage(terms: Terms, text: str) -> float:
+    """Weighted share of `terms` found in `text`; 0.0 for a question with no content terms."""
+    total = sum(terms.values())
+    if total <= 0:
+        return 0.0
+    text = normalize(text)  # terms are folded the same way (full-width, case)
+    return sum(w for t, w in terms.items() if t in text) / total
+
+
+def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: str, years: tuple[str, ...],
+                 dates: tuple[str, ...], named: bool, unseen: frozenset[str] = frozenset()) -> Signals:
+    """The signals of one question over its ranked passages.
+
+    `similarity` is the best sentence cosine, `years` the years the question names, `dates` the
+    ISO dates of the passages' documents, `named` whether it names an indexed document, `unseen`
+    the terms that occur in no indexed passage.
+    """
+    total = sum(terms.values()) or 1.0
+    unknown = sum(w for t, w in terms.items() if t in unseen) / total
+    if not hits:
+        return Signals(0, 0, 0, 1, unknown, float(bool(years)), 0, 0, 0, 0, float(bool(expects)), float(named),
+                       1 / (1 + len(terms)))
+    top = [h.chunk.text for h in hits[:3]]
+    first_doc = " ".join(h.chunk.text for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id)
+    joined = normalize(" ".join(top))
+    absent = [w for t, w in terms.items() if t not in joined]
+    scores = [h.score for h in hits[:2]]
+    margin = (scores[0] - scores[1]) / scores[0] if len(scores) == 2 and scores[0] > 0 else 1.0
+    pattern = EXPECTED.get(expects)
+    found = bool(pattern and any(pattern.search(t) or (expects == "article" and _ARTICLE.search(h.chunk.label))
+                                 for t, h in zip(top, hits)))
+    held = " ".join(top) + " " + " ".join(dates)
+    return Signals(
+        coverage=max(coverage(terms, t) for t in top),
+        coverage_top=coverage(terms, top[0]),
+        doc_coverage=coverage(terms, first_doc),
+        missing=max(absent, default=0.0) / total,
+        unknown=unknown,
+        absent_year=float(any(y not in held for y in years)),
+        similarity=max(0.0, min(1.0, similarity)),
+        margin=max(0.0, min(1.0, margin)),
+        agree=len({"dense", "words", "chars"} & set(hits[0].retrievers)) / 3,
+        expected_found=float(found),
+        expected_missing=float(bool(pattern) and not found),
+        named=float(named or "exact" in hits[0].retrievers),
+        few_terms=1 / (1 + len(terms)),
+    )
+
+
+@dataclass(frozen=True)
+class EvidenceModel:
+    """Logistic regression over standardised Signals; `threshold` is the chosen operating point."""
+
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+    features: tuple[str, ...] = FEATURES
+    fitted_on: str = ""  # which questions, for people reading the file
+
+    def probability(self, signals: Signals) -> float:
+        """Probability that the passages hold an answer."""
+        return self.probability_of(signals.vector())
+
+    def probability_of(self, vector: np.ndarray) -> float:
+        """The same for a feature vector in FEATURES order."""
+        x = (vector - np.array(self.mean)) / np.array(self.scale)
+        return float(_sigmoid(x @ np.array(self.weights) + self.bias))
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EvidenceModel":
+        model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        if model.features != FEATURES:
+            raise ConfigError(f"evidence model features {model.features} differ from {FEATURES}; "
+                              f"refit with `python bench/answers.py --fit`")
+        return model
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def fit(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0, steps: int = 50) -> tuple[np.ndarray, float, np.ndarray,
+                                                                                     np.ndarray]:
+    """L2-regularised logistic regression by Newton's method on standardised features.
+
+    Returns (weights, bias, mean, scale); a feature constant on the data gets scale 1.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    penalty = np.full(z.shape[1], l2)
+    penalty[-1] = 0.0  # the bias is not shrunk
+    for _ in range(steps):
+        p = _sigmoid(z @ w)
+        grad = z.T @ (p - y) + penalty * w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:-1], float(w[-1]), mean, scale
+
+
+def operating_point(p_answerable: np.ndarray, p_unanswerable: np.ndarray, max_false_refusals: float = 0.05) -> float:
+    """The threshold that refuses the most unanswerable questions while refusing at most
+    `max_false_refusals` of the answerable ones (refuse when probability < threshold)."""
+    candidates = np.unique(np.concatenate([p_answerable, p_unanswerable, [0.5]]))
+    best, best_key = 0.0, (-1.0, 0.0)
+    for t in candidates:
+        false = float(np.mean(p_answerable < t)) if len(p_answerable) else 0.0
+        correct = float(np.mean(p_unanswerable < t)) if len(p_unanswerable) else 0.0
+        if false <= max_false_refusals and (correct, -false) > best_key:
+            best, best_key = float(t), (correct, -false)
+    # midway to the next score below, so that a question scored exactly at the cut still answers
+    lower = [p for p in np.concatenate([p_answerable, p_unanswerable]) if p < best]
+    return (best + max(lower)) / 2 if lower else best
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path = MODEL_PATH) -> EvidenceModel:
+    """The fitted model shipped with the code."""
+    try:
+        return EvidenceModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as e:
+        raise ConfigError(f"{path}: cannot read the evidence model ({e}); refit with "
+                          f"`python bench/answers.py --fit`") from e
+
+
+def save_model(model: EvidenceModel, path: Path = MODEL_PATH) -> None:
+    Path(path).write_text(json.dumps(model.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    load_model.cache_clear()

@@ -1,0 +1,459 @@
+"""Answers shaped by the kind of question: every item of a list, two versions side by side, the
+document a rule comes from, a document's overview. Each quote is cited to the section it stands in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from kb.compose import (LEADING_LABEL, align, bigrams, changed_words, clause_span, is_statement, item_quote, list_items,
+                        section_path, section_spans, sentence_spans)
+from kb.question import LIST_TOPICS, Question
+from kb.register import NOT_NORMATIVE
+from kb.metadata import find_doc_numbers
+from kb.prompts import ABOLISHED_LEAD, ABOLISHED_NOTE, AMENDED_NOTE, CITED_NOT_HELD, SUPERSEDED_NOTE
+from kb.types import Answer, Citation, Hit, Reference
+
+_ARTICLE_LABEL = re.compile(r"^第[一二三四五六七八九十百千零〇两\d]+条")
+_DATE_LINE = re.compile(r"^[（(]?(?:19|20)\d{2}年\d{1,2}月\d{1,2}日")
+_MAX_CHANGED = 6  # words named in one "变化" line
+
+
+def source_name(title: str, doc_number: str, doc_id: str) -> str:
+    name = f"《{title}》" if title else doc_id
+    return f"{name}（{doc_number}）" if doc_number else name
+
+
+def doc_name(index, doc_id: str) -> str:
+    """How an answer names a document: with its year when the work has several versions."""
+    register = index.register
+    entry = register.entries.get(doc_id)
+    if entry is not None and len(entry.versions) > 1:
+        return register.name(doc_id)
+    meta = index.records[doc_id].meta
+    return source_name(meta.title, meta.doc_number, doc_id)
+
+
+def doc_text(index, doc_id: str) -> str:
+    """A document's text rebuilt from its chunks (chunk text == document text at its offsets)."""
+    out: list[str] = []
+    length = 0
+    for row in sorted(index.doc_rows.get(doc_id, []), key=lambda r: index.chunks[r].start):
+        c = index.chunks[row]
+        if c.start < length:
+            continue
+        out.append("\n" * (c.start - length) + c.text)  # the gaps between chunks are line breaks
+        length = c.end
+    return "".join(out)
+
+
+def cite_span(index, n: int, doc_id: str, start: int, end: int) -> Citation | None:
+    """Cite characters [start, end) of a document by the chunk holding them (clipped to it), under
+    the section the span's first character stands in."""
+    record = index.records[doc_id]
+    for row in index.doc_rows.get(doc_id, []):
+        c = index.chunks[row]
+        if c.start <= start < c.end:
+            end = min(end, c.end)
+            path = section_path(c.path, c.text, start - c.start)
+            return Citation(n, doc_id, c.source, record.meta.title, record.meta.doc_number, path, c.pages,
+                            start, end, c.text[start - c.start:end - c.start])
+    return None
+
+
+def cite_in_hit(n: int, hit: Hit, start: int, end: int) -> Citation:
+    """Cite characters [start, end) of a hit's chunk text."""
+    c = hit.chunk
+    return Citation(n, c.doc_id, c.source, hit.title, hit.doc_number, section_path(c.path, c.text, start), c.pages,
+                    c.start + start, c.start + end, c.text[start:end])
+
+
+def where(c: Citation) -> str:
+    return c.path[-1] if c.path else ""
+
+
+# --- lists ------------------------------------------------------------------------------------
+
+def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, float]) -> tuple[str, list[Citation]]:
+    """All the enumerated items of the section a list question asks for, each cited; ("", []) when
+    the passages hold no enumeration."""
+    for hit in hits[:3]:
+        span = _section_for(index, hit.chunk.doc_id, question, terms) if question.list_topic else None
+        if span is not None:
+            text, (start, end), heading = span
+            items = list_items(text, start, end)
+            base = 0
+        else:
+            text, base, heading = hit.chunk.text, hit.chunk.start, ""
+            items = list_items(text)
+            if items and not _items_answer(text, items, terms):
+                items = []
+        if len(items) < 2:
+            continue
+        citations = []
+        for item in items:
+            s, e = item_quote(text, item)
+            cited = cite_span(index, len(citations) + 1, hit.chunk.doc_id, base + s, base + e)
+            if cited is not None:
+                citations.append(cited)
+        if len(citations) < 2:
+            continue
+        lead_where = heading or where(citations[0])
+        if not heading and hit.chunk.label:
+            lead_where = hit.chunk.label
+        lines = [f"{doc_name(index, hit.chunk.doc_id)}{lead_where}："]
+        lines += [f"{c.quote}[{c.n}]" for c in citations]
+        return "\n".join(lines), citations
+    return "", []
+
+
+def _items_answer(text: str, items: list[tuple[int, int]], terms: dict[str, float]) -> bool:
+    """Whether a chunk's enumeration is what the question asks about: its lead-in names the terms."""
+    lead = text[: items[0][0]]
+    return not terms or any(t in lead for t in terms) or any(t in text[s:e] for s, e in items[:1] for t in terms)
+
+
+def _section_for(index, doc_id: str, question: Question, terms: dict[str, float]):
+    """(document text, section span, heading) of the section whose heading names the list topic."""
+    words = LIST_TOPICS.get(question.list_topic, (question.list_topic,))
+    text = doc_text(index, doc_id)
+    best, best_key = None, (0, 0.0)
+    for heading, span in section_spans(text):
+        hits_topic = sum(w in heading for w in words)
+        if not hits_topic:
+            continue
+        key = (hits_topic, sum(w for t, w in terms.items() if t in heading))
+        if key > best_key:
+            best, best_key = (text, span, heading), key
+    return best
+
+
+# --- an article by its number -------------------------------------------------------------------
+
+def article_answer(index, question: Question) -> tuple[str, list[Citation]]:
+    """「职业教育法第十五条规定了什么？」: that article of the (version-picked) document, quoted whole
+    by paragraph, or its items for a list question; ("", []) when the document has no such article."""
+    for doc_id in question.doc_ids[:1] if question.article else ():
+        rows = [r for r in index.doc_rows.get(doc_id, []) if index.chunks[r].label == question.article]
+        if not rows:
+            continue
+        citations: list[Citation] = []
+        for row in rows:
+            c = index.chunks[row]
+            items = list_items(c.text) if question.kind == "list" else []
+            spans = items or [m.span() for m in re.finditer(r"[^\n]+", c.text) if m.group(0).strip()]
+            for s, e in spans[:12]:
+                label = LEADING_LABEL.match(c.text, s)
+                s = label.end() if label and label.end() < e else s
+                cited = cite_span(index, len(citations) + 1, doc_id, c.start + s, c.start + e)
+                if cited is not None and is_statement(cited.quote):
+                    citations.append(replace(cited, n=len(citations) + 1))
+        if citations:
+            quotes = "".join(f"{c.quote}[{c.n}]" for c in citations) if question.kind != "list" else \
+                "\n" + "\n".join(f"{c.quote}[{c.n}]" for c in citations)
+            return f"{doc_name(index, doc_id)}{question.article}：{quotes}", citations
+    return "", []
+
+
+_DATE_ASKED = {
+    "施行": re.compile(r"施行|生效|实施"),
+    "通过": re.compile(r"通过|审议"),
+    "修订": re.compile(r"修订|修正|修改"),
+    "发布": re.compile(r"发布|印发|颁布|出台|下发|发的|公布"),
+}
+_DATE_SPANS = {
+    "施行": re.compile(r"[^。\n]{0,40}自[^。\n]{0,20}起施行[^。\n]*。?"),
+    "通过": re.compile(r"^[（(]?(?:19|20)\d{2}年\d{1,2}月\d{1,2}日[^\n]{0,80}通过[）)]?$", re.M),
+    "修订": re.compile(r"^[（(]?(?:19|20)\d{2}年\d{1,2}月\d{1,2}日[^\n]{0,80}(?:修订|修正)[）)]?$", re.M),
+    "发布": re.compile(r"^[（(]?(?:19|20)\d{2}年\d{1,2}月\d{1,2}日(?:[^\n]{0,40}(?:印发|发布|公布))?[）)]?$", re.M),
+}
+
+
+def date_answer(index, question: Question) -> tuple[str, list[Citation]]:
+    """「它是哪年发布/通过/施行的？」 about a document the question names: the line or sentence of that
+    document stating that date (its signature date, 「…会议通过」, 「本法自…起施行」)."""
+    if question.kind != "when" or not question.doc_ids:
+        return "", []
+    event = next((e for e, p in _DATE_ASKED.items() if p.search(question.text)), "")
+    if not event:
+        return "", []
+    doc_id = question.doc_ids[0]
+    text = doc_text(index, doc_id)
+    found = list(_DATE_SPANS[event].finditer(text))
+    if not found:
+        return "", []
+    m = found[0] if event in ("通过",) else found[-1]  # first passage, last revision / signature
+    start, end = m.span()
+    while start < end and text[start] in " \n\u3000":
+        start += 1
+    label = LEADING_LABEL.match(text, start)  # the answer names the article itself
+    start = label.end() if label and label.end() < end else start
+    cited = cite_span(index, 1, doc_id, start, end)
+    if cited is None:
+        return "", []
+    fact = re.search(r"(?:19|20)\d{2}年\d{1,2}月\d{1,2}日", cited.quote)
+    lead = f"{fact.group(0)}。[1]\n" if fact else ""
+    return f"{lead}{doc_name(index, doc_id)}{where(cited)}：{cited.quote}[1]", [cited]
+
+
+_COUNT_ASKED = re.compile(r"(?:一共|共有|总共|共计|总计|共)(?:有)?(?:多少|几)条")
+_AUTHOR_ASKED = re.compile(r"作者|谁写|哪位写|谁撰写")
+
+
+def count_answer(index, question: Question) -> tuple[str, list[Citation]]:
+    """「职业教育法一共多少条？」: the number of its last article, that article quoted with its label."""
+    if not _COUNT_ASKED.search(question.text) or not question.doc_ids:
+        return "", []
+    doc_id = question.doc_ids[0]
+    articles = [r for r in index.doc_rows.get(doc_id, []) if _ARTICLE_LABEL.match(index.chunks[r].label)]
+    if not articles:
+        return "", []
+    last = index.chunks[articles[-1]]
+    cited = cite_span(index, 1, doc_id, last.start, last.end)
+    number = last.label.removeprefix("第").removesuffix("条")
+    return f"{doc_name(index, doc_id)}共{number}条，最后一条：{cited.quote}[1]", [cited]
+
+
+def author_answer(index, question: Question) -> tuple[str, list[Citation]]:
+    """「那篇论文的作者是谁？」: the lines under a paper's title (author, affiliation), quoted."""
+    if not _AUTHOR_ASKED.search(question.text) or not question.doc_ids:
+        return "", []
+    doc_id = question.doc_ids[0]
+    if index.register.entries[doc_id].doc_type != "论文":
+        return "", []
+    rows = index.doc_rows.get(doc_id, [])
+    if not rows:
+        return "", []
+    first = index.chunks[rows[0]]
+    title = index.records[doc_id].meta.title
+    citations = []
+    for m in list(re.finditer(r"[^\n]+", first.text))[1:4]:
+        line = m.group(0).strip()
+        if is_statement(line, title) or not line or line.replace(" ", "") == title.replace(" ", ""):
+            break  # the abstract begins
+        cited = cite_span(index, len(citations) + 1, doc_id, first.start + m.start(), first.start + m.end())
+        if cited is not None:
+            citations.append(cited)
+    if not citations:
+        return "", []
+    return f"{doc_name(index, doc_id)}的作者：" + "，".join(f"{c.quote}[{c.n}]" for c in citations), citations
+
+
+# --- versions ---------------------------------------------------------------------------------
+
+def version_answer(index, question: Question, hits: list[Hit]) -> tuple[str, list[Citation]]:
+    """The versions of a work side by side: when each was made, then corresponding articles of the
+    oldest and the newest aligned by content, with what changed."""
+    register = index.register
+    versions = sorted(question.versions, key=lambda d: register.entries[d].version_date)
+    old, new = versions[0], versions[-1]
+    citations: list[Citation] = []
+    lines = [f"{doc_name(index, new).split('（')[0]}共有{len(versions)}个版本："]
+    for v in versions:
+        made = _made_line(index, v, len(citations) + 1)
+        status = register.entries[v].status
+        if made is not None:
+            citations.append(made)
+            lines.append(f"{doc_name(index, v)}（{status}）：{made.quote}[{made.n}]")
+    old_articles, new_articles = _articles(index, old), _articles(index, new)
+    pairs = align([t for _r, t in old_articles], [t for _r, t in new_articles])
+    chosen = _pairs_asked(index, pairs, old_articles, new_articles, hits)
+    for i, j, _s in chosen:
+        pair = []
+        for doc_id, (row, _t) in ((old, old_articles[i]), (new, new_articles[j])):
+            cited = _article_quote(index, len(citations) + 1, row)
+            citations.append(cited)
+            pair.append(cited)
+            lines.append(f"{doc_name(index, doc_id)}{where(cited)}：{cited.quote}[{cited.n}]")
+        removed, added = changed_words(pair[0].quote, pair[1].quote)
+        lines.append(_change_line(removed, added, pair))
+    return "\n".join(lines), citations
+
+
+def _made_line(index, doc_id: str, n: int) -> Citation | None:
+    """The line of a law's opening that says when this version was made (通过/修订/修正)."""
+    rows = index.doc_rows.get(doc_id, [])
+    if not rows:
+        return None
+    first = index.chunks[rows[0]]
+    lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", first.text)
+             if _DATE_LINE.match(m.group(0).strip()) and is_statement(m.group(0))]
+    if not lines:
+        return None
+    start, end = lines[-1]
+    return cite_span(index, n, doc_id, first.start + start, first.start + end)
+
+
+def _articles(index, doc_id: str) -> list[tuple[int, str]]:
+    """(row, text without its label) of each article of a document, in order."""
+    out = []
+    for row in index.doc_rows.get(doc_id, []):
+        c = index.chunks[row]
+        if _ARTICLE_LABEL.match(c.label):
+            out.append((row, LEADING_LABEL.sub("", c.text, count=1)))
+    return out
+
+
+def _pairs_asked(index, pairs, old_articles, new_articles, hits: list[Hit], k: int = 2):
+    """The aligned pairs of changed articles the question's passages point at, best ranked first;
+    without any, the first changed pairs in the order of the new version."""
+    rank = {h.chunk.chunk_id: r for r, h in enumerate(hits)}
+
+    def best_rank(pair) -> int:
+        i, j, _s = pair
+        ids = (index.chunks[old_articles[i][0]].chunk_id, index.chunks[new_articles[j][0]].chunk_id)
+        return min(rank.get(x, len(hits)) for x in ids)
+
+    changed = [p for p in pairs if p[2] < 0.95]
+    picked = sorted((p for p in changed if best_rank(p) < len(hits)), key=best_rank)
+    return (picked or changed)[:k]
+
+
+def _article_quote(index, n: int, row: int) -> Citation:
+    """An article quoted whole when short, else its first paragraph."""
+    c = index.chunks[row]
+    spans = sentence_spans(c.text)
+    s, e = clause_span(c.text, spans[0], limit=200) if spans else (0, len(c.text))
+    return cite_span(index, n, c.doc_id, c.start + s, c.start + e)
+
+
+def _change_line(removed: list[str], added: list[str], pair: list[Citation]) -> str:
+    marks = "".join(f"[{c.n}]" for c in pair)
+    parts = []
+    if removed:
+        parts.append("删去了“" + "”“".join(removed[:_MAX_CHANGED]) + "”")
+    if added:
+        parts.append("新增了“" + "”“".join(added[:_MAX_CHANGED]) + "”")
+    if not parts:
+        return f"变化：两版措辞基本一致。{marks}"
+    return f"变化：新版{'，'.join(parts)}。{marks}"
+
+
+# --- which document ---------------------------------------------------------------------------
+
+def basis_lead(index, question: Question, first: Citation) -> tuple[str, Citation | None]:
+    """The opening line of a "which document / which article" answer.
+
+    A normative document leads with its name and article. When the passage is a paper or a news item
+    that cites the document asked about, the cited document leads — held or not — and its citing
+    sentence is quoted (returned as a new citation, numbered 0 for the caller to renumber).
+    """
+    register = index.register
+    entry = register.entries.get(first.doc_id)
+    if entry is None or entry.doc_type not in NOT_NORMATIVE:
+        return f"依据是{doc_name(index, first.doc_id)}{where(first)}。[{first.n}]", None
+    link = _cited_document(register, first.doc_id, question.text)
+    if link is None:
+        return f"依据是{doc_name(index, first.doc_id)}{where(first)}。[{first.n}]", None
+    ref = link.ref
+    named = source_name(ref.title, ref.doc_number, "")
+    quote = cite_span(index, 0, link.source, link.start, link.end)
+    if link.target:
+        return f"依据是{doc_name(index, link.target)}，{doc_name(index, first.doc_id)}引用了它：", quote
+    return (f"是{named}。知识库中没有这份文件本身，以下是{doc_name(index, first.doc_id)}中引用它的原文：", quote)
+
+
+def _cited_document(register, doc_id: str, question: str):
+    """Of the documents a paper cites, the one whose title the question names best (≥ half its words)."""
+    best, best_score = None, 0.0
+    kinds = [w for w in ("方案", "通知", "办法", "意见", "规定", "条例", "决定", "法") if w in question]
+    for link in register.outgoing.get(doc_id, []):
+        if not link.ref.title:
+            continue
+        score = similarity_share(question, link.ref.title)
+        if kinds and link.ref.title.endswith(tuple(kinds)):
+            score += 0.5
+        if score > best_score:
+            best, best_score = link, score
+    return best if best_score >= 0.5 else None
+
+
+def similarity_share(question: str, title: str) -> float:
+    """Share of the question's character bigrams that the title holds."""
+    q = bigrams(question)
+    return len(q & bigrams(title)) / len(q) if q else 0.0
+
+
+# --- documents named, versions in force --------------------------------------------------------
+
+def version_notes(citations: tuple[Citation, ...], index) -> list[str]:
+    """A note for each cited document no longer in force, naming the version now in force, and for
+    each cited article that an amending document in the index changes."""
+    register = index.register
+    notes, clauses, documents = [], set(), set()
+    for c in citations:
+        entry = register.entries.get(c.doc_id)
+        if entry is None or (c.doc_id, c.path) in clauses:
+            continue
+        clauses.add((c.doc_id, c.path))
+        old = register.name(c.doc_id)
+        article = c.path[-1] if c.path else ""
+        amenders = [d for d in entry.amended_by if article and _mentions(index, d, article)]
+        if amenders and not entry.superseded:
+            notes.append(AMENDED_NOTE.format(n=c.n, old=f"{old}{article}", by="、".join(map(register.name, amenders))))
+        if not entry.superseded or c.doc_id in documents:  # one note per superseded document
+            continue
+        documents.add(c.doc_id)
+        current = entry.current or entry.superseded_by
+        if current and current != c.doc_id:
+            notes.append(SUPERSEDED_NOTE.format(n=c.n, old=old, status=entry.status, current=register.name(current)))
+        else:
+            notes.append(ABOLISHED_NOTE.format(n=c.n, old=old, reason=entry.reason))
+    return notes
+
+
+def _mentions(index, doc_id: str, article: str) -> bool:
+    """Whether a document's text names an article (第十三条) of another: amendments do."""
+    return any(article in index.chunks[row].text for row in index.doc_rows.get(doc_id, []))
+
+
+def cited_not_held(index, question: str) -> Answer | None:
+    """When the question names a document by 文号 or 《title》 that the index does not hold but
+    indexed documents cite, say so and quote the citing sentences; else None."""
+    register = index.register
+    wanted = [Reference("", n) for _s, _e, n in find_doc_numbers(question) if n not in index.by_doc_number]
+    wanted += [Reference(t, "") for t in re.findall(r"《([^《》]{2,80})》", question) if not register.named(Reference(t, ""))]
+    for ref in wanted:
+        links = register.cited_but_missing(ref)
+        citations = [c for c in (cite_span(index, n, link.source, link.start, link.end)
+                                 for n, link in enumerate(links[:5], 1)) if c is not None]
+        citations = [replace(c, n=n) for n, c in enumerate(citations, 1)]
+        if not citations:
+            continue
+        name = f"《{ref.title}》" if ref.title else ref.doc_number
+        known = next((link.ref for link in links if link.ref.title and link.ref.doc_number), None)
+        if known:
+            name = f"《{known.title}》（{known.doc_number}）"
+        lines = [CITED_NOT_HELD.format(name=name)]
+        abolished = [link for link in links if link.kind == "abolishes"]
+        if abolished:
+            lines.insert(0, ABOLISHED_LEAD.format(name=name, by=register.name(abolished[0].source)))
+        lines += [f"{register.name(c.doc_id)}{where(c)}：“{c.quote}”[{c.n}]" for c in citations]
+        return Answer(question, "\n".join(lines), tuple(citations), refused=False, kind="which_doc")
+    return None
+
+
+# --- a document's overview --------------------------------------------------------------------
+
+def document_overview(index, doc_id: str, limit: int = 3) -> list[Citation]:
+    """What a document is, when a question names it and asks nothing more: when it was made, and
+    its first statements (a law's 第一条), never its title line."""
+    citations = []
+    made = _made_line(index, doc_id, 1)
+    if made is not None:
+        citations.append(made)
+    title = index.records[doc_id].meta.title
+    for row in index.doc_rows.get(doc_id, []):
+        c = index.chunks[row]
+        for s, e in sentence_spans(c.text):
+            if len(citations) >= limit:
+                return citations
+            if not is_statement(c.text[s:e], title) or _DATE_LINE.match(c.text[s:e]):
+                continue
+            s, e = clause_span(c.text, (s, e))
+            cited = cite_span(index, len(citations) + 1, doc_id, c.start + s, c.start + e)
+            if cited is not None and all(x.start != cited.start for x in citations):
+                citations.append(cited)
+            break
+    return citations
+

@@ -1,0 +1,338 @@
+"""Understand a question before searching: strip the chat around it, tell what kind of answer it
+wants, and resolve the documents it names (「职业教育法」, 「新职教法」, 「那篇讲…的文章」, 「它」)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from kb.intent import Intent, read_intent
+from kb.tokenize import normalize
+
+KINDS = ("what", "when", "who", "how_many", "which_doc", "list", "compare", "version", "definition", "yes_no",
+         "can_i")
+
+# Conversation around the question: greetings, politeness, hedges, who is asking and why.
+# Only words that never carry what a question is about.
+_FILLER = re.compile(
+    r"^(?:老师|同学|领导)?[，,、\s]*(?:你好|您好|在吗|哈喽)[！!，,。\s]*|"
+    r"(?:请问一下|请问|麻烦(?:你|您)?(?:帮(?:我|忙))?(?:查|看|问|说)?(?:一下)?|劳驾|打扰一下|不好意思|冒昧问一下|想请教一下|请教一下|请教|"
+    r"我想(?:问|了解|知道|确认|咨询)(?:一下)?|想(?:问|了解|知道|确认|咨询)(?:一下)?|我(?:有个|有一个)问题|"
+    r"(?:能|可以)(?:不能)?(?:帮我)?(?:告诉我|说一下|讲讲|查一下|查查|看一下|看看)|帮(?:我|忙)(?:查|看|找)(?:一下|一查)?|"
+    r"你(?:知道|清楚)|谁知道|有人知道|我记得|记不清了?|我忘了|忘了|"
+    r"(?:我们|咱们)(?:学校|学院|系|院|这边|单位)(?:里)?有(?:个)?(?:老师|同事|人|学生|家长)(?:想|在)?(?:问|知道|了解)?|"
+    r"有(?:老师|同事|学生|家长)(?:问|想知道|想了解)|"
+    r"具体(?:来说|地说|一点)?|大概|大致|大体上|一般来说|简单(?:说|讲)(?:一下)?|到底|究竟|"
+    r"谢谢(?:你|您|了)?|多谢|感谢|辛苦了|来着|呢|呀|啊|吧|哈|嘛|哦)")
+# Reading a paper: 「那篇讲1+X证书的文章里说…」 names the document by what it is about.
+_PAPER = re.compile(r"(?:那|这|有)?(?:一)?[篇份个](?:讲|说|谈|关于|介绍|写)(.{2,30}?)的(?:文章|论文|报告|材料|调研|稿子)"
+                    r"(?:里|中|上)?(?:面)?(?:说|讲|提到|写|谈)?(?:的|了|到)?")
+_PAPER_PLAIN = re.compile(r"(?:文章|论文|那篇|这篇)(?:里|中)?(?:说|讲|提到)?(?:的|了)?")
+# Nicknames of laws as people say them.
+_ALIASES = (("新职教法", "职业教育法"), ("旧职教法", "职业教育法"), ("老职教法", "职业教育法"), ("职教法", "职业教育法"),
+            ("高教法", "高等教育法"), ("民促法", "民办教育促进法"), ("民办教育法", "民办教育促进法"), ("就促法", "就业促进法"))
+_NEW = re.compile(r"新职教法|新法|新版|新修订|修订后|现行|现在的|目前的")
+_OLD = re.compile(r"旧职教法|老职教法|旧法|旧版|老版|原来的|修订前|之前的版本|以前的版本")
+# 「它」, 「该法」, 「这个文件」: the document of the previous answer
+_PRONOUN = re.compile(r"它|其|该法|本法|这部法|那部法|这个法|该文件|该通知|该办法|该条例|这个文件|这份文件|这个通知|"
+                      r"上述|此文件|这篇|那篇文章|这篇文章|该文|^那(?:么)?(?=.{0,12}(?:呢|版本|年的))")
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+# 「那存在的问题呢？」: a follow-up that only names what to ask about next
+_ELLIPTIC = re.compile(r"^(?:那|那么|还有|另外)|呢[？?]?$")
+_COMPARED = re.compile(r"(?:和|与|跟)(?:的)?(?:有什么|有何)?(?:不同|区别|变化)")
+# 「职业教育法第十五条规定了什么？」: the article asked about
+_ARTICLE_ASKED = re.compile(r"第[一二三四五六七八九十百零〇两\d]+条(?:之[一二三四五六七八九十]+)?")
+
+# Kind of question, tried in this order (the first that matches wins).
+_KIND_RULES: tuple[tuple[str, re.Pattern], ...] = (
+    ("version", re.compile(r"(?:(?:19|20)\d{2}年.{0,12}(?:和|与|跟|同|比|相比).{0,12}(?:19|20)\d{2}年)|新旧|修订前后|修改前后|"
+                           r"两[版个]|(?:新法|新版).{0,12}(?:旧法|老法|旧版|老版)|(?:旧法|老法|旧版|老版).{0,12}(?:新法|新版)|"
+                           r"(?:修订|修改|修正)(?:了|后)?(?:哪些|什么|啥)|(?:和|与|跟|比)(?:旧法|老版|旧版|新法|原来).{0,8}"
+                           r"(?:不同|区别|变化)|(?:有|发生了)?(?:哪些|什么)(?:变化|改动|修改)|变了什么")),
+    ("compare", re.compile(r"(?:和|与|跟|同)[^，。？?]{1,20}(?:有什么|有何|有哪些)?(?:不同|区别|差异|异同)|对比|相比|比较")),
+    ("which_doc", re.compile(r"哪[个份部项一]{0,2}(?:文件|通知|规定|法律|法规|办法|条例|政策|方案|文)|第几条|哪一?条|什么文件|"
+                             r"依据是什么|依据是哪|(?:法律|政策)依据|根据什么|出自哪|出处|文号是|是哪个文")),
+    ("definition", re.compile(r"是指什么|指的是什么|什么是|何为|何谓|的定义|的含义|的概念|是什么意思|指什么")),
+    ("when", re.compile(r"什么时候|何时|哪一?年|哪天|几月|几号|什么时间|日期是|时间是|多会儿|起施行|生效时间|实施时间")),
+    ("list", re.compile(r"(?:有|包括|包含|分为|存在)(?:了)?哪(?:些|几)|什么(?:问题|建议|措施|成效|举措)|哪些(?:方面|问题|建议|措施|成效|内容|情形|权利|义务|职责|要求|"
+                        r"条件|形式|途径|做法|举措|任务)|都有什么|有什么(?:问题|建议|措施|成效|要求|举措)|列举|几个方面")),
+    ("how_many", re.compile(r"多少|几[个类种项年天次名所门级条]|多久|多长|多大|多高|比例|百分之|占比|几成")),
+    ("who", re.compile(r"由谁|是谁|谁来|谁负责|谁(?:可以|能|有权)|哪个部门|哪些部门|什么部门|哪个机构|哪级|什么机构|哪个单位|"
+                       r"(?:由|归)哪")),
+    ("can_i", re.compile(r"(?:我|我们|学生|学校|老师|教师|单位|企业)?(?:可以|能不能|能否|可不可以|允许|是否允许)")),
+    ("yes_no", re.compile(r"是否|是不是|有没有|要不要|需不需要|算不算|吗[？?]?$")),
+)
+# What the words after 哪些 ask a list of: the heading of the section that holds it.
+LIST_TOPICS = {
+    "问题": ("问题", "不足", "困难", "挑战"), "建议": ("建议", "对策", "思考", "措施"), "成效": ("成效", "成绩", "成果", "效果"),
+    "措施": ("措施", "举措", "做法", "对策"), "经验": ("经验", "做法"), "原则": ("原则",), "任务": ("任务",), "目标": ("目标",),
+    "权利": ("权利",), "义务": ("义务",), "职责": ("职责",), "条件": ("条件",), "情况": ("情况",),
+}
+_EXPECTS = {"when": "date", "how_many": "number", "which_doc": "document"}
+# The words that ask (是什么时候, 有哪些, 是多少…): cut before the question is split into words, or the
+# segmenter glues their first character to a content word (活动周是什么时候 -> 周是).
+_ASKING = re.compile(r"(?:最早|最初|首次|第一次)|(?:是|为|有|要|会)?(?:什么时候|何时|哪一年|哪年|哪天|哪一天|几月|几号|什么时间|多少钱|多少|多久|多长时间|多长|"
+                     r"哪些|哪几[个类种项条]?|哪个|哪一?条|第几条|哪种|什么样的?|什么|怎么样|怎样|怎么|如何|为什么|为何|是谁|由谁|谁|"
+                     r"是否|是不是|有没有|能不能|能否|可不可以|可以吗|吗|呢|呀|啊|吧)|[？?。！!，,、：:；;“”\"\s]")
+
+
+def question_core(question: str) -> str:
+    """What a question is about, its asking words cut out: 「职业教育活动周是什么时候？」 -> 职业教育活动周."""
+    return _ASKING.sub(" ", question).strip()
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as the answer stage reads it."""
+
+    asked: str  # as typed
+    text: str  # what is searched: filler stripped, nicknames spelled out, a follow-up completed
+    kind: str  # one of KINDS
+    expects: str  # what an answer must hold: date | number | article | document | ""
+    intent: Intent
+    doc_ids: tuple[str, ...] = ()  # documents it refers to, when it names them
+    list_topic: str = ""  # the kind of items a list question wants (问题, 建议, …)
+    follow_up: bool = False
+    versions: tuple[str, ...] = field(default=())  # for version questions: the versions set side by side
+    article: str = ""  # the article it names (第十五条), or ""
+    absent: str = ""  # what it names that the index holds nothing of: a version year (2025年版), a place
+
+
+def strip_filler(question: str) -> str:
+    """The question without greetings, politeness and hedges; never empty when it had words."""
+    out = _FILLER.sub("", question.strip())
+    out = re.sub(r"^[，,。、\s！!]+|[，,\s]+(?=[？?。！!]?$)", "", out)
+    return out if len(out) >= 2 else question.strip()
+
+
+def kind_of(question: str) -> str:
+    """The kind of answer wanted, by the first rule of _KIND_RULES that matches; "what" else."""
+    for kind, pattern in _KIND_RULES:
+        if pattern.search(question):
+            return kind
+    return "what"
+
+
+def list_topic(question: str) -> str:
+    """What a list question enumerates (问题, 建议, 成效, …), or ""."""
+    for topic, words in LIST_TOPICS.items():
+        if any(w in question for w in words[:1]):
+            return topic
+    return ""
+
+
+def expected(kind: str, question: str) -> str:
+    if "第几条" in question or "哪一条" in question or "哪条" in question:
+        return "article"
+    return _EXPECTS.get(kind, "")
+
+
+def spell_out(question: str) -> str:
+    """Nicknames of laws written out: 新职教法 -> 职业教育法 (the 新/旧 is read by `versions_wanted`)."""
+    for short, full in _ALIASES:
+        question = question.replace(short, full)
+    return question
+
+
+def understand(asked: str, register=None, places: tuple[str, ...] = (), previous=None,
+               previous_question: str = "") -> Question:
+    """Read a question: its kind, what an answer must hold, and the documents it refers to.
+
+    `register` resolves law names and papers to indexed documents; `previous` (the last Answer of
+    the conversation) and `previous_question` complete a follow-up such as 「那它是哪年通过的？」.
+    """
+    text = strip_filler(asked)
+    old, new = bool(_OLD.search(text)), bool(_NEW.search(text))
+    text = spell_out(text)
+    doc_ids: tuple[str, ...] = ()
+    paper = _PAPER.search(text)
+    if paper and register is not None:
+        doc_ids = _papers_about(register, paper.group(1))
+        text = (text[:paper.start()] + paper.group(1) + text[paper.end():]).strip()
+    elif register is not None and _PAPER_PLAIN.search(text):
+        doc_ids = _papers_about(register, text, floor=0.0)
+    follow_up = previous is not None and bool(getattr(previous, "citations", ())) and bool(
+        _PRONOUN.search(text) or _ELLIPTIC.search(text))
+    kind = kind_of(text)
+    if follow_up and not doc_ids and _ELLIPTIC.search(text) and previous_question:
+        # 「那青岛的呢？」 after 「上海市职业教育条例是哪天施行的？」 asks the same of 青岛's
+        text = _swap_place(text, previous_question, places) or text
+    if not doc_ids and register is not None:
+        doc_ids = _named_works(register, text) or (_the_versioned_work(register) if old and new else ())
+    if follow_up:
+        if not doc_ids:
+            doc_ids = (previous.citations[0].doc_id,)
+        if _ELLIPTIC.search(text) and kind == "what" and previous_question:
+            # 「那存在的问题呢？」 after a list question; 「那1996年的版本呢？」 asks about one version, not two
+            inherited = kind_of(strip_filler(previous_question))
+            kind = "what" if inherited in ("version", "compare") else inherited
+        text = _complete(text, previous_question, register, doc_ids)
+    intent = read_intent(text, places)
+    versions: tuple[str, ...] = ()
+    absent = ""
+    if intent.compare:  # 「广东和江苏实施职业教育法的办法」: two places, each answered from its own documents
+        doc_ids = ()
+    if register is not None and not doc_ids:
+        absent = _absent_place(register, text, places)
+    if register is not None and doc_ids:
+        absent = _absent_version(register, doc_ids, text)
+        doc_ids, versions = _pick_versions(register, doc_ids, text, old=old, new=new, kind=kind)
+        if kind == "compare" and len(versions) > 1:
+            kind = "version"
+    article = _ARTICLE_ASKED.search(text)
+    return Question(asked, text, kind, expected(kind, text), intent, doc_ids,
+                    list_topic(text) if kind == "list" else "", follow_up, versions,
+                    article.group(0) if article else "", absent)
+
+
+_PLACE_DOCUMENT = re.compile(r"([\u4e00-\u9fff]{2,3}?)(?:省|市|自治区)?(?:的)?[\u4e00-\u9fff]{0,12}?(?:条例|办法|规定|实施意见)")
+
+
+def _absent_place(register, text: str, places: tuple[str, ...]) -> str:
+    """「天津市职业教育条例…」: a document of a place none of whose documents the index holds; the
+    place, else ""."""
+    from kb.intent import _PROVINCES
+
+    for m in _PLACE_DOCUMENT.finditer(text):
+        for place in sorted(set(_PROVINCES) | set(places), key=len, reverse=True):
+            if text.startswith(place, m.start()) or text[m.start():m.end()].startswith(place):
+                held = any(place in r.meta.title or place in r.meta.issuer for r in register.records.values())
+                return "" if held else place
+    return ""
+
+
+_VERSION_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:版|修订|修正|修改|的版本|(?:的)?(?:新|旧)?(?:职业教育法|职教法))")
+
+
+def _absent_version(register, doc_ids: tuple[str, ...], text: str) -> str:
+    """「2025年版职业教育法」: a year given as a version that none of the named work's versions was made
+    in; that year, else ""."""
+    entry = register.entries.get(doc_ids[0])
+    if entry is None:
+        return ""
+    made = {(register.entries[v].version_date or "")[:4] for v in entry.versions if v in register.entries}
+    made |= {d[:4] for v in entry.versions if v in register.records for _k, d in register.records[v].meta.dates}
+    for year in _VERSION_YEAR.findall(text):
+        if year not in made:
+            return year
+    return ""
+
+
+def _complete(text: str, previous_question: str, register, doc_ids: tuple[str, ...]) -> str:
+    """A follow-up with little of its own to ask about takes the previous question's subject:
+    「那1996年的版本呢？」 after 「职业学校教育分为哪些？」 asks how 1996 divided them."""
+    own = _PRONOUN.sub("", _YEAR.sub("", text))
+    for doc_id in [d for d in doc_ids if register is not None and d in register.records]:
+        own = own.replace(register.records[doc_id].meta.title.removeprefix("中华人民共和国"), "")
+    own = re.sub(r"^那(?:么)?|版本|那版|这版|现在|现行|目前|那个|这个|的|呢|吗|了|[？?。！!，,\s]|第几条|哪一?条|规定|哪年|什么时候|怎么|是", "", own)
+    if len(own) >= 2 or not previous_question:
+        return text
+    base = _YEAR.sub("", strip_filler(spell_out(previous_question)))
+    base = _COMPARED.sub("", base)
+    years = "".join(f"{y}年" for y in _YEAR.findall(text))
+    return f"{years}{base} {text}".strip()
+
+
+def _swap_place(text: str, previous_question: str, places: tuple[str, ...]) -> str:
+    """The previous question asked of the place this follow-up names instead, or "" when it names
+    none or the previous question named no place."""
+    from kb.intent import _PROVINCES
+
+    names = sorted(set(_PROVINCES) | set(places), key=len, reverse=True)
+    here = next((n for n in names if n in text), "")
+    before = next((n for n in names if n in previous_question), "")
+    if not here or not before or here == before:
+        return ""
+    return strip_filler(spell_out(previous_question)).replace(before, here, 1)
+
+
+def _the_versioned_work(register) -> tuple[str, ...]:
+    """「新法比旧法…」 naming no law: the one work the index holds several versions of, if only one."""
+    versioned = [ids for ids in register.works.values() if len(ids) > 1]
+    return tuple(versioned[0]) if len(versioned) == 1 else ()
+
+
+def _papers_about(register, about: str, floor: float = 0.3) -> tuple[str, ...]:
+    """Papers and news whose title shares most of the words of `about` (「讲1+X证书试点的文章」);
+    with floor 0 (「那篇1+X的论文」 says it is a paper), the papers sharing the most, however few."""
+    want = _bigrams(about)
+    if not want:
+        return ()
+    kinds = ("论文",) if floor == 0.0 else ("论文", "新闻")
+    scored = []
+    for doc_id, record in register.records.items():
+        if register.entries[doc_id].doc_type not in kinds:
+            continue
+        share = len(want & _bigrams(record.meta.title)) / len(want)
+        if share > floor:
+            scored.append((-share, doc_id))
+    scored.sort()
+    if floor == 0.0:
+        scored = [x for x in scored if x[0] == scored[0][0]]
+    return tuple(d for _s, d in scored[:3])
+
+
+def _bigrams(text: str) -> set[str]:
+    text = re.sub(r"[^\w+]", "", normalize(text))
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def _named_works(register, text: str) -> tuple[str, ...]:
+    """Every version of the works (laws, regulations) the question names by title, longest first."""
+    folded = normalize(text)
+    taken: list[tuple[int, int]] = []
+    found: list[str] = []
+    for key in sorted(register.works, key=len, reverse=True):
+        if len(key) < 3:
+            continue
+        m = _title_pattern(key).search(folded)
+        # 「职业教育法」 inside 「北京市实施职业教育法办法」 is that other work, taken first
+        if m is None or any(s < m.end() and m.start() < e for s, e in taken):
+            continue
+        taken.append(m.span())
+        found.extend(register.works[key])
+    return tuple(found)
+
+
+@lru_cache(maxsize=4096)
+def _title_pattern(key: str) -> re.Pattern:
+    """A work's title as people write it: 「北京实施职业教育法办法」 and 「上海的职业教育条例」 name
+    北京市实施中华人民共和国职业教育法办法 and 上海市职业教育条例."""
+    short = key.replace("中华人民共和国", "")
+    place = re.match(r"^([\u4e00-\u9fff]{2,3}?)(省|市|自治区)(?=.{3})", short)
+    if place:
+        rest = short[place.end():]
+        return re.compile(re.escape(place.group(1)) + f"(?:{place.group(2)})?的?" + re.escape(rest))
+    return re.compile(re.escape(key) + "|" + re.escape(short))
+
+
+def _pick_versions(register, doc_ids: tuple[str, ...], text: str, *, old: bool, new: bool,
+                   kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Of the versions of a named work, the ones the question is about: the one in force unless a
+    year or 旧法 says otherwise; both for a version question. Returns (doc_ids, versions compared)."""
+    entry = register.entries.get(doc_ids[0])
+    if entry is None:
+        return doc_ids, ()
+    versions = tuple(v for v in entry.versions if v in register.entries) if len(entry.versions) > 1 else ()
+    if not versions:
+        return doc_ids, ()
+    others = tuple(d for d in doc_ids if d not in versions)
+    years = _YEAR.findall(text)
+    by_year = [v for v in versions for y in years if _made(register, v).startswith(y)]
+    if kind in ("version", "compare") or (len(set(by_year)) > 1):
+        return versions + others, versions
+    if by_year:
+        return (by_year[0],) + others, ()
+    if years:  # a year no version was made in: the version in force then
+        then = register.version_at(versions[0], f"{years[0]}-12-31")
+        return ((then,) if then else versions) + others, ()
+    if old and not new:
+        past = tuple(v for v in versions if register.entries[v].superseded)
+        return (past or versions) + others, ()
+    current = entry.current or versions[-1]
+    return (current,) + others, ()
+
+
+def _made(register, doc_id: str) -> str:
+    return register.entries[doc_id].version_date or ""

