@@ -95,13 +95,13 @@ def derive_examples(retriever, n: int = 4, tries: int = 24) -> list[str]:
 
     Tries at most `tries` candidates, so start-up stays bounded on a large knowledge base.
     """
-    from kb.answer import AnswerSettings, answer_question
+    from kb.pipeline import ask
 
     kept: list[str] = []
     for i, example in enumerate(candidates(retriever.index)):
         if len(kept) == n or i == tries:
             break
-        answer = answer_question(retriever, example.question, AnswerSettings())
+        answer = ask(retriever, example.question, use_llm=False)
         if not answer.refused and any(c.doc_id == example.doc_id for c in answer.citations):
             kept.append(example.question)
     return kept

@@ -328,9 +328,10 @@ def test_versions_of_one_title_are_told_apart(tmp_path):
 
 
 def test_pdf_citations_carry_a_page_button(retriever):
-    from kb.answer import AnswerSettings, answer_question
+    from kb.answer import answer_question
+    from kb.config import AskSettings
 
-    answer = answer_question(retriever, "证书有效期是多久？", AnswerSettings())
+    answer = answer_question(retriever, "证书有效期是多久？", AskSettings())
     assert "kb-page-open" not in app.render_sources(answer, retriever)
     html = app.render_sources(answer, retriever, page_buttons=True)
     pdf = [c.n for c in answer.citations if c.source == PDF]
