@@ -15,7 +15,7 @@ from kb.embed import get_embedder
 from kb.errors import ConfigError, BadIndexError, IngestError
 from kb.index import (IndexContents, IndexWriter, Segment, build_lock, check_embedder, load_index, read_contents,
                       read_manifest, remove_leftovers)
-from kb.ingest import find_files, read_file
+from kb.ingest import SYMLINK_LOOP, find_files, read_file, resolved
 from kb.metadata import extract_metadata
 from kb.register import SIDECAR, apply_overrides, read_sidecar
 from kb.retrieve import Retriever
@@ -227,7 +227,7 @@ def _gather(corpus: Path, index_dir: Path, settings: BuildSettings, previous: _P
     root = corpus if corpus.is_dir() else corpus.parent
     # an index kept inside the corpus folder (`kb index . --index index`) must not index itself
     inside = index_dir.resolve()
-    files = [f for f in find_files(corpus) if inside not in f.resolve().parents]
+    files = [f for f in find_files(corpus) if inside not in (resolved(f) or f).parents]
     if not files:
         raise IngestError(str(corpus), "no supported files (.pdf .docx .html .txt .md .jsonl) found")
     parts = _Parts()
@@ -262,7 +262,12 @@ def _sidecar_overrides(corpus: Path, parts: _Parts) -> None:
 
 def _gather_file(path: Path, root: Path, source: str, settings: BuildSettings, previous: _Previous,
                  parts: _Parts, seen: set[str]) -> None:
-    sha = file_hash(path)
+    try:
+        sha = file_hash(path)
+    except OSError as e:  # a symlink loop, or a file removed or made unreadable since it was found
+        parts.failures.append(Failure(source, SYMLINK_LOOP if resolved(path) is None else
+                                      f"cannot be read ({e.strerror or e})"))
+        return
     old = previous.sources.get(source)
     if old and old["sha256"] == sha and _reusable(old["documents"], previous, seen):
         _reuse_documents(old["documents"], source, sha, previous, parts, seen)
