@@ -22,6 +22,10 @@ class BadIndexError(KBError):
     """An index is missing, corrupt, or was built with incompatible settings."""
 
 
+class IndexBusyError(BadIndexError):
+    """Another build holds the index folder's lock; try again when it is done."""
+
+
 class DamagedIndexError(BadIndexError):
     """An index file is unreadable, malformed or not what the manifest's checksum says; rebuild it."""
 

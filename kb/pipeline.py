@@ -12,9 +12,9 @@ import numpy as np
 
 from kb.config import BuildSettings
 from kb.embed import get_embedder
-from kb.errors import ConfigError, BadIndexError, IngestError
-from kb.index import (IndexContents, IndexWriter, Segment, build_lock, check_embedder, load_index, read_contents,
-                      read_manifest, remove_leftovers)
+from kb.errors import BadIndexError, ConfigError, DamagedIndexError, IngestError
+from kb.index import (MANIFEST, IndexContents, IndexWriter, Segment, build_lock, check_embedder, damaged, load_index,
+                      read_contents, read_manifest, remove_leftovers)
 from kb.ingest import SYMLINK_LOOP, find_files, read_file, resolved
 from kb.metadata import extract_metadata
 from kb.register import SIDECAR, apply_overrides, read_sidecar
@@ -206,20 +206,26 @@ def _previous_index(index_dir: Path, settings: BuildSettings, embedder) -> _Prev
     """
     try:
         manifest = read_manifest(index_dir)
-    except BadIndexError:
+    except DamagedIndexError:
+        raise  # re-embedding everything unasked would take hours on a large corpus: --rebuild says so
+    except BadIndexError:  # no index yet, or one of another format
         return _Previous()
     old = BuildSettings.from_dict(manifest["settings"])
     same_chunks = (old.chunk_max_chars, old.chunk_min_chars, old.ocr) == (
         settings.chunk_max_chars, settings.chunk_min_chars, settings.ocr)
     same_model = (manifest["embedder"]["name"], manifest["embedder"]["model"]) == (embedder.name, embedder.model)
-    if not (same_chunks and same_model) or not all((index_dir / s).is_dir() for s in manifest["segments"]):
+    if not (same_chunks and same_model):
         return _Previous()
+    if manifest["embedder"]["dim"] != embedder.dim:
+        raise damaged(index_dir, f"{MANIFEST} says {embedder.name} vectors have {manifest['embedder']['dim']} "
+                                 f"dimensions, the model gives {embedder.dim}")
+    missing = [s for s in manifest["segments"] if not (index_dir / s).is_dir()]
+    if missing:
+        raise damaged(index_dir, f"{missing[0]} is missing")
     if manifest.get("analyzer") == analyzer_fingerprint():
         return _Previous(manifest)
-    try:  # the analyzers changed since: every document's terms are counted again, its vectors kept
-        return _Previous(manifest, read_contents(index_dir, manifest))
-    except BadIndexError:
-        return _Previous()
+    # the analyzers changed since: every document's terms are counted again, its vectors kept
+    return _Previous(manifest, read_contents(index_dir, manifest))
 
 
 def _gather(corpus: Path, index_dir: Path, settings: BuildSettings, previous: _Previous,

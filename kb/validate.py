@@ -18,6 +18,7 @@ MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 100
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+BAD_DATE_ZH = "日期格式应为 YYYY-MM-DD，例如 2020-01-01。"
 
 
 def text(value: object, what: str = "question", zh: str = "问题") -> str:
@@ -52,7 +53,7 @@ def iso_date(value: object, what: str = "date") -> str:
         date.fromisoformat(d)
     except ValueError:
         raise InputError(f"{what} {d!r} is not a date: use YYYY-MM-DD, e.g. 2020-01-01",
-                         f"日期“{d}”无效：格式应为 YYYY-MM-DD，例如 2020-01-01。") from None
+                         f"“{d}”不是有效日期。{BAD_DATE_ZH}") from None
     return d
 
 
