@@ -218,7 +218,9 @@ UPLOAD_BUSY = "知识库正在更新（另一个索引任务正在进行），�
 # What one upload (all its files) may spend on OCR: ~2-3 s a page here.
 UPLOAD_OCR_PAGES = 100
 UPLOAD_OCR_SECONDS = 300
-MAX_NAME_CHARS = 120
+# File systems allow 255 bytes a name (85 Chinese characters); this leaves room for the "-2" that
+# tells two uploads of one name apart.
+MAX_NAME_BYTES = 240
 # Plain reasons from ingestion, as a person reading the page should see them
 REASONS_ZH = {
     "encrypted": "文件已加密，需要密码", "scanned PDF": "扫描件无法识别文字", "garbled text layer": "文字层损坏且无法识别",
@@ -240,10 +242,13 @@ def safe_name(name: str) -> str:
     name = re.split(r"[\\/]", name)[-1]
     name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*')
     name = name.strip().lstrip(".-").strip()
-    if len(name) > MAX_NAME_CHARS:  # cut the stem, never the extension the file type is read from
+    if len(name.encode()) > MAX_NAME_BYTES:  # cut the stem, never the extension the file type is read from
         stem, dot, suffix = name.rpartition(".")
         suffix = dot + suffix if dot and len(suffix) <= 8 else ""
-        name = (stem if suffix else name)[: MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
+        stem = stem if suffix else name
+        while len(stem.encode()) > MAX_NAME_BYTES - len(suffix.encode()):
+            stem = stem[:-1]
+        name = stem.rstrip() + suffix
     return name or "upload"
 
 
