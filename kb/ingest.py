@@ -857,11 +857,14 @@ def _read_pdf_pages(reader: Any, path: Path, source: str, *, ocr: bool) -> list[
     refused before any page is rendered.
     """
     layers = []
+    allowed = _ocr_pages_allowed() if ocr else len(reader.pages)
     for number, page in enumerate(reader.pages, start=1):
         raw = _extract_page_text(page, source, number)
         layers.append((raw, _text_layer_problem(raw)))
+        if layers[-1][1] and sum(1 for _, problem in layers if problem) > allowed:
+            break  # refused below: no need to read the remaining pages' text first
     if ocr:
-        _reserve_ocr(sum(1 for _, problem in layers if problem), source)
+        _reserve_ocr(sum(1 for _, problem in layers if problem), len(reader.pages), source)
     pages: list[_PdfPage] = []
     renderer: _Renderer | None = None
     try:
@@ -909,13 +912,22 @@ def ocr_budget(pages: int, seconds: float) -> Iterator[OcrBudget]:
         _OCR_BUDGET.reset(token)
 
 
-def _reserve_ocr(pages: int, source: str) -> None:
+def _ocr_pages_allowed() -> int:
+    budget = _OCR_BUDGET.get()
+    return MAX_OCR_PAGES if budget is None else min(MAX_OCR_PAGES, budget.pages)
+
+
+def _reserve_ocr(pages: int, total: int, source: str) -> None:
+    """Take `pages` pages from the budgets, or refuse the file. The count stops early, just past
+    what is allowed, so a refused file's count is a lower bound."""
     if pages > MAX_OCR_PAGES:
-        raise IngestError(source, f"too many pages need OCR ({pages} > {MAX_OCR_PAGES} a file)")
+        raise IngestError(source, f"too many pages need OCR (more than {MAX_OCR_PAGES} of {total}; "
+                                  f"limit {MAX_OCR_PAGES} a file)")
     budget = _OCR_BUDGET.get()
     if budget is not None and pages:
         if pages > budget.pages:
-            raise IngestError(source, f"too many pages need OCR ({pages}; {budget.pages} left of this upload's budget)")
+            raise IngestError(source, f"too many pages need OCR (at least {pages} of {total}; "
+                                      f"{budget.pages} left of this upload's budget)")
         budget.pages -= pages
 
 

@@ -490,7 +490,8 @@ def test_pdf_needing_more_ocr_than_a_file_may_have_is_refused_before_any_ocr(tmp
     path.write_bytes(image_pages_pdf(MAX_OCR_PAGES + 100))
     with pytest.raises(IngestError) as caught:  # ~2 s a page of OCR would take many minutes
         bounded(lambda: read_file(path, tmp_path, ocr=True), timeout=60)
-    assert caught.value.reason == f"too many pages need OCR ({MAX_OCR_PAGES + 100} > {MAX_OCR_PAGES} a file)"
+    assert caught.value.reason == (f"too many pages need OCR (more than {MAX_OCR_PAGES} of {MAX_OCR_PAGES + 100}; "
+                                   f"limit {MAX_OCR_PAGES} a file)")
 
 
 def test_an_upload_ocr_budget_is_shared_by_its_files_and_has_a_deadline(tmp_path: Path) -> None:
@@ -503,7 +504,7 @@ def test_an_upload_ocr_budget_is_shared_by_its_files_and_has_a_deadline(tmp_path
         budget.pages -= 3  # as if a.pdf had been read: what is left is 2 pages
         with pytest.raises(IngestError) as caught:
             read_file(second, tmp_path, ocr=True)
-    assert caught.value.reason == "too many pages need OCR (3; 2 left of this upload's budget)"
+    assert caught.value.reason == "too many pages need OCR (at least 3 of 3; 2 left of this upload's budget)"
     with ocr_budget(pages=10, seconds=0), pytest.raises(IngestError) as caught:
         read_file(first, tmp_path, ocr=True)
     assert caught.value.reason == "OCR took too long (over 0 s for this upload)"
