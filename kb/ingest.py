@@ -391,9 +391,6 @@ def _suspicious(c: str) -> bool:
 
 
 _HTML_PAGE = re.compile(r"\s*(?:<!doctype\s+html|<html|<head|<body)", re.I)
-# Where something to drop whole may start: a comment, or a script/style/... opening tag. Every
-# pattern here stops at the next "<" or ">", so no match scans past the tag it is looking at.
-_HTML_BLOCK_START = re.compile(r"<!--|<(script|style|noscript|template)\b[^<>]*>", re.I)
 _HTML_BLOCK_END = {name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "noscript", "template")}
 _HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
 
@@ -423,33 +420,38 @@ def _drop_blocks(text: str) -> str:
     """Remove comments and script/style/noscript/template elements, each with what it encloses.
 
     One pass: a block's end is looked for from its start on, and once one kind of block has no end
-    left in the text, later openings of that kind are not looked up again (they would each scan to
-    the end: quadratic time on a file of "<script>" repeated, as a regex with .*? takes).
+    left in the text, openings of that kind are no longer looked for (each would scan to the end:
+    quadratic time on a file of "<script>" repeated, as a regex with .*? takes).
     """
     out: list[str] = []
     pos = 0
-    unclosed: set[str] = set()
-    while (start := _HTML_BLOCK_START.search(text, pos)) is not None:
+    kinds = _BLOCK_KINDS
+    while kinds and (start := _block_start(kinds).search(text, pos)) is not None:
         kind = (start.group(1) or "--").lower()
-        if kind in unclosed:
-            out.append(text[pos:start.end()])
-            pos = start.end()
-            continue
         if kind == "--":
             end = text.find("-->", start.end())
             end = -1 if end < 0 else end + 3
         else:
             found = _HTML_BLOCK_END[kind].search(text, start.end())
             end = found.end() if found else -1
-        if end < 0:  # kept as it is: an unclosed opening tag is stripped as a tag below
-            unclosed.add(kind)
-            out.append(text[pos:start.end()])
-            pos = start.end()
+        if end < 0:  # kept as it is (an unclosed opening tag is stripped as a tag below)
+            kinds = tuple(k for k in kinds if k != kind)
             continue
         out.append(text[pos:start.start()])
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+_BLOCK_KINDS = ("--", "script", "style", "noscript", "template")
+
+
+@functools.lru_cache(maxsize=32)
+def _block_start(kinds: tuple[str, ...]) -> re.Pattern:
+    """Where a block of one of these kinds may start; every pattern stops at the next "<" or ">"."""
+    tags = [k for k in kinds if k != "--"]
+    parts = (["<!--"] if "--" in kinds else []) + ([rf"<({'|'.join(tags)})\b[^<>]*>"] if tags else [])
+    return re.compile("|".join(parts), re.I)
 
 
 def _unwrap(text: str) -> str:
