@@ -71,19 +71,10 @@ def docx_body(folder: Path) -> dict:
 
 def ocr_pages(folder: Path, pages: int = 1999) -> dict:
     """The PDF of the issue: 1,999 pages, each the same image and no text."""
-    from PIL import Image
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfgen import canvas
+    from tests.test_hostile import image_pages_pdf
 
-    image = ImageReader(Image.new("L", (200, 60), 0))
-    out = io.BytesIO()
-    pdf = canvas.Canvas(out, pagesize=(300, 200))
-    for _ in range(pages):
-        pdf.drawImage(image, 50, 70, 200, 60)
-        pdf.showPage()
-    pdf.save()
     path = folder / "scans.pdf"
-    path.write_bytes(out.getvalue())
+    path.write_bytes(image_pages_pdf(pages))
     seconds, outcome = _timed(lambda: read_file(path, folder, ocr=True))
     return {"pages": pages, "mb": round(path.stat().st_size / 2**20, 2), "seconds": seconds, "outcome": outcome}
 

@@ -14,7 +14,7 @@ from kb.config import BuildSettings
 from kb.embed import get_embedder
 from kb.errors import BadIndexError, ConfigError, DamagedIndexError, IngestError
 from kb.index import (MANIFEST, IndexContents, IndexWriter, Segment, build_lock, check_embedder, damaged, load_index,
-                      read_contents, read_manifest, remove_leftovers)
+                      read_contents, read_manifest, remove_leftovers, sha256_of)
 from kb.ingest import SYMLINK_LOOP, find_files, read_file, resolved
 from kb.metadata import extract_metadata
 from kb.register import SIDECAR, apply_overrides, read_sidecar
@@ -111,14 +111,6 @@ def content_hash(doc: Document) -> str:
     for part in (doc.title_hint, doc.text):
         h.update(part.encode("utf-8"))
         h.update(b"\0")
-    return h.hexdigest()
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
     return h.hexdigest()
 
 
@@ -269,7 +261,7 @@ def _sidecar_overrides(corpus: Path, parts: _Parts) -> None:
 def _gather_file(path: Path, root: Path, source: str, settings: BuildSettings, previous: _Previous,
                  parts: _Parts, seen: set[str]) -> None:
     try:
-        sha = file_hash(path)
+        sha = sha256_of(path)
     except OSError as e:  # a symlink loop, or a file removed or made unreadable since it was found
         parts.failures.append(Failure(source, SYMLINK_LOOP if resolved(path) is None else
                                       f"cannot be read ({e.strerror or e})"))

@@ -164,34 +164,38 @@ def test_damaged_vectors_are_not_searched(built, capsys, how):
     _rebuild_works(corpus, index, capsys)
 
 
-def test_nan_vectors_are_refused_even_with_a_matching_checksum(built):
-    # not damage on disk but a broken embedder or a hand-made index: the store still refuses them
+def _rewrite_keeping_checksum(index: Path, name: str, change) -> None:
+    """change(path) rewrites a file of the segment, and the manifest is given its new checksum: what a
+    bug in the writer, rather than damage on disk, would leave."""
     from kb.index import sha256_of
 
-    _, index = built
     segment = _segment(index)
-    vectors = np.load(segment / "vectors.npy")
-    vectors[1, 3] = np.nan
-    np.save(segment / "vectors.npy", vectors)
+    change(segment / name)
     manifest = _manifest(index)
-    manifest["segments"][segment.name]["files"]["vectors.npy"] = sha256_of(segment / "vectors.npy")
+    manifest["segments"][segment.name]["files"][name] = sha256_of(segment / name)
     _write_manifest(index, manifest)
-    assert "1 of 6 vectors hold NaN or inf" in _damage_message(index)
+
+
+def test_nan_vectors_are_refused_even_with_a_matching_checksum(built):
+    def nan(path: Path) -> None:
+        vectors = np.load(path)
+        vectors[1, 3] = np.nan
+        np.save(path, vectors)
+
+    _rewrite_keeping_checksum(built[1], "vectors.npy", nan)
+    assert "1 of 6 vectors hold NaN or inf" in _damage_message(built[1])
 
 
 def test_term_rows_out_of_range_are_refused_even_with_a_matching_checksum(built):
-    from kb.index import sha256_of
     from kb.terms import TermCounts
 
-    _, index = built
-    segment = _segment(index)
-    terms = TermCounts.load(segment / "terms_chars.npz")
-    terms.rows[0] = 10_000
-    terms.save(segment / "terms_chars.npz")
-    manifest = _manifest(index)
-    manifest["segments"][segment.name]["files"]["terms_chars.npz"] = sha256_of(segment / "terms_chars.npz")
-    _write_manifest(index, manifest)
-    assert "term counts (chars) do not fit its 6 chunks" in _damage_message(index)
+    def out_of_range(path: Path) -> None:
+        terms = TermCounts.load(path)
+        terms.rows[0] = 10_000
+        terms.save(path)
+
+    _rewrite_keeping_checksum(built[1], "terms_chars.npz", out_of_range)
+    assert "term counts (chars) do not fit its 6 chunks" in _damage_message(built[1])
 
 
 def test_every_index_file_has_a_checksum_in_the_manifest(built):
