@@ -213,7 +213,7 @@ CLOSED = [("GET", "gradio_api/runs"), ("GET", "openapi.json"), ("GET", "gradio_a
 
 @pytest.fixture(scope="module")
 def served_with_auth(tmp_path_factory):
-    library = _library(tmp_path_factory.mktemp("auth"), {SECRET: "人事调整方案\n第一条 张三调任。\n"}, staff=True)
+    library = _library(tmp_path_factory.mktemp("auth"), {SECRET: "人事调整方案\n第一条 张三调任。\n"})
     port = _free_port()
     demo = app.build_ui(library, allow_upload=True)
     app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
