@@ -17,11 +17,14 @@ import re
 import sys
 from pathlib import Path
 
+from kb import validate
 from kb.config import BuildSettings, SearchFilters, SearchSettings
-from kb.errors import ConfigError, KBError
+from kb.errors import ConfigError, IndexBusyError, InputError, KBError
 from kb.index import built_settings
 from kb.llm import LLMSettings
+from kb.register import VISITOR_UPLOADS
 from kb.types import Answer, Citation, Hit
+from kb.webguard import LoginGate, chat_text
 
 TITLE = "PolicyKB 政策文件检索"
 STATUS = "已索引 {documents} 份文件、{chunks} 个条块；回答方式：{mode}。"
@@ -30,7 +33,7 @@ PLACEHOLDER = "例如：证书有效期是多久？"
 EXAMPLES_LABEL = "示例问题（由知识库中的条款生成）"
 EMPTY_QUESTION = "请输入问题。"
 NO_HITS = "知识库中没有找到与这个问题相关的条款。"
-BAD_DATE = "日期格式应为 YYYY-MM-DD，例如 2020-01-01。"
+BAD_DATE = validate.BAD_DATE_ZH
 SEARCH_FAILED = "检索出错：{reason}"
 SOURCES_EMPTY = "回答引用的原文条款会显示在这里。"
 SOURCES_WAITING = "正在生成回答……"
@@ -53,8 +56,6 @@ REPLACED = "已用新版本替换 {doc}：旧版标为已修订，并链接到�
 REMOVE_CONFIRM = "请勾选“确认删除这个文件”后再删除。"
 REMOVED = "已删除 {doc}，并已重新索引。"
 MANAGE_FAILED = "操作没有完成：{reason}"
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def render_hits(hits: list[Hit]) -> str:
@@ -95,20 +96,27 @@ def make_search(source):
     current = _getter(source)
 
     def search(question: str, issuer: str = "", date_from: str = "", date_to: str = "", top_k: float = 5) -> str:
-        question = (question or "").strip()
+        try:
+            question, issuers, date_from, date_to, top_k = _search_inputs(question, issuer, date_from, date_to, top_k)
+        except InputError as e:
+            return _notice(e.zh)
         if not question:
             return _notice(EMPTY_QUESTION)
-        date_from, date_to = (date_from or "").strip(), (date_to or "").strip()
-        if any(d and not _ISO_DATE.fullmatch(d) for d in (date_from, date_to)):
-            return _notice(BAD_DATE)
-        issuers = tuple(x for x in re.split(r"[\s,，、]+", issuer or "") if x)
-        settings = SearchSettings(top_k=int(top_k), filters=SearchFilters((), issuers, date_from, date_to))
+        settings = SearchSettings(top_k=top_k, filters=SearchFilters((), issuers, date_from, date_to))
         try:
             return render_hits(current().search(question, settings))
         except KBError as e:
             return _notice(SEARCH_FAILED.format(reason=e))
 
     return search
+
+
+def _search_inputs(question, issuer, date_from, date_to, top_k):
+    """The search form's fields checked, whatever an API client sent: InputError (with `zh`) if bad."""
+    issuer = validate.text("" if issuer is None else issuer, "issuer", "发文机关")
+    issuers = tuple(x for x in re.split(r"[\s,，、]+", issuer) if x)
+    return (validate.question("" if question is None else question), issuers, validate.iso_date(date_from),
+            validate.iso_date(date_to), validate.top_k(5 if top_k is None else top_k))
 
 
 def _clause_of(retriever, doc_id: str, start: int, end: int):
@@ -183,26 +191,33 @@ def make_chat(source, llm=None):
     page_buttons = isinstance(source, Library)  # the page view needs the corpus folder's files
 
     def chat(message: str, history: list | None, last: Answer | None, scope: list[str] | None = None):
-        message = (message or "").strip()
         history = list(history or [])
+        try:
+            message = validate.question("" if message is None else message)
+        except InputError as e:
+            yield history, _notice(e.zh), last
+            return
         if not message:
             yield history, _notice(EMPTY_QUESTION), last
             return
-        history += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        # the chat renders HTML: every message, the documents' quotes in answers above all, is escaped
+        history += [{"role": "user", "content": chat_text(message)}, {"role": "assistant", "content": ""}]
         retriever = current()
         search = replace(AskSettings().search, filters=SearchFilters(doc_ids=tuple(scope or ())))
         settings = AskSettings(search=search, llm=llm)
+        streamed = ""
         try:
             # a follow-up (「那它是哪年通过的？」) is asked about the last answer's document
             for item in ask_stream(retriever, message, settings, previous=last):
                 if isinstance(item, str):
-                    history[-1] = {"role": "assistant", "content": history[-1]["content"] + item}
+                    streamed += item
+                    history[-1] = {"role": "assistant", "content": chat_text(streamed)}
                     yield history, _notice(SOURCES_WAITING), last
                 else:
-                    history[-1] = {"role": "assistant", "content": item.text}
+                    history[-1] = {"role": "assistant", "content": chat_text(item.text)}
                     yield history, render_sources(item, retriever, page_buttons), item
         except KBError as e:
-            history[-1] = {"role": "assistant", "content": SEARCH_FAILED.format(reason=e)}
+            history[-1] = {"role": "assistant", "content": chat_text(SEARCH_FAILED.format(reason=e))}
             yield history, _notice(SEARCH_FAILED.format(reason=e)), last
 
     return chat
@@ -220,7 +235,12 @@ def make_ask_api(source, llm=None):
     settings = AskSettings(llm=llm)
 
     def ask(question: str) -> str:
-        if not (question or "").strip():
+        try:
+            question = validate.question("" if question is None else question)
+        except InputError as e:
+            return json.dumps({"question": "", "answer": e.zh, "citations": [], "refused": True, "error": e.zh},
+                              ensure_ascii=False)
+        if not question:
             result = {"question": "", "answer": EMPTY_QUESTION, "citations": [], "refused": True}
         else:
             result = pipeline_ask(current(), question, settings).to_dict()
@@ -231,13 +251,22 @@ def make_ask_api(source, llm=None):
 
 UPLOAD_SUFFIXES = (".pdf", ".docx", ".txt", ".md", ".html", ".htm")
 MAX_UPLOAD_BYTES = 50 * 2**20
-UPLOAD_DIR = "uploads"
+UPLOAD_DIR = VISITOR_UPLOADS  # visitors who did not log in: their documents rank below the staff's
+STAFF_UPLOAD_DIR = "staff-uploads"  # with --auth: logged-in users are staff
 UPLOAD_OK = "已加入知识库"
+UPLOAD_BUSY = "知识库正在更新（另一个索引任务正在进行），请稍后再试。"
+# What one upload (all its files) may spend on OCR: ~2-3 s a page here.
+UPLOAD_OCR_PAGES = 100
+UPLOAD_OCR_SECONDS = 300
+# File systems allow 255 bytes a name (85 Chinese characters); this leaves room for the "-2" that
+# tells two uploads of one name apart.
+MAX_NAME_BYTES = 240
 # Plain reasons from ingestion, as a person reading the page should see them
 REASONS_ZH = {
     "encrypted": "文件已加密，需要密码", "scanned PDF": "扫描件无法识别文字", "garbled text layer": "文字层损坏且无法识别",
     "empty file": "空文件", "no text": "没有可读的文字", "corrupt": "文件已损坏", "file too large": "文件过大",
     "undecodable text": "无法识别文字编码", "unsupported file type": "不支持的文件类型",
+    "DOCX": "文件内容过大", "too many pages": "页数过多", "OCR took too long": "文字识别超时",
 }
 
 
@@ -252,31 +281,53 @@ def safe_name(name: str) -> str:
     """A file name that stays inside the upload folder: no directories, controls or leading dots."""
     name = re.split(r"[\\/]", name)[-1]
     name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*')
-    name = name.strip().lstrip(".-").strip()[:120]
+    name = name.strip().lstrip(".-").strip()
+    if len(name.encode()) > MAX_NAME_BYTES:  # cut the stem, never the extension the file type is read from
+        stem, dot, suffix = name.rpartition(".")
+        suffix = dot + suffix if dot and len(suffix) <= 8 else ""
+        stem = stem if suffix else name
+        while len(stem.encode()) > MAX_NAME_BYTES - len(suffix.encode()):
+            stem = stem[:-1]
+        name = stem.rstrip() + suffix
     return name or "upload"
 
 
 class Library:
     """The served index, replaced whole when uploads change the corpus; handlers read `.retriever`."""
 
-    def __init__(self, retriever, corpus: Path, index: Path, settings: BuildSettings):
+    def __init__(self, retriever, corpus: Path, index: Path, settings: BuildSettings, *, staff: bool = False):
+        """`staff`: uploads come from logged-in users (--auth) and count as staff documents."""
         import threading
 
         self.retriever, self.corpus, self.index, self.settings = retriever, Path(corpus), Path(index), settings
+        self.upload_dir = STAFF_UPLOAD_DIR if staff else UPLOAD_DIR
         self._lock = threading.Lock()
 
     def add(self, paths: list[str], progress=None) -> list[tuple[str, str]]:
-        """Copy uploads into the corpus, index them incrementally; (file name, result) for each."""
+        """Copy uploads into the corpus, index them incrementally; (file name, result) for each.
+
+        A file that is rejected is deleted again, so that it is not re-read at every start; so is
+        every file of an upload that could not be indexed at all (another build holds the index).
+        """
+        from kb.ingest import ocr_budget
         from kb.pipeline import build_index
 
         with self._lock:
             copied, results = self._copy(paths)
             if not copied:
                 return results
-            report = build_index(self.corpus, self.index, self.settings, **({"progress": progress} if progress else {}))
+            try:
+                with ocr_budget(UPLOAD_OCR_PAGES, UPLOAD_OCR_SECONDS):
+                    report = build_index(self.corpus, self.index, self.settings,
+                                         **({"progress": progress} if progress else {}))
+            except KBError as e:
+                self._remove(source for _, source in copied)
+                reason = UPLOAD_BUSY if isinstance(e, IndexBusyError) else f"无法加入知识库（{e}）"
+                return results + [(name, reason) for name, _ in copied]
             failed = {f.source: f.reason for f in report.failures}
             for name, source in copied:
                 results.append((name, reason_zh(failed[source]) if source in failed else UPLOAD_OK))
+            self._remove(source for _, source in copied if source in failed)
             # swapped in warm: otherwise the next question would wait while the model loads
             self.retriever = open_warm(self.index)
         return results
@@ -289,12 +340,16 @@ class Library:
             self.retriever = open_warm(self.index)
         return result
 
+    def _remove(self, sources) -> None:
+        for source in sources:
+            (self.corpus / source).unlink(missing_ok=True)
+
     def _copy(self, paths: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         import shutil
 
         from kb.manage import free_path
 
-        folder = self.corpus / UPLOAD_DIR
+        folder = self.corpus / self.upload_dir
         folder.mkdir(parents=True, exist_ok=True)
         copied, results = [], []
         for path in map(Path, paths):
@@ -876,7 +931,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {args.host} without --auth: anyone who can reach it can read every "
               "indexed document", file=sys.stderr)
-    library = Library(retriever, Path(args.corpus), Path(args.index), settings)
+    library = Library(retriever, Path(args.corpus), Path(args.index), settings, staff=bool(auth))
     demo = build_ui(library, llm, allow_upload=args.allow_upload or bool(auth),
                     allow_manage=args.allow_manage or bool(auth))
     launch(demo, server_name=args.host, server_port=args.port, auth=auth or None)
@@ -885,15 +940,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def launch(demo, **options):
     """Serve the page with its style, the marker script and the upload size limit; no footer (its
-    links are in English and lead to Gradio's pages, not the knowledge base)."""
+    links are in English and lead to Gradio's pages, not the knowledge base); with auth, nothing
+    but the login page before logging in (kb.webguard.LoginGate)."""
     import gradio as gr
+    from starlette.middleware import Middleware
 
     # local fonts only: the default theme's web font is unreachable offline, and the title's
     # letters then came from two fonts
     theme = gr.themes.Default(font=list(FONTS), font_mono=["Noto Sans Mono CJK SC", "monospace"])
     return demo.queue().launch(css=CSS, js=f"() => {{ ({MARKER_JS})(); ({PAGE_JS})(); }}",
-                               max_file_size=MAX_UPLOAD_BYTES, footer_links=[],
-                               theme=theme, **options)
+                               max_file_size=MAX_UPLOAD_BYTES, footer_links=[], theme=theme,
+                               app_kwargs={"middleware": [Middleware(LoginGate)]}, **options)
 
 
 def parse_auth(flags: list[str], env: str) -> list[tuple[str, str]]:

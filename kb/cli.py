@@ -109,9 +109,23 @@ def cmd_index(args) -> int:
 
 
 def _filters(args):
+    """The filter flags, checked: text that decodes, real ISO dates."""
+    from kb import validate
     from kb.config import SearchFilters
 
-    return SearchFilters(tuple(args.doc or ()), tuple(args.issuer or ()), args.date_from or "", args.date_to or "")
+    return SearchFilters(tuple(validate.text(d, "--doc") for d in args.doc or ()),
+                         tuple(validate.text(i, "--issuer") for i in args.issuer or ()),
+                         validate.iso_date(args.date_from, "--date-from"), validate.iso_date(args.date_to, "--date-to"))
+
+
+def _check_documents(retriever, filters) -> None:
+    """Refuse a --doc that names no indexed document, rather than answer "nothing found"."""
+    from kb.validate import missing_documents
+
+    missing = missing_documents(retriever.index, filters.doc_ids)
+    if missing:
+        raise KBError(f"no document {missing[0]!r} in {retriever.index.folder}: give a doc_id from "
+                      f"`python -m kb docs` or a 文号")
 
 
 def _search_settings(args):
@@ -141,18 +155,33 @@ def _open(args):
 
 
 def _read_batch(path: Path) -> list[str]:
+    """The questions of a --batch file, each checked; KBError naming the file (and line) when unusable."""
+    from kb import validate
+
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError:
+        raise KBError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise KBError(f"{path}: is a folder, not a file of questions") from None
+    except UnicodeDecodeError as e:
+        raise KBError(f"{path}: not UTF-8 text (byte {e.start}); give one question per line") from None
+    except OSError as e:
+        raise KBError(f"{path}: cannot be read ({e.strerror})") from None
     questions = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+    for lineno, line in enumerate(lines, 1):
         line = line.strip()
         if not line:
             continue
         if line.startswith("{"):
             try:
-                questions.append(str(json.loads(line)["question"]))
-            except (json.JSONDecodeError, KeyError) as e:
+                line = json.loads(line)["question"]
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
                 raise KBError(f"{path}:{lineno}: expected a JSON object with a \"question\" field ({e})") from e
-        else:
-            questions.append(line)
+        try:
+            questions.append(validate.question(line))
+        except KBError as e:
+            raise KBError(f"{path}:{lineno}: {e}") from e
     return questions
 
 
@@ -160,9 +189,12 @@ def cmd_search(args) -> int:
     if bool(args.question) == bool(args.batch):
         raise KBError("give a question or --batch FILE, not both or neither")
     settings = _search_settings(args)
+    batch = _read_batch(Path(args.batch)) if args.batch else []
+    args.question = _question(args.question)
     retriever = _open(args)
+    _check_documents(retriever, settings.filters)
     if args.batch:
-        for question in _read_batch(Path(args.batch)):
+        for question in batch:
             hits = retriever.search(question, settings)
             print(json.dumps({"question": question, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
         return 0
@@ -180,6 +212,12 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _question(value: str | None) -> str | None:
+    from kb import validate
+
+    return None if value is None else validate.question(value)
+
+
 def cmd_ask(args) -> int:
     from kb.config import AskSettings
     from kb.llm import LLMSettings
@@ -189,9 +227,12 @@ def cmd_ask(args) -> int:
         raise KBError("give a question or --batch FILE, not both or neither")
     # the LLM environment is read once, not per question
     settings = AskSettings(search=_search_settings(args), llm=None if args.no_llm else LLMSettings.from_env())
+    batch = _read_batch(Path(args.batch)) if args.batch else []
+    args.question = _question(args.question)
     retriever = _open(args)
+    _check_documents(retriever, settings.search.filters)
     if args.batch:
-        for question in _read_batch(Path(args.batch)):
+        for question in batch:
             print(json.dumps(ask(retriever, question, settings).to_dict(), ensure_ascii=False))
         return 0
     answer = ask(retriever, args.question, settings)
@@ -209,7 +250,10 @@ def cmd_eval(args) -> int:
     from kb.evaluate import evaluate, read_qa
 
     items = read_qa(Path(args.qa))
-    result = evaluate(_open(args), items, _search_settings(args))
+    settings = _search_settings(args)
+    retriever = _open(args)
+    _check_documents(retriever, settings.filters)
+    result = evaluate(retriever, items, settings)
     if args.json:
         _print_json(result)
     else:

@@ -20,3 +20,22 @@ class ConfigError(KBError):
 
 class BadIndexError(KBError):
     """An index is missing, corrupt, or was built with incompatible settings."""
+
+
+class IndexBusyError(BadIndexError):
+    """Another build holds the index folder's lock; try again when it is done."""
+
+
+class DamagedIndexError(BadIndexError):
+    """An index file is unreadable, malformed or not what the manifest's checksum says; rebuild it."""
+
+
+class InputError(KBError):
+    """What a person typed or sent is not a usable question, date, document or file.
+
+    `zh` says the same in Chinese for the web UI.
+    """
+
+    def __init__(self, message: str, zh: str):
+        super().__init__(message)
+        self.zh = zh

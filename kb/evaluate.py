@@ -28,24 +28,35 @@ class QAItem:
 def read_qa(path: Path) -> list[QAItem]:
     """Read a QA JSONL file; a line without question or gold_doc is an error naming the line."""
     items = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                items.append(_qa_item(json.loads(line)))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-                raise KBError(f"{path}:{lineno}: not a QA line with question and gold_doc or gold_articles ({e})") from e
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise KBError(f"{path}: cannot be read as UTF-8 text ({type(e).__name__})") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            items.append(_qa_item(json.loads(line)))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, KBError) as e:
+            raise KBError(f"{path}:{lineno}: not a QA line with question and gold_doc or gold_articles ({e})") from e
     if not items:
         raise KBError(f"{path}: no questions")
     return items
 
 
-def _qa_item(row: dict) -> QAItem:
-    articles = tuple((g["law"], g["article"]) for g in row.get("gold_articles") or ())
+def _qa_item(row: object) -> QAItem:
+    from kb import validate
+
+    if not isinstance(row, dict):
+        raise ValueError(f"a JSON object is needed, not {type(row).__name__}")
+    question = validate.question(row.get("question"))
+    if not question:
+        raise ValueError("empty question")
+    articles = tuple((str(g["law"]), str(g["article"])) for g in row.get("gold_articles") or ())
     if "gold_doc" not in row and not articles:
         raise ValueError("no gold_doc and no gold_articles")
-    return QAItem(row["question"], str(row.get("gold_doc", "")), row.get("answer", ""), articles)
+    answer = row.get("answer", "")
+    return QAItem(question, str(row.get("gold_doc", "")), answer if isinstance(answer, str) else str(answer), articles)
 
 
 def law_key(title: str) -> str:

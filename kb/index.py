@@ -11,6 +11,7 @@ therefore leaves the previous manifest with all its files, or the new one with a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.config import BuildSettings
-from kb.errors import BadIndexError
+from kb.errors import BadIndexError, DamagedIndexError, IndexBusyError, KBError
 from kb.metadata import normalize_title
 from kb.terms import TermCounts
 from kb.tokenize import ANALYZERS, analyzer_fingerprint
@@ -42,6 +43,7 @@ LIBRARIES = ("faiss-cpu", "jieba", "numpy", "sentence-transformers", "fast-unive
 # Names this module gives what it writes, and names the format-1 index used; anything else in an
 # index folder (a store's own state file) is left alone.
 _OURS = re.compile(r"^(seg|dense)-\d{6}(\.\w+)?$|\.tmp$")
+_SEGMENT_NAME = re.compile(r"seg-\d{6}")
 _FORMAT_1 = ("chunks.jsonl", "docs.jsonl", "vectors.npy", "dense.faiss", "bm25_words", "bm25_chars", "tokens_words.txt")
 
 # Merge policy (as Lucene's LogMergePolicy): segments are sized by live rows in powers of MERGE_FACTOR,
@@ -104,7 +106,7 @@ class LoadedIndex:
     register: object = field(init=False)  # kb.register.Register: status, versions, relations
 
     def __post_init__(self) -> None:
-        from kb.register import Register, with_overrides
+        from kb.register import Register, staff_first, with_overrides
 
         self.contents.records = with_overrides(self.contents.records, self.contents.overrides)
         self.register = Register(self.contents.records)
@@ -122,6 +124,9 @@ class LoadedIndex:
             key = normalize_title(r.meta.title)
             if len(key) >= 4:
                 self.by_title.setdefault(key, []).append(r.doc_id)
+        for table in (self.by_doc_number, self.by_title):
+            for key, ids in table.items():
+                table[key] = staff_first(ids, self.register.trust)
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -179,7 +184,7 @@ def build_lock(folder: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BadIndexError(f"another `python -m kb index` is writing {folder}; wait for it to finish") from None
+            raise IndexBusyError(f"another `python -m kb index` is writing {folder}; wait for it to finish") from None
         try:
             yield
         finally:
@@ -189,8 +194,10 @@ def build_lock(folder: Path) -> Iterator[None]:
 # ---------------------------------------------------------------- segments
 
 
-def write_segment(folder: Path, segment: Segment) -> None:
-    """Write a segment folder and flush it to disk."""
+def write_segment(folder: Path, segment: Segment) -> dict[str, str]:
+    """Write a segment folder and flush it to disk; -> file name -> sha256, for the manifest."""
+    if not np.isfinite(segment.vectors).all():
+        raise BadIndexError("the embedder returned vectors that are not finite numbers (NaN or inf); nothing was written")
     folder.mkdir()
     _write_jsonl(folder / CHUNKS, (_chunk_to_dict(c) for c in segment.chunks))
     _write_jsonl(folder / DOCS, (r.to_dict() for r in segment.records))
@@ -200,22 +207,72 @@ def write_segment(folder: Path, segment: Segment) -> None:
     for path in folder.iterdir():
         _fsync(path)
     _fsync(folder)
+    return checksums(folder)
 
 
-def read_segment(folder: Path) -> Segment:
-    """A segment as written; its vectors are memory-mapped, read only where used."""
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a segment folder."""
+    return {p.name: sha256_of(p) for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def verify(path: Path, expected: str, index: Path) -> None:
+    """Refuse a file whose content is not what the manifest recorded when it was written."""
+    try:
+        actual = sha256_of(path)
+    except OSError as e:
+        raise damaged(index, f"{path.relative_to(index)} cannot be read ({e.strerror or e})") from None
+    if actual != expected:
+        raise damaged(index, f"{path.relative_to(index)} does not match its checksum (changed or corrupted)")
+
+
+def damaged(index: Path, what: str) -> DamagedIndexError:
+    """The error for a damaged index: what is wrong, and the command that rebuilds it."""
+    return DamagedIndexError(f"index at {index} is damaged: {what}; rebuild it from the corpus with "
+                             f"`python -m kb index CORPUS --index {index} --rebuild`")
+
+
+def read_segment(folder: Path, files: dict[str, str] | None = None, dim: int | None = None) -> Segment:
+    """A segment as written; its vectors are memory-mapped, read only where used.
+
+    `files` (name -> sha256, from the manifest) are verified first; `dim` is the embedder's, which
+    the vectors must have. Anything unreadable or inconsistent is a DamagedIndexError naming it.
+    """
+    index = folder.parent
+    for name, digest in (files or {}).items():
+        verify(folder / name, digest, index)
     try:
         chunks = [_chunk_from_dict(d) for d in _read_jsonl(folder / CHUNKS)]
         records = [DocRecord.from_dict(d) for d in _read_jsonl(folder / DOCS)]
         vectors = np.load(folder / VECTORS, mmap_mode="r")
         terms = {name: TermCounts.load(folder / f"terms_{name}.npz") for name in ANALYZERS}
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise BadIndexError(f"index at {folder.parent} is damaged ({folder.name}: {e}); rebuild with --rebuild") from e
-    if not (len(vectors) == len(chunks) == sum(r.n_chunks for r in records)
-            and all(t.n_rows == len(chunks) for t in terms.values())):
-        raise BadIndexError(f"index at {folder.parent} is damaged ({folder.name}: {len(vectors)} vectors for "
-                            f"{len(chunks)} chunks); rebuild with --rebuild")
+    except (OSError, KeyError, ValueError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as e:
+        raise damaged(index, f"{folder.name} is unreadable ({type(e).__name__}: {e})") from e
+    problem = _segment_problem(chunks, records, vectors, terms, dim)
+    if problem:
+        raise damaged(index, f"{folder.name}: {problem}")
     return Segment(records, chunks, vectors, terms)
+
+
+def _segment_problem(chunks: list[Chunk], records: list[DocRecord], vectors: np.ndarray,
+                     terms: dict[str, TermCounts], dim: int | None) -> str:
+    """What is inconsistent in a segment as read, or ""."""
+    if vectors.ndim != 2 or vectors.dtype != np.float32 or (dim is not None and vectors.shape[1] != dim):
+        return f"vectors of shape {vectors.shape} ({vectors.dtype}), not (rows, {dim}) float32"
+    if not len(vectors) == len(chunks) == sum(r.n_chunks for r in records):
+        return f"{len(vectors)} vectors for {len(chunks)} chunks"
+    for name, t in terms.items():
+        if t.n_rows != len(chunks) or len(t.indptr) != len(t.vocab) + 1 or t.indptr[-1] != len(t.rows) \
+                or len(t.counts) != len(t.rows) or (len(t.rows) and not 0 <= t.rows.min() <= t.rows.max() < len(chunks)):
+            return f"term counts ({name}) do not fit its {len(chunks)} chunks"
+    return ""
 
 
 def plan_merges(sizes: dict[str, tuple[int, int]], factor: int = MERGE_FACTOR,
@@ -285,8 +342,7 @@ class IndexWriter:
                 new[r.doc_id] = {"content_hash": r.content_hash, "segment": path.name, "row": row,
                                  "id": self.next_row + row, "chunks": r.n_chunks}
                 row += r.n_chunks
-            write_segment(path, segment)
-            self.segments[path.name] = {"rows": len(segment.chunks)}
+            self.segments[path.name] = {"rows": len(segment.chunks), "files": write_segment(path, segment)}
             self.next_row += len(segment.chunks)
         self.documents = {d: kept[d] if d in kept else new[d] for d in order}
         self._drop_empty()
@@ -317,7 +373,8 @@ class IndexWriter:
         """The live rows of these segments (default: all) as one segment, documents in corpus order."""
         group = list(self.segments) if group is None else group
         members = set(group)
-        sources = {name: read_segment(self.folder / name) for name in group}
+        sources = {name: read_segment(self.folder / name, self.segments[name].get("files"), self.dim)
+                   for name in group}
         records = {name: {r.doc_id: r for r in s.records} for name, s in sources.items()}
         offsets = dict(zip(group, np.cumsum([0] + [len(sources[n].chunks) for n in group]).tolist()))
         moved = [(d, e) for d, e in self.documents.items() if e["segment"] in members]
@@ -332,6 +389,7 @@ class IndexWriter:
 
     def commit(self, fields: dict) -> None:
         """Replace the manifest by one naming this build's segments: the moment the new index is in place."""
+        self._record_checksums()
         manifest = {
             "format_version": FORMAT_VERSION,
             **fields,
@@ -354,6 +412,17 @@ class IndexWriter:
         self._written.clear()
         _collect_garbage(self.folder, manifest)
 
+    def _record_checksums(self) -> None:
+        """sha256 of every file the manifest will name: segments written before checksums existed get
+        theirs now, and the store's dense files theirs (computed once, when first committed)."""
+        for name, info in self.segments.items():
+            if "files" not in info:
+                info["files"] = checksums(self.folder / name)
+        if self.dense and self.dense.get("files"):
+            known = self.dense.get("sha256") or {}
+            self.dense = {**self.dense, "sha256": {f: known.get(f) or sha256_of(self.folder / f)
+                                                    for f in self.dense["files"]}}
+
     def _drop_empty(self) -> None:
         for name, (_, live) in self.sizes().items():
             if live == 0:
@@ -363,14 +432,14 @@ class IndexWriter:
         """Rewrite the live rows of `group` as one segment."""
         merged = self.live(group)
         path = self.new_path("seg")
-        write_segment(path, merged)
+        files = write_segment(path, merged)
         row = 0
         for r in merged.records:
             self.documents[r.doc_id] = {**self.documents[r.doc_id], "segment": path.name, "row": row}
             row += r.n_chunks
         for name in group:
             del self.segments[name]
-        self.segments[path.name] = {"rows": len(merged.chunks)}
+        self.segments[path.name] = {"rows": len(merged.chunks), "files": files}
 
 
 def _prepare(folder: Path) -> None:
@@ -389,10 +458,10 @@ def remove_leftovers(folder: Path) -> None:
     if not folder.is_dir():
         return
     try:
-        on_disk = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        on_disk = read_manifest(folder)
+    except BadIndexError:  # none, damaged or of another format: nothing on disk is worth keeping
         on_disk = None
-    keep = _referenced(on_disk if isinstance(on_disk, dict) and on_disk.get("format_version") == FORMAT_VERSION else None)
+    keep = _referenced(on_disk)
     for path in folder.iterdir():
         if _OURS.search(path.name) and path.name not in keep:
             _remove(path)
@@ -424,19 +493,70 @@ def _remove(path: Path) -> None:
 
 
 def read_manifest(folder: Path) -> dict:
+    """The manifest of an index folder, checked for shape: BadIndexError when there is none or it is
+    of another format, DamagedIndexError when it is unreadable or malformed."""
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.exists():
         raise BadIndexError(f"no index at {folder}: run `python -m kb index CORPUS --index {folder}` first")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise BadIndexError(f"{path} is unreadable ({e}); rebuild with `python -m kb index CORPUS --index {folder} --rebuild`") from e
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as e:  # ValueError: bad JSON, or bytes that are not UTF-8
+        raise damaged(folder, f"{MANIFEST} is unreadable ({type(e).__name__}: {e})") from e
+    if not isinstance(manifest, dict):
+        raise damaged(folder, f"{MANIFEST} holds a JSON {type(manifest).__name__}, not an object")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise BadIndexError(
             f"index at {folder} has format {manifest.get('format_version')}, this PolicyKB reads {FORMAT_VERSION}; "
             f"rebuild with `python -m kb index CORPUS --index {folder} --rebuild`")
+    problem = manifest_problem(manifest)
+    if problem:
+        raise damaged(folder, f"{MANIFEST}: {problem}")
     return manifest
+
+
+def _is_int(value: object, low: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def manifest_problem(m: dict) -> str:
+    """What makes a format-2 manifest unusable, or "": every field the readers use, with its type."""
+    for key, kind in (("settings", dict), ("embedder", dict), ("documents", dict), ("segments", dict),
+                      ("sources", dict), ("failures", list)):
+        if not isinstance(m.get(key), kind):
+            return f"{key!r} is missing or not a JSON {kind.__name__}"
+    if not _is_int(m.get("next_row")):
+        return "'next_row' is missing or not a whole number"
+    e = m["embedder"]
+    if not (isinstance(e.get("name"), str) and isinstance(e.get("model"), (str, type(None))) and _is_int(e.get("dim"), 1)):
+        return "'embedder' needs a name, a model and a dimension"
+    try:
+        BuildSettings.from_dict(m["settings"])
+    except (KBError, TypeError, ValueError) as err:
+        return f"'settings' are invalid ({err})"
+    for name, info in m["segments"].items():
+        if not (_SEGMENT_NAME.fullmatch(name) and isinstance(info, dict) and _is_int(info.get("rows"))
+                and isinstance(info.get("files", {}), dict)):
+            return f"segment {name!r} is malformed"
+    for doc_id, d in m["documents"].items():
+        if not (isinstance(d, dict) and isinstance(d.get("content_hash"), str) and d.get("segment") in m["segments"]
+                and _is_int(d.get("row")) and _is_int(d.get("id")) and _is_int(d.get("chunks"))
+                and d["row"] + d["chunks"] <= m["segments"][d["segment"]]["rows"] and d["id"] + d["chunks"] <= m["next_row"]):
+            return f"document {doc_id!r} points at rows no segment holds"
+    if not all(isinstance(f, dict) and isinstance(f.get("source"), str) and isinstance(f.get("reason"), str)
+               for f in m["failures"]):
+        return "'failures' are malformed"
+    if not all(isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("documents"), list)
+               for v in m["sources"].values()):
+        return "'sources' are malformed"
+    if not isinstance(m.get("metadata_overrides", {}), dict):
+        return "'metadata_overrides' is not a JSON object"
+    dense = m.get("dense")
+    if dense is not None and not (isinstance(dense, dict) and isinstance(dense.get("files"), list) and dense["files"]
+                                  and all(isinstance(f, str) and _OURS.search(f) and "/" not in f for f in dense["files"])
+                                  and _is_int(dense.get("covers")) and isinstance(dense.get("sha256", {}), dict)):
+        return "'dense' is malformed"
+    return ""
 
 
 def built_settings(folder: Path) -> BuildSettings | None:
@@ -461,7 +581,8 @@ def read_layout(folder: Path, manifest: dict) -> tuple[IndexContents, Layout]:
     """The live rows of an index in corpus order, and where each is stored."""
     folder = Path(folder)
     documents = manifest["documents"]
-    segments = {name: read_segment(folder / name) for name in manifest["segments"]}
+    dim = manifest["embedder"]["dim"]
+    segments = {name: read_segment(folder / name, info.get("files"), dim) for name, info in manifest["segments"].items()}
     logical = {name: np.full(len(s.chunks), -1, dtype=np.int32) for name, s in segments.items()}
     records_in = {name: {r.doc_id: r for r in s.records} for name, s in segments.items()}
     records, chunks, row_ids = [], [], []
@@ -528,6 +649,8 @@ def _load(folder: Path, manifest: dict) -> LoadedIndex:
     from kb.store import store_class
 
     contents, layout = read_layout(folder, manifest)
+    for name, digest in ((manifest.get("dense") or {}).get("sha256") or {}).items():
+        verify(folder / name, digest, folder)
     try:
         store = store_class(contents.settings.store).open(folder, manifest, contents, layout)
     except (OSError, RuntimeError, ValueError) as e:

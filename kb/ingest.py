@@ -9,8 +9,11 @@ import logging
 import math
 import os
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,14 @@ MAX_PAGES = 2000  # a PDF longer than this is an archive or a hostile file, not 
 # Uncompressed size of all parts of a DOCX: checked before parsing, so a zip bomb is refused
 # without being inflated. Real documents stay far below it (images barely compress).
 MAX_DOCX_EXPANDED = 100 * 2**20
+# The body of a DOCX (word/document.xml) and its paragraphs: python-docx builds a tree of every
+# element, and each paragraph may become a chunk to embed. A 95 MB body of one-line paragraphs ran
+# for half an hour at 4 GB; a 2,000-page real document has about 40,000 paragraphs and 20 MB of XML.
+MAX_DOCX_XML = 40 * 2**20
+MAX_DOCX_PARAGRAPHS = 100_000
+# OCR runs ~2-3 s a page on two cores. A file may have this many pages read by OCR; an upload (a
+# visitor's files together) gets the smaller budget of `ocr_budget` in app.py, and a deadline.
+MAX_OCR_PAGES = 300
 
 # --- character classes -------------------------------------------------------------------
 
@@ -92,6 +103,8 @@ _GARBLED_SHARE = 0.08
 _MIN_PAGE_CHARS = 10  # fewer non-space characters than this: treat the page as having no text
 
 
+SYMLINK_LOOP = "symlink loop (the link leads back to itself through other links)"
+
 # --- finding files -----------------------------------------------------------------------
 
 
@@ -116,9 +129,19 @@ def find_files(corpus: Path) -> list[Path]:
             path = Path(dirpath) / name
             if _is_hidden(name) or path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 continue
-            if path.resolve().is_relative_to(root) and path.is_file():
+            real = resolved(path)
+            # a symlink loop is kept, for reading it to report it; links out of the corpus are not
+            if real is None or (real.is_relative_to(root) and path.is_file()):
                 found.append(path)
     return sorted(found, key=lambda p: p.relative_to(corpus).as_posix())
+
+
+def resolved(path: Path) -> Path | None:
+    """The real path of `path`, or None when it is a symlink loop (x1 -> x2 -> x1)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # RuntimeError before Python 3.13, OSError (ELOOP) since
+        return None
 
 
 def _is_hidden(name: str) -> bool:
@@ -206,6 +229,8 @@ def _load(
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise IngestError(source, f"unsupported file type {suffix or '(none)'!r}")
+    if resolved(path) is None:
+        raise IngestError(source, SYMLINK_LOOP)
     if not path.is_file():
         raise IngestError(source, "file not found")
     size = path.stat().st_size
@@ -366,7 +391,7 @@ def _suspicious(c: str) -> bool:
 
 
 _HTML_PAGE = re.compile(r"\s*(?:<!doctype\s+html|<html|<head|<body)", re.I)
-_HTML_BLOCK = re.compile(r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_HTML_BLOCK_END = {name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "noscript", "template")}
 _HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
 
 
@@ -381,13 +406,52 @@ def _load_txt(path: Path, source: str, *, ocr: bool) -> Document:
 def _strip_markup(text: str) -> str:
     """Drop HTML that got into a text or Markdown file: scripts and styles whole, tags but not words.
 
-    Only tag-shaped runs (<p>, </div>, <br/>) go: a bare < or 《》 in the text stays.
+    Only tag-shaped runs (<p>, </div>, <br/>) go: a bare < or 《》 in the text stays. Linear in the
+    length of the text, whatever it holds (see _drop_blocks).
     """
-    text = _HTML_BLOCK.sub("", re.sub(r"<!--.*?-->", "", text, flags=re.S))
+    text = _drop_blocks(text)
     if not _HTML_TAG.search(text):
         return text
     text = re.sub(r"<br\s*/?>|</(?:p|div|li|tr|h[1-6])\s*>", "\n", text, flags=re.I)
     return html.unescape(_HTML_TAG.sub("", text))
+
+
+def _drop_blocks(text: str) -> str:
+    """Remove comments and script/style/noscript/template elements, each with what it encloses.
+
+    One pass: a block's end is looked for from its start on, and once one kind of block has no end
+    left in the text, openings of that kind are no longer looked for (each would scan to the end:
+    quadratic time on a file of "<script>" repeated, as a regex with .*? takes).
+    """
+    out: list[str] = []
+    pos = 0
+    kinds = _BLOCK_KINDS
+    while kinds and (start := _block_start(kinds).search(text, pos)) is not None:
+        kind = (start.group(1) or "--").lower()
+        if kind == "--":
+            end = text.find("-->", start.end())
+            end = -1 if end < 0 else end + 3
+        else:
+            found = _HTML_BLOCK_END[kind].search(text, start.end())
+            end = found.end() if found else -1
+        if end < 0:  # kept as it is (an unclosed opening tag is stripped as a tag below)
+            kinds = tuple(k for k in kinds if k != kind)
+            continue
+        out.append(text[pos:start.start()])
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+_BLOCK_KINDS = ("--", "script", "style", "noscript", "template")
+
+
+@functools.lru_cache(maxsize=32)
+def _block_start(kinds: tuple[str, ...]) -> re.Pattern:
+    """Where a block of one of these kinds may start; every pattern stops at the next "<" or ">"."""
+    tags = [k for k in kinds if k != "--"]
+    parts = (["<!--"] if "--" in kinds else []) + ([rf"<({'|'.join(tags)})\b[^<>]*>"] if tags else [])
+    return re.compile("|".join(parts), re.I)
 
 
 def _unwrap(text: str) -> str:
@@ -462,13 +526,16 @@ def _load_md(path: Path, source: str, *, ocr: bool) -> Document:
                     title_hint=title, extra={"front_matter": fields} if fields else {})
 
 
-# (pattern, replacement) in order: images before links, ** before *.
+# (pattern, replacement) in order: images before links, ** before *. No span may hold the character
+# that opens it ([ in a link text, * in emphasis): each attempt then stops at the next opener, which
+# keeps a line of "[" or "**a " repeated linear instead of quadratic.
 _MD_INLINE = (
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
-    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1"),
-    (re.compile(r"~~(.+?)~~"), r"\1"),
+    (re.compile(r"!\[([^\[\]]*)\]\([^()]*\)"), r"\1"),
+    (re.compile(r"\[([^\[\]]+)\]\([^()]*\)"), r"\1"),
+    (re.compile(r"\*\*(?=[^\s*])([^*]+?)(?<=\S)\*\*"), r"\1"),
+    (re.compile(r"__(?=[^\s_])([^_]+?)(?<=\S)__"), r"\1"),
+    (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=\S)\*(?![\w*])"), r"\1"),
+    (re.compile(r"~~([^~]+?)~~"), r"\1"),
     (re.compile(r"`([^`]*)`"), r"\1"),
 )
 _MD_QUOTE = re.compile(r"^\s*>\s?")
@@ -663,6 +730,35 @@ def _check_docx_expansion(path: Path, source: str) -> None:
     if expanded > MAX_DOCX_EXPANDED:
         raise IngestError(source, f"DOCX expands to {expanded // 2**20} MB "
                                   f"(limit {MAX_DOCX_EXPANDED // 2**20} MB)")
+    _check_docx_body(path, source)
+
+
+def _check_docx_body(path: Path, source: str) -> None:
+    """Refuse a DOCX body too large or with too many paragraphs to parse, counted while streaming it."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        try:
+            info = archive.getinfo("word/document.xml")
+        except KeyError:
+            return  # python-docx reports what is missing
+        if info.file_size > MAX_DOCX_XML:
+            raise IngestError(source, f"DOCX body is {info.file_size // 2**20} MB of XML "
+                                      f"(limit {MAX_DOCX_XML // 2**20} MB)")
+        paragraphs, tail = 0, b""
+        try:
+            with archive.open(info) as body:
+                while block := body.read(1 << 20):
+                    data = tail + block
+                    # <w:p> or <w:p attr=...>; not <w:pPr>, <w:proofErr>
+                    paragraphs += data.count(b"<w:p>") + data.count(b"<w:p ")
+                    # a tag cut by the block boundary is counted with the next block; 4 bytes
+                    # cannot hold a whole "<w:p>", so none is counted twice
+                    tail = data[-4:]
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+            raise IngestError(source, f"corrupt DOCX ({type(e).__name__}: {e})") from None
+        if paragraphs > MAX_DOCX_PARAGRAPHS:
+            raise IngestError(source, f"DOCX has {paragraphs} paragraphs (limit {MAX_DOCX_PARAGRAPHS})")
 
 
 def _docx_table_rows(table: Any) -> list[str]:
@@ -757,26 +853,90 @@ def _no_text_reason(pages: list[_PdfPage], ocr: bool) -> str:
 
 
 def _read_pdf_pages(reader: Any, path: Path, source: str, *, ocr: bool) -> list[_PdfPage]:
-    """Text of every page: the text layer when it reads well, OCR when it is missing or garbled."""
+    """Text of every page: the text layer when it reads well, OCR when it is missing or garbled.
+
+    Every text layer is read first, so that a file needing more OCR than its budget allows is
+    refused before any page is rendered.
+    """
+    layers = []
+    allowed = _ocr_pages_allowed() if ocr else len(reader.pages)
+    for number, page in enumerate(reader.pages, start=1):
+        raw = _extract_page_text(page, source, number)
+        layers.append((raw, _text_layer_problem(raw)))
+        if layers[-1][1] and sum(1 for _, problem in layers if problem) > allowed:
+            break  # refused below: no need to read the remaining pages' text first
+    if ocr:
+        _reserve_ocr(sum(1 for _, problem in layers if problem), len(reader.pages), source)
     pages: list[_PdfPage] = []
     renderer: _Renderer | None = None
     try:
-        for number, page in enumerate(reader.pages, start=1):
-            raw = _extract_page_text(page, source, number)
-            problem = _text_layer_problem(raw)
+        for number, (raw, problem) in enumerate(layers, start=1):
             if not problem:
                 pages.append(_PdfPage(_page_lines(raw)))
                 continue
             if not ocr:
                 pages.append(_PdfPage([], problem))
                 continue
+            _check_ocr_deadline(source)
             renderer = renderer or _Renderer(path)
-            log.info("%s: OCR page %d/%d (%s)", source, number, len(reader.pages), problem)
+            log.info("%s: OCR page %d/%d (%s)", source, number, len(layers), problem)
             pages.append(_ocr_page(renderer, number - 1, raw, problem))
     finally:
         if renderer is not None:
             renderer.close()
     return pages
+
+
+@dataclass
+class OcrBudget:
+    """What OCR may still spend within an `ocr_budget` block: pages, and until when (monotonic clock)."""
+
+    pages: int
+    deadline: float
+    seconds: float
+
+
+_OCR_BUDGET: ContextVar[OcrBudget | None] = ContextVar("ocr_budget", default=None)
+
+
+@contextmanager
+def ocr_budget(pages: int, seconds: float) -> Iterator[OcrBudget]:
+    """Files read inside this block share `pages` pages of OCR and `seconds` of time from now on.
+
+    A file needing more pages than are left is refused before any is read; once the time is up, the
+    file being read is refused. Files needing no OCR are unaffected. The app gives each upload one.
+    """
+    budget = OcrBudget(pages, time.monotonic() + seconds, seconds)
+    token = _OCR_BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _OCR_BUDGET.reset(token)
+
+
+def _ocr_pages_allowed() -> int:
+    budget = _OCR_BUDGET.get()
+    return MAX_OCR_PAGES if budget is None else min(MAX_OCR_PAGES, budget.pages)
+
+
+def _reserve_ocr(pages: int, total: int, source: str) -> None:
+    """Take `pages` pages from the budgets, or refuse the file. The count stops early, just past
+    what is allowed, so a refused file's count is a lower bound."""
+    if pages > MAX_OCR_PAGES:
+        raise IngestError(source, f"too many pages need OCR (more than {MAX_OCR_PAGES} of {total}; "
+                                  f"limit {MAX_OCR_PAGES} a file)")
+    budget = _OCR_BUDGET.get()
+    if budget is not None and pages:
+        if pages > budget.pages:
+            raise IngestError(source, f"too many pages need OCR (at least {pages} of {total}; "
+                                      f"{budget.pages} left of this upload's budget)")
+        budget.pages -= pages
+
+
+def _check_ocr_deadline(source: str) -> None:
+    budget = _OCR_BUDGET.get()
+    if budget is not None and time.monotonic() > budget.deadline:
+        raise IngestError(source, f"OCR took too long (over {budget.seconds:g} s for this upload)")
 
 
 def _extract_page_text(page: Any, source: str, number: int) -> str:

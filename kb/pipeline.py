@@ -14,10 +14,10 @@ import numpy as np
 
 from kb.config import AskSettings, BuildSettings
 from kb.embed import get_embedder
-from kb.errors import ConfigError, BadIndexError, IngestError
-from kb.index import (IndexContents, IndexWriter, Segment, build_lock, check_embedder, load_index, read_contents,
-                      read_manifest, remove_leftovers)
-from kb.ingest import find_files, read_file
+from kb.errors import BadIndexError, ConfigError, DamagedIndexError, IngestError
+from kb.index import (MANIFEST, IndexContents, IndexWriter, Segment, build_lock, check_embedder, damaged, load_index,
+                      read_contents, read_manifest, remove_leftovers, sha256_of)
+from kb.ingest import SYMLINK_LOOP, find_files, read_file, resolved
 from kb.metadata import extract_metadata
 from kb.register import SIDECAR, Register, apply_overrides, read_sidecar
 from kb.retrieve import Retriever
@@ -116,14 +116,6 @@ def content_hash(doc: Document) -> str:
     return h.hexdigest()
 
 
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def index_text(title: str, chunk: Chunk) -> str:
     """What the retrievers see for a chunk: its document title and structural path, then its text."""
     return "\n".join(part for part in (title, chunk.path_str, chunk.text) if part)
@@ -208,20 +200,26 @@ def _previous_index(index_dir: Path, settings: BuildSettings, embedder) -> _Prev
     """
     try:
         manifest = read_manifest(index_dir)
-    except BadIndexError:
+    except DamagedIndexError:
+        raise  # re-embedding everything unasked would take hours on a large corpus: --rebuild says so
+    except BadIndexError:  # no index yet, or one of another format
         return _Previous()
     old = BuildSettings.from_dict(manifest["settings"])
     same_chunks = (old.chunk_max_chars, old.chunk_min_chars, old.ocr) == (
         settings.chunk_max_chars, settings.chunk_min_chars, settings.ocr)
     same_model = (manifest["embedder"]["name"], manifest["embedder"]["model"]) == (embedder.name, embedder.model)
-    if not (same_chunks and same_model) or not all((index_dir / s).is_dir() for s in manifest["segments"]):
+    if not (same_chunks and same_model):
         return _Previous()
+    if manifest["embedder"]["dim"] != embedder.dim:
+        raise damaged(index_dir, f"{MANIFEST} says {embedder.name} vectors have {manifest['embedder']['dim']} "
+                                 f"dimensions, the model gives {embedder.dim}")
+    missing = [s for s in manifest["segments"] if not (index_dir / s).is_dir()]
+    if missing:
+        raise damaged(index_dir, f"{missing[0]} is missing")
     if manifest.get("analyzer") == analyzer_fingerprint():
         return _Previous(manifest)
-    try:  # the analyzers changed since: every document's terms are counted again, its vectors kept
-        return _Previous(manifest, read_contents(index_dir, manifest))
-    except BadIndexError:
-        return _Previous()
+    # the analyzers changed since: every document's terms are counted again, its vectors kept
+    return _Previous(manifest, read_contents(index_dir, manifest))
 
 
 def _gather(corpus: Path, index_dir: Path, settings: BuildSettings, previous: _Previous,
@@ -229,7 +227,7 @@ def _gather(corpus: Path, index_dir: Path, settings: BuildSettings, previous: _P
     root = corpus if corpus.is_dir() else corpus.parent
     # an index kept inside the corpus folder (`kb index . --index index`) must not index itself
     inside = index_dir.resolve()
-    files = [f for f in find_files(corpus) if inside not in f.resolve().parents]
+    files = [f for f in find_files(corpus) if inside not in (resolved(f) or f).parents]
     if not files:
         raise IngestError(str(corpus), "no supported files (.pdf .docx .html .txt .md .jsonl) found")
     parts = _Parts()
@@ -264,7 +262,12 @@ def _sidecar_overrides(corpus: Path, parts: _Parts) -> None:
 
 def _gather_file(path: Path, root: Path, source: str, settings: BuildSettings, previous: _Previous,
                  parts: _Parts, seen: set[str]) -> None:
-    sha = file_hash(path)
+    try:
+        sha = sha256_of(path)
+    except OSError as e:  # a symlink loop, or a file removed or made unreadable since it was found
+        parts.failures.append(Failure(source, SYMLINK_LOOP if resolved(path) is None else
+                                      f"cannot be read ({e.strerror or e})"))
+        return
     old = previous.sources.get(source)
     if old and old["sha256"] == sha and _reusable(old["documents"], previous, seen):
         _reuse_documents(old["documents"], source, sha, previous, parts, seen)

@@ -20,6 +20,15 @@ from kb.metadata import _PLACE_RE, normalize_doc_number, normalize_title, parse_
 from kb.types import DocMeta, DocRecord, Reference
 
 STATUSES = ("现行有效", "已修订", "已废止", "未知")
+# Who vouches for a document. Files visitors upload without logging in land in VISITOR_UPLOADS and
+# are "visitor" documents: they cannot change the status of staff documents (abolish, revise,
+# supersede them), never take a staff document's 文号 or title, and rank below staff documents.
+# Staff accept one by moving it out of that folder, or with trust=staff in metadata.csv.
+TRUST_LEVELS = ("staff", "visitor")
+VISITOR_UPLOADS = "uploads"
+# A visitor passage keeps this share of its score: it answers what no staff document does, but does
+# not outrank a staff passage even when it repeats the question's words more often.
+VISITOR_FACTOR = 0.3
 # Documents that are in force or not; a paper or a news item is neither.
 NOT_NORMATIVE = ("论文", "新闻", "其他")
 SIDECAR = "metadata.csv"
@@ -64,6 +73,12 @@ class Entry:
     current: str  # the version of the work in force now, or "" when none is
     superseded_by: str  # the document that replaced or abolished it, or ""
     amended_by: tuple[str, ...] = ()  # documents that change some of its clauses (关于修改…的决定)
+    trust: str = "staff"  # one of TRUST_LEVELS
+
+    @property
+    def rank_factor(self) -> float:
+        """How much a passage of this document counts in ranking, by who vouches for it."""
+        return VISITOR_FACTOR if self.trust == "visitor" else 1.0
 
     @property
     def in_force(self) -> bool:
@@ -77,7 +92,7 @@ class Entry:
         return {"doc_type": self.doc_type, "status": self.status, "status_reason": self.reason,
                 "effective": self.effective, "version_date": self.version_date, "versions": list(self.versions),
                 "current_version": self.current, "superseded_by": self.superseded_by,
-                "amended_by": list(self.amended_by)}
+                "amended_by": list(self.amended_by), "trust": self.trust}
 
 
 def _version_date(meta: DocMeta) -> str:
@@ -90,12 +105,27 @@ def _start_date(meta: DocMeta) -> str:
     return effective if effective and effective >= made else made
 
 
+def trust_of(record: DocRecord) -> str:
+    """Who vouches for a document: metadata.csv when it says, else visitor for VISITOR_UPLOADS/."""
+    if record.meta.trust:
+        return record.meta.trust
+    return "visitor" if record.source.startswith(VISITOR_UPLOADS + "/") else "staff"
+
+
+def staff_first(ids: list[str], trust: dict[str, str]) -> list[str]:
+    """The staff documents among `ids` when there are any: a visitor's upload never takes a staff
+    document's 文号 or title."""
+    staff = [d for d in ids if trust[d] == "staff"]
+    return staff or ids
+
+
 class Register:
     """Type, status, versions and relations of every document of an index."""
 
     def __init__(self, records: list[DocRecord], today: str | None = None):
         self.today = today or _date.today().isoformat()
         self.records = {r.doc_id: r for r in records}
+        self.trust = {r.doc_id: trust_of(r) for r in records}
         self._by_number: dict[str, list[str]] = {}
         self._by_title: dict[str, list[str]] = {}
         self.works: dict[str, list[str]] = {}
@@ -105,8 +135,12 @@ class Register:
             key = work_key(r.meta.title)
             if len(key) >= 3:
                 self._by_title.setdefault(key, []).append(r.doc_id)
-                if r.meta.doc_type not in NOT_NORMATIVE:
+                # a visitor's document is nobody's newer version
+                if r.meta.doc_type not in NOT_NORMATIVE and self.trust[r.doc_id] == "staff":
                     self.works.setdefault(key, []).append(r.doc_id)
+        for table in (self._by_number, self._by_title):
+            for key, ids in table.items():
+                table[key] = staff_first(ids, self.trust)
         for key, ids in self.works.items():
             ids.sort(key=lambda d: (_version_date(self.records[d].meta), _start_date(self.records[d].meta), d))
         self.outgoing: dict[str, list[Link]] = {d: [] for d in self.records}
@@ -154,9 +188,15 @@ class Register:
         key = work_key(m.title)
         versions = tuple(self.works.get(key, [r.doc_id])) if r.doc_id in self.works.get(key, []) else (r.doc_id,)
         status, reason, by = self._status(r, versions)
-        amended = tuple(dict.fromkeys(link.source for link in self.incoming[r.doc_id] if link.kind == "revises"))
+        amended = tuple(dict.fromkeys(link.source for link in self._changing(r.doc_id) if link.kind == "revises"))
         return Entry(r.doc_id, m.doc_type, status, reason, m.date_of("施行"), _version_date(m), versions, "", by,
-                     amended)
+                     amended, self.trust[r.doc_id])
+
+    def _changing(self, doc_id: str) -> list[Link]:
+        """The relations stated about a document that may change its status: all of them for a
+        visitor's document, only those of staff documents for a staff one."""
+        return [link for link in self.incoming[doc_id]
+                if self.trust[doc_id] == "visitor" or self.trust[link.source] == "staff"]
 
     def _status(self, r: DocRecord, versions: tuple[str, ...]) -> tuple[str, str, str]:
         m = r.meta
@@ -165,7 +205,7 @@ class Register:
             return "已修订", f"已被 {self.name(replacement)} 取代（由 {SIDECAR} 设定）", replacement
         if m.status:
             return m.status, f"由 {SIDECAR} 或文件头设定", ""
-        abolished = [link for link in self.incoming[r.doc_id] if link.kind == "abolishes"]
+        abolished = [link for link in self._changing(r.doc_id) if link.kind == "abolishes"]
         if abolished:
             link = abolished[0]
             return "已废止", f"{self.name(link.source)}：{link.sentence}", link.source
@@ -183,7 +223,7 @@ class Register:
         if not (effective or made):
             return "未知", "文中没有施行或发布日期", ""
         # an amendment (关于修改…的决定) changes some clauses; the document stays in force
-        amended = [link for link in self.incoming[r.doc_id] if link.kind == "revises"]
+        amended = [link for link in self._changing(r.doc_id) if link.kind == "revises"]
         since = f"自 {effective} 起施行" if effective else f"{made} 发布"
         if any(k in ("修订", "修正") for k, _ in m.dates):
             since += f"，{m.date_of('修订', '修正')} 最近修订"
@@ -305,6 +345,7 @@ _COLUMNS = {
     "date": "date", "日期": "date", "发布日期": "date", "doc_type": "doc_type", "类型": "doc_type",
     "文种": "doc_type", "status": "status", "状态": "status", "effective": "effective", "施行日期": "effective",
     "abolished": "abolished", "废止日期": "abolished", "replaced_by": "replaced_by", "取代文件": "replaced_by",
+    "trust": "trust", "可信度": "trust",
 }
 
 
@@ -342,6 +383,8 @@ def checked_fields(fields: dict[str, str], source: str, where: str) -> dict[str,
 
 
 def _checked(name: str, value: str, source: str, where: str) -> str:
+    if name == "trust" and value not in TRUST_LEVELS:
+        raise IngestError(source, f"{where}: trust {value!r} is not one of {'/'.join(TRUST_LEVELS)}")
     if name == "status" and value not in STATUSES:
         raise IngestError(source, f"{where}: status {value!r} is not one of {'/'.join(STATUSES)}")
     if name in ("date", "effective", "abolished"):
@@ -382,5 +425,5 @@ def apply_overrides(meta: DocMeta, fields: dict[str, str]) -> DocMeta:
     if "abolished" in fields:
         dates.append(("废止", fields["abolished"]))
     plain = {k: v for k, v in fields.items()
-             if k in ("title", "doc_number", "issuer", "date", "doc_type", "status", "replaced_by")}
+             if k in ("title", "doc_number", "issuer", "date", "doc_type", "status", "replaced_by", "trust")}
     return replace(meta, **plain, dates=tuple(dates), overridden=tuple(sorted(fields)))

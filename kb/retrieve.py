@@ -196,6 +196,7 @@ class Retriever:
             chunk = self.index.chunks[int(row)]
             entry = register.entries[chunk.doc_id]
             meta = self.index.records[chunk.doc_id].meta
+            factor[i] *= entry.rank_factor  # a visitor's upload ranks below staff documents
             if not (intent.change or chunk.doc_id in chosen or (meta.doc_number and meta.doc_number in named)):
                 factor[i] *= version_factor(register, entry, intent)
             if intent.definition and "definition" in chunk.roles:

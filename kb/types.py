@@ -57,6 +57,7 @@ class DocMeta:
     status: str = ""  # only when set by a sidecar/front matter; otherwise the register derives it
     replaced_by: str = ""  # set by a sidecar: the file or doc_id of the new version that replaced it
     overridden: tuple[str, ...] = ()  # fields a sidecar or front matter set, for display
+    trust: str = ""  # only when set by metadata.csv (staff | visitor); otherwise the register derives it
 
     def date_of(self, *kinds: str) -> str:
         """The latest date of the given kinds (施行, 修订, …), or ""."""

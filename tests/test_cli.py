@@ -22,7 +22,7 @@ HTML = "notices/pilot_work_notice.html"
 DOC_KEYS = {"doc_id", "source", "format", "title", "doc_number", "issuer", "date", "dates", "references",
             "chunks", "pages", "content_hash", "extra", "doc_type", "relations", "status_set", "overridden",
             "status", "status_reason", "effective", "version_date", "versions", "current_version", "superseded_by",
-            "amended_by", "cited_by"}
+            "amended_by", "cited_by", "trust"}
 QUESTIONS = ["证书有效期是多久？", "哪个文件规定了考核站点的要求？", "教职成〔2019〕6号讲了什么？"]
 # The top chunk of each question in QUESTIONS with the hashing embedder.
 TOP_CHUNKS = [f"{PDF}#12", f"{HTML}#1", f"{DOCX}#0"]

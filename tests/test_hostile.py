@@ -389,3 +389,135 @@ def test_fuzz_read_file(tmp_path: Path, case: tuple[str, bytes]) -> None:
         assert e.path == path.name and e.reason
         return
     assert docs and all(doc.text.strip() for doc in docs)
+
+
+# --- issue 14: budgets for markup, DOCX bodies and OCR; symlink loops ---------------------------
+# New names are imported inside the tests, so that each of these runs (and fails) on the code as it
+# was before them.
+
+
+def _read_seconds(path: Path, data: str, timeout: float) -> float:
+    import time
+
+    path.write_text(data, encoding="utf-8")
+    started = time.perf_counter()
+    bounded(lambda: read_file(path, path.parent, ocr=False), timeout=timeout)
+    return time.perf_counter() - started
+
+
+@pytest.mark.parametrize("suffix, unit", [(".txt", "<script>"), (".txt", "<!--"), (".txt", "<style x"),
+                                          (".md", "["), (".md", "!["), (".md", "**a "), (".md", "*a "),
+                                          (".md", "~~a ")])
+def test_markup_stripping_takes_linear_time(tmp_path: Path, suffix: str, unit: str) -> None:
+    # 128 KB of "<script>" took 24.5 s here (64 KB: 9.6 s): quadratic. Linear, 1 MB takes well under
+    # a second; the bound is generous, and the 4x size must cost well under the 16x of quadratic.
+    def text(size: int) -> str:
+        return ARTICLE_1 + "\n" + unit * (size // len(unit.encode()))
+
+    small = _read_seconds(tmp_path / f"small{suffix}", text(256 * 1024), timeout=5)
+    large = _read_seconds(tmp_path / f"large{suffix}", text(1024 * 1024), timeout=5)
+    assert large < 8 * small + 0.5, (small, large)
+
+
+def test_markup_stripping_still_drops_scripts_and_comments(tmp_path: Path) -> None:
+    path = tmp_path / "page.txt"
+    path.write_text(f"{ARTICLE_1}\n<!-- 注释 --><script>var a = '<p>';</script><STYLE>p {{}}</STYLE >"
+                    f"<p>{ARTICLE_2}</p><script>没有结尾", encoding="utf-8")
+    [doc] = load(path)
+    assert doc.text == f"{ARTICLE_1}\n{ARTICLE_2}\n没有结尾"
+
+
+def _docx_with_body(path: Path, paragraphs: int, padding: int = 0) -> None:
+    """good.docx with its body replaced by `paragraphs` one-line articles (and `padding` spaces)."""
+    source = zipfile.ZipFile(io.BytesIO(good_docx_bytes()))
+    head = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document ' \
+           b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            if info.filename != "word/document.xml":
+                archive.writestr(info.filename, source.read(info))
+        with archive.open("word/document.xml", "w") as body:
+            body.write(head)
+            body.write("<w:p><w:r><w:t>第一条 甲</w:t></w:r></w:p>".encode() * paragraphs)
+            for _ in range(padding // 2**20):
+                body.write(b" " * 2**20)
+            body.write(b"</w:body></w:document>")
+
+
+def test_docx_with_too_many_paragraphs_is_refused_unparsed(tmp_path: Path) -> None:
+    from kb.ingest import MAX_DOCX_PARAGRAPHS
+
+    path = tmp_path / "many.docx"
+    _docx_with_body(path, MAX_DOCX_PARAGRAPHS + 1)
+    assert path.stat().st_size < 1 * 2**20  # far below every size limit
+    assert refused(path) == f"DOCX has {MAX_DOCX_PARAGRAPHS + 1} paragraphs (limit {MAX_DOCX_PARAGRAPHS})"
+    _docx_with_body(path, 1000)  # a long but real document still reads
+    [doc] = load(path)
+    assert doc.text.count("第一条 甲") == 1000
+
+
+def test_docx_body_over_its_xml_budget_is_refused(tmp_path: Path) -> None:
+    from kb.ingest import MAX_DOCX_XML
+
+    path = tmp_path / "wide.docx"
+    _docx_with_body(path, 10, padding=MAX_DOCX_XML + 2**20)
+    megabytes = (MAX_DOCX_XML + 2**20) // 2**20
+    assert refused(path) == f"DOCX body is {megabytes} MB of XML (limit {MAX_DOCX_XML // 2**20} MB)"
+
+
+def image_pages_pdf(pages: int) -> bytes:
+    """A PDF of `pages` pages, each only an image (one image, reused): a scan with no text layer."""
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("L", (200, 60), 255)
+    ImageDraw.Draw(picture).rectangle((20, 20, 180, 40), fill=0)
+    image = ImageReader(picture)
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=(300, 200))
+    for _ in range(pages):
+        pdf.drawImage(image, 50, 70, 200, 60)
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def test_pdf_needing_more_ocr_than_a_file_may_have_is_refused_before_any_ocr(tmp_path: Path) -> None:
+    from kb.ingest import MAX_OCR_PAGES
+
+    path = tmp_path / "scans.pdf"
+    path.write_bytes(image_pages_pdf(MAX_OCR_PAGES + 100))
+    with pytest.raises(IngestError) as caught:  # ~2 s a page of OCR would take many minutes
+        bounded(lambda: read_file(path, tmp_path, ocr=True), timeout=60)
+    assert caught.value.reason == (f"too many pages need OCR (more than {MAX_OCR_PAGES} of {MAX_OCR_PAGES + 100}; "
+                                   f"limit {MAX_OCR_PAGES} a file)")
+
+
+def test_an_upload_ocr_budget_is_shared_by_its_files_and_has_a_deadline(tmp_path: Path) -> None:
+    from kb.ingest import ocr_budget
+
+    first, second = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    first.write_bytes(image_pages_pdf(3))
+    second.write_bytes(image_pages_pdf(3))
+    with ocr_budget(pages=5, seconds=600) as budget:
+        budget.pages -= 3  # as if a.pdf had been read: what is left is 2 pages
+        with pytest.raises(IngestError) as caught:
+            read_file(second, tmp_path, ocr=True)
+    assert caught.value.reason == "too many pages need OCR (at least 3 of 3; 2 left of this upload's budget)"
+    with ocr_budget(pages=10, seconds=0), pytest.raises(IngestError) as caught:
+        read_file(first, tmp_path, ocr=True)
+    assert caught.value.reason == "OCR took too long (over 0 s for this upload)"
+
+
+def test_a_symlink_loop_is_reported_and_the_rest_indexed(tmp_path: Path) -> None:
+    from kb.ingest import SYMLINK_LOOP
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text(GOOD_TEXT, encoding="utf-8")
+    (corpus / "x1.txt").symlink_to("x2.txt")
+    (corpus / "x2.txt").symlink_to("x1.txt")
+    report = bounded(lambda: build_index(corpus, tmp_path / "index", BuildSettings(embedder="hashing", ocr=False)))
+    assert {f.source: f.reason for f in report.failures} == {"x1.txt": SYMLINK_LOOP, "x2.txt": SYMLINK_LOOP}
+    assert [r.doc_id for r in load_index(tmp_path / "index").contents.records] == ["good.txt"]

@@ -129,6 +129,7 @@ class FaissBM25Store(Store):
     def open(cls, folder: Path, manifest: dict, contents, layout) -> "FaissBM25Store":
         """The search structures of a loaded index: BM25 from its segments' term counts, the graph file."""
         n = len(contents.chunks)
+        _check_vectors(contents.vectors, n, contents.embedder["dim"], folder)
         lexical = {name: BM25.of_layout(layout, name) for name in ANALYZERS}
         state = manifest.get("dense")
         if not state:
@@ -243,6 +244,20 @@ class FaissBM25Store(Store):
     def lexical_scores(self, analyzer: str, tokens: list[str]) -> np.ndarray:
         """BM25 score of every row for the query tokens."""
         return self.lexical[analyzer].scores(tokens)
+
+
+def _check_vectors(vectors: np.ndarray, rows: int, dim: int, folder: Path) -> None:
+    """Refuse vectors that would silently change every ranking: wrong shape, NaN or inf."""
+    from kb.index import damaged
+
+    if vectors.shape != (rows, dim):
+        problem = f"vectors of shape {vectors.shape} for {rows} chunks of dimension {dim}"
+    elif not np.isfinite(vectors).all():
+        bad = int((~np.isfinite(vectors)).any(axis=1).sum())
+        problem = f"{bad} of {rows} vectors hold NaN or inf"
+    else:
+        return
+    raise damaged(Path(folder), problem)
 
 
 def _ids(entries: list[dict]) -> np.ndarray:
