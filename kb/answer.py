@@ -161,7 +161,7 @@ class _Judged:
 
 
 def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
-    hits = _in_force_first(retriever, hits, terms, q.intent)
+    hits = _in_force_first(retriever, _staff_only(retriever, hits), terms, q.intent)
     sentences, meaning = _candidates(retriever, hits, terms, q.text, q.expects)
     signals = read_signals(hits, terms, similarity=max((c.score for c in meaning), default=0.0),
                            expects=q.expects, years=_years_asked(q.text),
@@ -339,6 +339,14 @@ def _lines_by_clause(citations: list[Citation] | tuple[Citation, ...], index) ->
         lines.append(f"{doc_name(index, c.doc_id)}{where(c)}：{quote}")
         previous = (c.doc_id, c.path)
     return "\n".join(lines)
+
+
+def _staff_only(retriever, hits: list[Hit]) -> list[Hit]:
+    """Drop passages of anonymous visitors' uploads whenever staff documents answer too: an upload
+    may rank, but never be quoted beside (or against) what the staff put in the knowledge base."""
+    entries = retriever.index.register.entries
+    staff = [h for h in hits if entries[h.chunk.doc_id].trust != "visitor"]
+    return staff or hits
 
 
 def _in_force_first(retriever, hits: list[Hit], terms: Terms, intent: Intent) -> list[Hit]:
