@@ -116,7 +116,8 @@ def test_chat_answer_cites_and_opens_its_source(page, tmp_path):
     page.fill("#ask textarea", "证书有效期是多久？")
     page.click("#send")
     page.wait_for_selector("#sources .kb-cite", timeout=30_000)
-    assert "第十二条：证书有效期为三年，自颁证之日起计算。[1]" in page.inner_text("#chat")
+    chat = page.inner_text("#chat")  # the fact first, then the clause quoted whole
+    assert "三年。[1]" in chat and "第十二条：证书有效期为三年，自颁证之日起计算。有效期届满前" in chat
     # clicking the marker [1] in the answer opens source 1
     box = page.locator("#chat").get_by_text("证书有效期为三年，自颁证之日起计算。[1]", exact=False).last
     assert page.evaluate("() => document.getElementById('kb-cite-1').open") is False
@@ -304,7 +305,8 @@ def test_pdf_citation_opens_its_page_with_the_quote_highlighted(page):
     page.wait_for_selector("#page-view img", timeout=30_000)
     page.wait_for_function("document.querySelector('#page-note').innerText.includes('引文已用黄色标出')",
                            timeout=30_000)
-    assert "rules/certificate_management_measures.pdf 第 2 页：引文已用黄色标出（18 字）" in page.inner_text("#page-note")
+    # the whole of 第十二条 is quoted, all of it marked on page 2
+    assert "rules/certificate_management_measures.pdf 第 2 页：引文已用黄色标出（122 字）" in page.inner_text("#page-note")
     assert _highlighted_pixels(page, "#page-view") > 1000
     _shot(page, "page-view.png")
 
@@ -343,11 +345,12 @@ def test_downloaded_docx_holds_the_answer_and_its_sources(page, tmp_path):
     assert path.name == "证书有效期是多久.docx"
     paragraphs = [p.text for p in Document(str(path)).paragraphs]
     assert paragraphs[0] == "证书有效期是多久？"
-    assert paragraphs[1].startswith("《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号）第十二条：证书有效期为三年")
+    assert paragraphs[1] == "三年。[1]"
+    assert paragraphs[2].startswith("《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号）第十二条：证书有效期为三年")
     assert "来源" in paragraphs
     assert ("[1] 《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号） · 第三章 证书颁发与管理 > 第十二条 · 第 2 页 · "
             "rules/certificate_management_measures.pdf") in paragraphs
-    assert "证书有效期为三年，自颁证之日起计算。" in paragraphs
+    assert any(p.startswith("证书有效期为三年，自颁证之日起计算。有效期届满前") for p in paragraphs)
     page.get_by_text("复制回答（Markdown，含编号来源）").click()
     page.wait_for_selector("#answer-markdown textarea", timeout=10_000)
     markdown = page.input_value("#answer-markdown textarea")
