@@ -71,6 +71,15 @@ def clause_found(hits: list[Hit], gold: tuple[tuple[str, str], ...], k: int) -> 
     return 1.0 if any((law_key(h.title), h.chunk.label) in wanted for h in hits[:k]) else 0.0
 
 
+def clause_reciprocal_rank(hits: list[Hit], gold: tuple[tuple[str, str], ...], k: int = 10) -> float:
+    """1 / the rank of the first gold (law, 第N条) among the first k hits, 0.0 when none is."""
+    wanted = {(law_key(law), article) for law, article in gold}
+    for rank, h in enumerate(hits[:k], start=1):
+        if (law_key(h.title), h.chunk.label) in wanted:
+            return 1.0 / rank
+    return 0.0
+
+
 def doc_ranking(hits: list[Hit]) -> list[str]:
     """Distinct document ids in the order their first chunk appears."""
     return list(dict.fromkeys(h.chunk.doc_id for h in hits))
@@ -95,7 +104,7 @@ def answer_found(hits: list[Hit], answer: str, k: int = 5) -> float:
 
 def evaluate(retriever, items: list[QAItem], settings: SearchSettings = SearchSettings()) -> dict:
     """Doc-level Recall@1/5/10, MRR@10 and answer-level Recall@5 for items with a gold_doc,
-    clause-level Recall@1/5/10 for items with gold_articles, and query latency."""
+    clause-level Recall@1/5/10 and MRR@10 for items with gold_articles, and query latency."""
     deep = replace(settings, top_k=max(50, settings.top_k))
     sums: dict[str, float] = {}
     counts = {"doc": 0, "answer": 0, "clause": 0}
@@ -135,4 +144,5 @@ def _scores(item: QAItem, hits: list[Hit]) -> dict[str, float]:
     if item.gold_articles:
         for k in (1, 5, 10):
             scores[f"clause_recall@{k}"] = clause_found(hits, item.gold_articles, k)
+        scores["clause_mrr@10"] = clause_reciprocal_rank(hits, item.gold_articles)
     return scores

@@ -340,6 +340,7 @@ def test_eval_clause_level_questions(capsys, index, tmp_path):
     result = json.loads(out)
     assert "recall@1" not in result  # no document-level gold in this file
     assert (result["clause_recall@1"], result["clause_recall@10"]) == (0.6667, 0.6667)
+    assert result["clause_mrr@10"] == 0.6667  # both found ones are first
     assert result["questions"] == 3
 
 

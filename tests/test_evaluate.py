@@ -3,7 +3,8 @@
 import pytest
 
 from kb.errors import KBError
-from kb.evaluate import answer_found, clause_found, doc_ranking, read_qa, recall_at, reciprocal_rank
+from kb.evaluate import (answer_found, clause_found, clause_reciprocal_rank, doc_ranking, read_qa, recall_at,
+                         reciprocal_rank)
 from kb.types import Chunk, Hit
 
 
@@ -36,6 +37,13 @@ def test_clause_found_matches_law_names_loosely():
     assert clause_found(hits, (("教育法", "第四十三条"),), 2) == 1.0
     assert clause_found(hits, (("教育法", "第四十三条"),), 1) == 0.0
     assert clause_found(hits, (("教师法", "第一条"),), 2) == 0.0
+
+
+def test_clause_reciprocal_rank_is_the_first_gold_article():
+    hits = [hit(str(i), label=f"第{i}条", title="中华人民共和国教育法") for i in range(12)]
+    assert clause_reciprocal_rank(hits, (("教育法", "第3条"), ("教育法", "第1条"))) == pytest.approx(1 / 2)
+    assert clause_reciprocal_rank(hits, (("教育法", "第10条"),)) == 0.0  # rank 11: beyond @10
+    assert clause_reciprocal_rank(hits, (("教师法", "第1条"),)) == 0.0
 
 
 def test_read_qa_names_the_bad_line(tmp_path):
