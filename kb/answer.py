@@ -161,7 +161,7 @@ class _Judged:
 
 
 def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
-    hits = _in_force_first(retriever, _staff_only(retriever, hits), terms, q.intent)
+    hits = _in_force_first(retriever, _staff_first(retriever, hits, terms), terms, q.intent)
     sentences, meaning = _candidates(retriever, hits, terms, q.text, q.expects)
     signals = read_signals(hits, terms, similarity=max((c.score for c in meaning), default=0.0),
                            expects=q.expects, years=_years_asked(q.text),
@@ -341,12 +341,17 @@ def _lines_by_clause(citations: list[Citation] | tuple[Citation, ...], index) ->
     return "\n".join(lines)
 
 
-def _staff_only(retriever, hits: list[Hit]) -> list[Hit]:
-    """Drop passages of anonymous visitors' uploads whenever staff documents answer too: an upload
-    may rank, but never be quoted beside (or against) what the staff put in the knowledge base."""
+def _staff_first(retriever, hits: list[Hit], terms: Terms) -> list[Hit]:
+    """Drop passages of anonymous visitors' uploads when staff documents answer the question as
+    well: an upload may answer what nothing else does, but is never quoted beside (or against)
+    what the staff put in the knowledge base."""
     entries = retriever.index.register.entries
     staff = [h for h in hits if entries[h.chunk.doc_id].trust != "visitor"]
-    return staff or hits
+    if not staff or len(staff) == len(hits):
+        return hits
+    best_all = max(coverage(terms, h.chunk.text) for h in hits[:3]) if terms else 0.0
+    best_staff = max(coverage(terms, h.chunk.text) for h in staff[:3]) if terms else 0.0
+    return staff if best_staff >= 0.8 * best_all else hits
 
 
 def _in_force_first(retriever, hits: list[Hit], terms: Terms, intent: Intent) -> list[Hit]:

@@ -331,3 +331,21 @@ def test_uploads_of_logged_in_users_are_staff_documents(tmp_path):
     library = _poisoned(tmp_path, staff=True)
     assert (library.corpus / "staff-uploads" / "通知.txt").exists()
     assert library.retriever.index.register.entries["staff-uploads/通知.txt"].trust == "staff"
+
+
+def test_an_anonymous_upload_still_answers_what_no_staff_document_does(tmp_path):
+    """Visitors' uploads are dropped from an answer only when staff documents answer as well."""
+    import shutil
+
+    from kb.config import BuildSettings
+    from kb.pipeline import ask, build_index, open_retriever
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(REPO / "corpus", corpus)
+    (corpus / "uploads").mkdir()
+    (corpus / "uploads" / "实践规定.txt").write_text("示例实践规定\n第一条 专业教师每年到企业实践不少于一个月。\n",
+                                                  encoding="utf-8")
+    build_index(corpus, tmp_path / "index", BuildSettings(embedder="hashing"))
+    answer = ask(open_retriever(tmp_path / "index"), "专业教师每年到企业实践多久？", use_llm=False)
+    assert not answer.refused and answer.citations[0].doc_id == "uploads/实践规定.txt"
+    assert "不少于一个月" in answer.text
