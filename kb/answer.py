@@ -336,7 +336,10 @@ def _lines_by_clause(citations: list[Citation] | tuple[Citation, ...], index) ->
         if previous == (c.doc_id, c.path):
             lines[-1] += quote
             continue
-        lines.append(f"{doc_name(index, c.doc_id)}{where(c)}：{quote}")
+        label = where(c)
+        if label and c.quote.startswith(label):  # a heading the quote opens with is not named twice
+            label = ""
+        lines.append(f"{doc_name(index, c.doc_id)}{label}：{quote}")
         previous = (c.doc_id, c.path)
     return "\n".join(lines)
 

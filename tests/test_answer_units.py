@@ -281,3 +281,20 @@ def test_what_changed_between_two_clauses():
 ])
 def test_short_answers_lead_with_the_fact(expects, quote, fact):
     assert lead_fact(expects, quote) == fact
+
+
+def test_a_clause_line_names_its_section_once(sample_retriever):
+    from kb.answer import _lines_by_clause
+    from kb.types import Citation
+
+    doc = "rules/certificate_management_measures.pdf"
+
+    def cite(n, path, quote):
+        return Citation(n, doc, doc, "t", "", path, (2,), 0, len(quote), quote)
+
+    text = _lines_by_clause([cite(1, ("第三章", "第十二条"), "证书有效期为三年。"),
+                             cite(2, ("（一）明确证书性质",), "（一）明确证书性质。证书分为三级。")],
+                            sample_retriever.index)
+    first, second = text.split("\n")
+    assert first.endswith("第十二条：证书有效期为三年。[1]")
+    assert second.endswith("：（一）明确证书性质。证书分为三级。[2]") and second.count("明确证书性质") == 1
