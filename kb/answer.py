@@ -349,12 +349,7 @@ def _staff_first(retriever, hits: list[Hit], terms: Terms) -> list[Hit]:
     well: an upload may answer what nothing else does, but is never quoted beside (or against)
     what the staff put in the knowledge base."""
     entries = retriever.index.register.entries
-    staff = [h for h in hits if entries[h.chunk.doc_id].trust != "visitor"]
-    if not staff or len(staff) == len(hits):
-        return hits
-    best_all = max(coverage(terms, h.chunk.text) for h in hits[:3]) if terms else 0.0
-    best_staff = max(coverage(terms, h.chunk.text) for h in staff[:3]) if terms else 0.0
-    return staff if best_staff >= 0.8 * best_all else hits
+    return _prefer(hits, [h for h in hits if entries[h.chunk.doc_id].trust != "visitor"], terms, 0.8)
 
 
 def _in_force_first(retriever, hits: list[Hit], terms: Terms, intent: Intent) -> list[Hit]:
@@ -364,13 +359,21 @@ def _in_force_first(retriever, hits: list[Hit], terms: Terms, intent: Intent) ->
     answer from quoting the old and the new rule side by side as if both applied. A question about
     change (有什么变化) keeps every version.
     """
+    if intent.change:
+        return hits
     register = retriever.index.register
     wanted = [h for h in hits if version_factor(register, register.entries[h.chunk.doc_id], intent) == 1.0]
-    if intent.change or len(wanted) == len(hits) or not wanted:
+    return _prefer(hits, wanted, terms, 0.5)
+
+
+def _prefer(hits: list[Hit], wanted: list[Hit], terms: Terms, share: float) -> list[Hit]:
+    """`wanted` (a subset of `hits`, in order) when its best of the first three passages covers at
+    least `share` of what the best of all hits covers; every hit otherwise."""
+    if not wanted or len(wanted) == len(hits):
         return hits
     best_all = max(coverage(terms, h.chunk.text) for h in hits[:3]) if terms else 0.0
     best_wanted = max(coverage(terms, h.chunk.text) for h in wanted[:3]) if terms else 0.0
-    return wanted if best_wanted >= 0.5 * best_all else hits
+    return wanted if best_wanted >= share * best_all else hits
 
 
 def _compare(retriever, question: str, intent: Intent, settings: AskSettings) -> Draft:
