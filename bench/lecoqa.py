@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import itertools
 import json
+import pickle
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -46,27 +47,35 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 QA = SHARED / "eval/lecoqa/dev.jsonl"
 DEPTH = 10  # hits scored per question
 CHANNELS = ("words", "chars", "dense", "expand")
-# the values each learned weight may take on the training folds
+# the values each learned setting may take on the training folds
 GRID = {
     "dense_weight": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5),
     "word_weight": (0.0, 0.1, 0.2, 0.3, 0.5),
     "expand_weight": (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5),
+    "expand_min_coverage": (0.0, 0.5, 0.6),
+    "expand_min_strength": (0.0, 0.6, 0.8, 1.0, 1.2),
     "law_weight": (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
     "law_passages": (1, 3, 10),
 }
 # the settings before this bench existed: no expansion, no law-level aggregation
-OLD_DEFAULT = {"dense_weight": 0.1, "word_weight": 0.1, "expand_weight": 0.0, "law_weight": 0.0, "law_passages": 3}
-# variant -> the weights it learns (the others stay at OLD_DEFAULT) and its expansion gate
-# (expand_min_coverage; 0: every question); "default" is SearchSettings() as shipped
+OLD_DEFAULT = {"dense_weight": 0.1, "word_weight": 0.1, "expand_weight": 0.0, "expand_min_coverage": 0.5,
+               "expand_min_strength": 0.0, "law_weight": 0.0, "law_passages": 3}
+FUSION = ("dense_weight", "word_weight")
+EXPAND = ("expand_weight",)
+GATE = ("expand_min_strength",)
+LAW = ("law_weight", "law_passages")
+# variant -> (the settings it learns, the settings it fixes; the rest stay at OLD_DEFAULT);
+# "default" is SearchSettings() as shipped, with each fold's table
 VARIANTS = {
-    "old-default": ((), 0.5),
-    "fusion": (("dense_weight", "word_weight"), 0.5),
-    "expand-ungated": (("expand_weight",), 0.0),
-    "expand": (("expand_weight",), 0.5),
-    "law": (("law_weight", "law_passages"), 0.5),
-    "expand+law": (("expand_weight", "law_weight", "law_passages"), 0.5),
-    "expand+law+fusion": (("dense_weight", "word_weight", "expand_weight", "law_weight", "law_passages"), 0.5),
-    "default": (None, None),
+    "old-default": ((), {}),
+    "fusion": (FUSION, {}),
+    "expand-ungated": (EXPAND, {"expand_min_coverage": 0.0}),
+    "expand": (EXPAND, {}),
+    "expand+gate": (EXPAND + GATE, {}),
+    "law": (LAW, {}),
+    "expand+gate+law": (EXPAND + GATE + LAW, {}),
+    "expand+gate+law+fusion": (FUSION + EXPAND + GATE + LAW, {}),
+    "default": (None, {}),
 }
 
 
@@ -138,13 +147,15 @@ class Corpus:
 @dataclass
 class Features:
     """One question's candidates: each channel's min-max scaled scores over them, their documents, the
-    register's factors, which are gold, and the share of the question's words the table knows."""
+    register's factors, which are gold, the share of the question's words the table knows and the
+    weight of its strongest statute word (the expansion's gates)."""
 
     scaled: dict[str, np.ndarray]
     docs: np.ndarray
     factor: np.ndarray
     gold: np.ndarray
     coverage: float
+    strength: float
 
 
 def features(corpus: Corpus, q: Question, tables: dict[int, TermTranslation]) -> dict[int, Features]:
@@ -168,7 +179,8 @@ def features(corpus: Corpus, q: Question, tables: dict[int, TermTranslation]) ->
         scaled = {c: minmax(np.asarray(ranked[c].scores_of(rows), dtype=np.float64)) if c in ranked
                   else np.zeros(len(rows)) for c in CHANNELS}
         factor = retriever._weigh_by_register(rows, np.ones(len(rows)), q.text, settings)
-        out[key] = Features(scaled, index.chunk_doc[rows], factor, np.isin(rows, list(gold)), table.coverage(words))
+        out[key] = Features(scaled, index.chunk_doc[rows], factor, np.isin(rows, list(gold)), table.coverage(words),
+                            max(terms.values(), default=0.0))
     return out
 
 
@@ -186,19 +198,20 @@ class Pool:
         self.gold = np.concatenate([f.gold for f in feats])
         self.has_gold = np.array([f.gold.any() for f in feats])
         self.coverage = np.array([f.coverage for f in feats])
+        self.strength = np.array([f.strength for f in feats])
         docs = np.concatenate([f.docs for f in feats])
         width = int(docs.max(initial=0)) + 1
         keys, self.group = np.unique(self.seg * width + docs, return_inverse=True)
         self.groups = len(keys)
         self.group_seg = keys // width  # the question of each (question, document) group
 
-    def mrr(self, w: dict[str, float], min_coverage: float) -> float:
+    def mrr(self, w: dict[str, float]) -> float:
         """MRR@10 under these weights, fused as Retriever.search does (fuse, lift by law, register)."""
         lex = 1.0 - w["dense_weight"]
         weights = {"dense": w["dense_weight"], "words": lex * w["word_weight"], "chars": lex * (1 - w["word_weight"])}
         fused = sum(weights[c] * self.scaled[c] for c in weights)
         if w["expand_weight"]:
-            on = (self.coverage >= min_coverage)[self.seg]
+            on = ((self.coverage >= w["expand_min_coverage"]) & (self.strength >= w["expand_min_strength"]))[self.seg]
             fused = fused + w["expand_weight"] * self.scaled["expand"] * on
         if w["law_weight"]:
             fused = fused + w["law_weight"] * self.law_scores(fused, w["law_passages"])
@@ -223,36 +236,36 @@ class Pool:
         return (total / np.where(top > 0, top, 1.0))[self.group]
 
 
-def best_weights(pool: Pool, learned: tuple[str, ...], min_coverage: float, full_grid: int = 400) -> dict:
-    """The weights with the best training MRR@10: every grid point when there are at most `full_grid`
-    of them (ties: the first, i.e. the smaller weights), else coordinate ascent from OLD_DEFAULT
-    (each learned weight in turn over its grid values, until a round changes nothing)."""
-    axes = {k: GRID[k] if k in learned else (OLD_DEFAULT[k],) for k in OLD_DEFAULT}
-    if not axes["law_weight"] or axes["law_weight"] == (0.0,):
-        axes["law_passages"] = (OLD_DEFAULT["law_passages"],)  # no effect without law_weight
-    score_of = lambda w: pool.mrr(w, min_coverage)  # noqa: E731
+def best_weights(pool: Pool, learned: tuple[str, ...], fixed: dict, full_grid: int = 400) -> dict:
+    """The settings with the best training MRR@10: every grid point when there are at most `full_grid`
+    of them (ties: the first, i.e. the smaller values), else coordinate ascent from the fixed start
+    (each learned setting in turn over its grid values, until a round changes nothing)."""
+    start = {**OLD_DEFAULT, **fixed}
+    axes = {k: GRID[k] if k in learned else (start[k],) for k in start}
+    if "law_weight" not in learned:
+        axes["law_passages"] = (start["law_passages"],)  # no effect without law_weight
     if np.prod([len(v) for v in axes.values()]) <= full_grid:
         best, best_score = None, -1.0
         for point in itertools.product(*axes.values()):
             w = dict(zip(axes, point))
             if w["law_weight"] == 0 and w["law_passages"] != axes["law_passages"][0]:
-                continue
-            score = score_of(w)
+                continue  # the same ranking as a point already scored
+            score = pool.mrr(w)
             if score > best_score + 1e-9:
                 best, best_score = w, score
     else:
-        best = dict(OLD_DEFAULT)
-        best_score = score_of(best)
+        best = start
+        best_score = pool.mrr(best)
         for _ in range(4):
             changed = False
             for k in learned:
                 for value in axes[k]:
-                    score = score_of({**best, k: value})
+                    score = pool.mrr({**best, k: value})
                     if score > best_score + 1e-9:
                         best, best_score, changed = {**best, k: value}, score, True
             if not changed:
                 break
-    return {**best, "expand_min_coverage": min_coverage, "train_mrr@10": round(best_score, 4)}
+    return {**best, "train_mrr@10": round(best_score, 4)}
 
 
 # ---------------------------------------------------------------- scoring held-out folds
@@ -290,11 +303,43 @@ def settings_for(weights: dict | None) -> SearchSettings:
     return replace(SearchSettings(top_k=DEPTH), **{k: v for k, v in weights.items() if not k.startswith("train")})
 
 
-def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[str]) -> tuple[dict, dict]:
-    """Every variant's held-out figures and the weights each fold chose; and each fold's table."""
+def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[str],
+        cache: Path | None = None) -> tuple[dict, dict]:
+    """Every variant's held-out figures and the weights each fold chose; and each fold's table.
+
+    `cache`: a file keeping the tables and features between runs over the same index and questions."""
+    grid = any(VARIANTS[name][0] for name in variants)  # only variants that learn settings need features
+    if cache and cache.exists():
+        with open(cache, "rb") as f:
+            outer, pools, fit_s, feature_s = pickle.load(f)
+    else:
+        outer, pools, fit_s, feature_s = _fit_and_featurise(corpus, questions, folds, grid)
+        if cache and grid:
+            with open(cache, "wb") as f:
+                pickle.dump((outer, pools, fit_s, feature_s), f)
+    results = {"table_fit_seconds": round(fit_s, 1), "feature_seconds": round(feature_s, 1), "variants": {}}
+    for name in variants:
+        learned, fixed = VARIANTS[name]
+        if learned is None:
+            chosen = {f: None for f in range(folds)}
+        elif not learned:
+            chosen = {f: {**OLD_DEFAULT, **fixed} for f in range(folds)}
+        else:
+            chosen = {f: best_weights(pools[f], learned, fixed) for f in range(folds)}
+        figures = held_out(corpus, questions, lambda f: settings_for(chosen[f]), lambda f: outer[f])
+        results["variants"][name] = {**figures, "weights_per_fold": chosen}
+        print(f"{name:24s} " + "  ".join(f"{k} {figures[k]}" for k in (
+            "art@1", "art@5", "art@10", "mrr@10", "latency_ms_p50", "latency_ms_p95")), file=sys.stderr)
+    return results, outer
+
+
+def _fit_and_featurise(corpus: Corpus, questions: list[Question], folds: int, grid: bool = True):
+    """Each fold's table, and (with `grid`) the training questions' features for each fold's weight grid."""
     t = time.perf_counter()
     # outer[f]: the table without fold f (scores fold f); inner[f, g]: without folds f and g (grid features)
     outer = {f: corpus.fit([q for q in questions if q.fold != f]) for f in range(folds)}
+    if not grid:
+        return outer, {}, time.perf_counter() - t, 0.0
     inner = {(f, g): corpus.fit([q for q in questions if q.fold not in (f, g)])
              for f in range(folds) for g in range(folds) if f != g}
     fit_s = time.perf_counter() - t
@@ -306,18 +351,7 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
             feats[(q.qid, key)] = feat
     pools = {f: Pool([feats[(q.qid, f)] for q in questions if q.fold != f]) for f in range(folds)}
     feature_s = time.perf_counter() - t
-    results = {"table_fit_seconds": round(fit_s, 1), "feature_seconds": round(feature_s, 1), "variants": {}}
-    for name in variants:
-        learned, gate = VARIANTS[name]
-        if learned is None:
-            chosen = {f: None for f in range(folds)}
-        else:
-            chosen = {f: best_weights(pools[f], learned, gate) for f in range(folds)}
-        figures = held_out(corpus, questions, lambda f: settings_for(chosen[f]), lambda f: outer[f])
-        results["variants"][name] = {**figures, "weights_per_fold": chosen}
-        print(f"{name:18s} " + "  ".join(f"{k} {figures[k]}" for k in (
-            "art@1", "art@5", "art@10", "mrr@10", "latency_ms_p50", "latency_ms_p95")), file=sys.stderr)
-    return results, outer
+    return outer, pools, fit_s, feature_s
 
 
 def main() -> int:
@@ -328,6 +362,7 @@ def main() -> int:
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of: " + ", ".join(VARIANTS))
     ap.add_argument("--limit", type=int, default=0, help="only the first N questions (a quick look)")
     ap.add_argument("--fit-table", help="write the table fitted on every question here")
+    ap.add_argument("--cache", help="keep the fitted tables and features in this file between runs")
     args = ap.parse_args()
     qa = Path(args.qa)
     if not qa.exists():
@@ -350,7 +385,7 @@ def main() -> int:
            "index_load_seconds": round(time.perf_counter() - t, 1),
            "questions": len(questions), "folds": args.folds,
            "questions_without_gold_in_index": sum(not corpus.gold_rows(q) for q in questions)}
-    results, _ = run(corpus, questions, args.folds, variants)
+    results, _ = run(corpus, questions, args.folds, variants, Path(args.cache) if args.cache else None)
     out.update(results)
     if args.fit_table:
         table = corpus.fit(questions)

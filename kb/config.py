@@ -120,10 +120,13 @@ class SearchSettings:
     # the learned lay-to-statute term translation (kb/expand.py): weight of the expanded query's BM25
     # channel in weighted fusion (0: off; the other channels' weights sum to 1), how many statute
     # words each question word adds, and the share of a question's words the table must know for it
-    # to expand at all (lay legal questions; a policy notice's wording is mostly unknown to it)
+    # to expand at all (lay legal questions; a policy notice's wording is mostly unknown to it), and
+    # the weight its strongest statute word must reach (a notice's words the table knows lead only to
+    # weak, generic ones: 合同, 民法典)
     expand_weight: float = 0.0
     expand_per_word: int = 8
     expand_min_coverage: float = 0.5
+    expand_min_strength: float = 0.0
     # law-level aggregation: each passage gains law_weight times its document's score (the sum of its
     # law_passages best fused scores, over the best document's), so a question that names its domain
     # (离婚, 工伤) lifts every article of that law
@@ -141,6 +144,8 @@ class SearchSettings:
         for name in ("expand_weight", "law_weight"):
             if not 0.0 <= getattr(self, name) <= 10.0:
                 raise ConfigError(f"{name} must be between 0 and 10, got {getattr(self, name)}")
+        if self.expand_min_strength < 0:
+            raise ConfigError(f"expand_min_strength must be at least 0, got {self.expand_min_strength}")
         if not 0.0 <= self.expand_min_coverage <= 1.0:
             raise ConfigError(f"expand_min_coverage must be between 0 and 1, got {self.expand_min_coverage}")
         if self.law_passages < 1:

@@ -197,10 +197,11 @@ class Retriever:
     def expansion(self, query: str, settings: SearchSettings) -> dict[str, tuple[str, dict[str, float]]]:
         """The "expand" channel's weighted statute words for a question (SearchPlan.weighted), or none.
 
-        "离婚后孩子归谁" reaches 抚养 and 子女, which it never says. Only a question at least
-        `expand_min_coverage` of whose words the table knows is expanded: the table was learned from
-        lay legal questions, and a policy notice's wording that it half knows (企业, 职工) would be
-        pulled towards labour-law clauses.
+        "离婚后孩子归谁" reaches 抚养 and 子女, which it never says. The table was learned from lay
+        legal questions, and a policy notice's wording that it half knows (企业, 职工) would be pulled
+        towards labour-law clauses; so only a question at least `expand_min_coverage` of whose words
+        the table knows, and whose strongest statute word weighs `expand_min_strength` or more (a
+        notice's words lead only to weak, generic ones: 合同, 民法典), is expanded.
         """
         if settings.expand_weight <= 0:
             return {}
@@ -208,7 +209,9 @@ class Retriever:
         if self.translation.coverage(words) < settings.expand_min_coverage:
             return {}
         terms = self.translation.expand(words, settings.expand_per_word)
-        return {"expand": ("words", terms)} if terms else {}
+        if not terms or max(terms.values()) < settings.expand_min_strength:
+            return {}
+        return {"expand": ("words", terms)}
 
     def _fuse(self, candidates, ranked: dict[str, Ranked], settings: SearchSettings) -> np.ndarray:
         lex_w = 1.0 - settings.dense_weight
