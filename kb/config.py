@@ -123,10 +123,12 @@ class SearchSettings:
     # to expand at all (lay legal questions; a policy notice's wording is mostly unknown to it), and
     # the weight its strongest statute word must reach (a notice's words the table knows lead only to
     # weak, generic ones: 合同, 民法典)
-    expand_weight: float = 0.0
+    # (weight chosen by 5-fold cross-validation on LeCoQA dev, bench/lecoqa.py; the strength gate by
+    # ncp dev, whose MRR@10 the ungated expansion lowers)
+    expand_weight: float = 0.5
     expand_per_word: int = 8
     expand_min_coverage: float = 0.5
-    expand_min_strength: float = 0.0
+    expand_min_strength: float = 1.0
     # law-level aggregation: each passage gains law_weight times its document's score (the sum of its
     # law_passages best fused scores, over the best document's), so a question that names its domain
     # (离婚, 工伤) lifts every article of that law

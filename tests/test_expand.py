@@ -101,7 +101,8 @@ def test_the_shipped_table_knows_lay_legal_words_and_holds_no_questions():
 
 
 @pytest.mark.parametrize("field, value", [("expand_weight", 10.5), ("expand_weight", -0.1), ("law_weight", -1.0),
-                                          ("expand_per_word", 0), ("expand_min_coverage", 1.5)])
+                                          ("expand_per_word", 0), ("expand_min_coverage", 1.5),
+                                          ("expand_min_strength", -0.5), ("law_passages", 0)])
 def test_expand_settings_are_checked(field, value):
     with pytest.raises(ConfigError, match=field):
         SearchSettings(**{field: value})
@@ -110,7 +111,7 @@ def test_expand_settings_are_checked(field, value):
 # ---------------------------------------------------------------- in a real search
 
 # only lexical channels and no learned ones, so that each test turns on only what it checks
-PLAIN = SearchSettings(top_k=3, dense_weight=0.0, expand_weight=0.0, law_weight=0.0)
+PLAIN = SearchSettings(top_k=3, dense_weight=0.0, expand_weight=0.0, expand_min_strength=0.0, law_weight=0.0)
 
 LAW = """中华人民共和国示例婚姻法
 
@@ -161,6 +162,9 @@ def test_a_question_the_table_barely_knows_is_not_expanded(law_retriever):
         "expand": ("words", {"抚养费": 1.0 / 3, "子女": 0.5 / 3})}
     assert retriever.expansion(question, replace(on, expand_min_coverage=0.5)) == {}
     assert retriever.expansion(question, PLAIN) == {}  # weight 0: off
+    # nor one whose strongest statute word is weak: 抚养费 weighs 1/3 here
+    assert retriever.expansion(question, replace(on, expand_min_coverage=0.3, expand_min_strength=0.34)) == {}
+    assert retriever.expansion(question, replace(on, expand_min_coverage=0.3, expand_min_strength=0.33))
     hits = retriever.search(question, replace(on, expand_min_coverage=0.5))
     assert all("expand" not in h.retrievers for h in hits)
 
