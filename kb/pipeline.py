@@ -17,7 +17,7 @@ from kb.embed import get_embedder
 from kb.errors import BadIndexError, ConfigError, DamagedIndexError, IngestError
 from kb.index import (MANIFEST, IndexContents, IndexWriter, Segment, build_lock, check_embedder, damaged, load_index,
                       read_contents, read_manifest, remove_leftovers, sha256_of)
-from kb.ingest import SYMLINK_LOOP, find_files, read_file, resolved
+from kb.ingest import LOADERS, SYMLINK_LOOP, find_files, read_file, resolved
 from kb.metadata import extract_metadata
 from kb.register import SIDECAR, Register, apply_overrides, read_sidecar
 from kb.retrieve import Retriever
@@ -229,7 +229,7 @@ def _gather(corpus: Path, index_dir: Path, settings: BuildSettings, previous: _P
     inside = index_dir.resolve()
     files = [f for f in find_files(corpus) if inside not in (resolved(f) or f).parents]
     if not files:
-        raise IngestError(str(corpus), "no supported files (.pdf .docx .html .txt .md .jsonl) found")
+        raise IngestError(str(corpus), f"no supported files ({' '.join(LOADERS)}) found")
     parts = _Parts()
     seen: set[str] = set()
     for i, path in enumerate(files):
