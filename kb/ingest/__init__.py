@@ -17,10 +17,9 @@ from kb.errors import IngestError
 from kb.ingest.clean import garbled_share
 from kb.ingest.limits import (DEFAULT_MAX_BYTES, MAX_DOCX_EXPANDED, MAX_DOCX_PARAGRAPHS, MAX_DOCX_XML, MAX_OCR_PAGES,
                               MAX_PAGES, SYMLINK_LOOP, OcrBudget, ocr_budget)
-from kb.ingest.markdown import FRONT_MATTER_FIELDS
 from kb.types import Document, Failure
 
-__all__ = ["DEFAULT_MAX_BYTES", "FRONT_MATTER_FIELDS", "LOADERS", "MAX_DOCX_EXPANDED", "MAX_DOCX_PARAGRAPHS",
+__all__ = ["DEFAULT_MAX_BYTES", "LOADERS", "MAX_DOCX_EXPANDED", "MAX_DOCX_PARAGRAPHS",
            "MAX_DOCX_XML", "MAX_OCR_PAGES", "MAX_PAGES", "SUPPORTED_SUFFIXES", "SYMLINK_LOOP", "UPLOAD_SUFFIXES",
            "OcrBudget", "find_files", "garbled_share", "loader_for", "ocr_budget", "read_file", "resolved"]
 
@@ -29,7 +28,7 @@ log = logging.getLogger(__name__)
 Loader = Callable[..., tuple[list[Document], list[Failure]]]
 
 # suffix -> "module:function"; a format is its module plus one line here, imported when a file of it
-# is first read (so that asking for the suffixes costs no parser import)
+# is first read (the app and the CLI read the suffixes without importing any format)
 LOADERS: dict[str, str] = {
     ".pdf": "kb.ingest.pdf:load",
     ".docx": "kb.ingest.docx:load",
