@@ -238,6 +238,19 @@ def test_every_suffix_list_is_the_registry(tmp_path: Path) -> None:
     assert caught.value.reason == f"no supported files ({' '.join(LOADERS)}) found"
 
 
+def test_a_format_is_one_registry_line_for_finding_reading_and_indexing(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(LOADERS, ".note", "kb.ingest.text:load")  # a format under a new suffix
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.note").write_text("第一条 证书有效期为三年。", encoding="utf-8")
+    (corpus / "b.rst").write_text("第一条 未注册的格式。", encoding="utf-8")
+    assert find_files(corpus) == [corpus / "a.note"]
+    assert reason_of(corpus / "b.rst") == "unsupported file type '.rst'"
+    report = build(corpus)
+    assert (report.documents, report.failures) == (1, [])
+    assert indexed_ids(corpus) == ["a.note"]
+
+
 def build(corpus: Path, **kwargs):
     """The pipeline's own loop over a corpus (kb.pipeline.build_index), hashing embedder, index beside it."""
     return build_index(corpus, corpus.parent / f"{corpus.name}-index", BuildSettings(embedder="hashing"), **kwargs)

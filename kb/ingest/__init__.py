@@ -72,7 +72,7 @@ def find_files(corpus: Path) -> list[Path]:
         dirnames[:] = [d for d in dirnames if not _is_hidden(d)]
         for name in filenames:
             path = Path(dirpath) / name
-            if _is_hidden(name) or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            if _is_hidden(name) or path.suffix.lower() not in LOADERS:
                 continue
             real = resolved(path)
             # a symlink loop is kept, for reading it to report it; links out of the corpus are not
@@ -119,7 +119,7 @@ def _load(
 ) -> tuple[list[Document], list[Failure]]:
     source = _source(path, root)
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    if suffix not in LOADERS:
         raise IngestError(source, f"unsupported file type {suffix or '(none)'!r}")
     if resolved(path) is None:
         raise IngestError(source, SYMLINK_LOOP)
