@@ -229,12 +229,22 @@ def test_find_files_skips_hidden_lock_unsupported_and_outside_links(tmp_path: Pa
     assert SUPPORTED_SUFFIXES >= {".pdf", ".docx", ".html", ".htm", ".txt", ".md", ".jsonl"}
 
 
+def build(corpus: Path, **kwargs):
+    """The pipeline's own loop over a corpus (kb.pipeline.build_index), hashing embedder, index beside it."""
+    return build_index(corpus, corpus.parent / f"{corpus.name}-index", BuildSettings(embedder="hashing"), **kwargs)
+
+
+def indexed_ids(corpus: Path) -> list[str]:
+    return open_retriever(corpus.parent / f"{corpus.name}-index").index.doc_order
+
+
 def test_every_suffix_list_is_the_registry(tmp_path: Path) -> None:
     """The pipeline's "no supported files" message and the upload button read LOADERS, not a copy."""
     assert set(UPLOAD_SUFFIXES) == set(LOADERS) - {".jsonl"}
-    (tmp_path / "notes.xlsx").write_bytes(b"PK")
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "notes.xlsx").write_bytes(b"PK")
     with pytest.raises(IngestError) as caught:
-        build_index(tmp_path, tmp_path.parent / f"{tmp_path.name}-index", BuildSettings(embedder="hashing"))
+        build(tmp_path / "corpus")
     assert caught.value.reason == f"no supported files ({' '.join(LOADERS)}) found"
 
 
@@ -249,15 +259,6 @@ def test_a_format_is_one_registry_line_for_finding_reading_and_indexing(tmp_path
     report = build(corpus)
     assert (report.documents, report.failures) == (1, [])
     assert indexed_ids(corpus) == ["a.note"]
-
-
-def build(corpus: Path, **kwargs):
-    """The pipeline's own loop over a corpus (kb.pipeline.build_index), hashing embedder, index beside it."""
-    return build_index(corpus, corpus.parent / f"{corpus.name}-index", BuildSettings(embedder="hashing"), **kwargs)
-
-
-def indexed_ids(corpus: Path) -> list[str]:
-    return open_retriever(corpus.parent / f"{corpus.name}-index").index.doc_order
 
 
 def test_the_corpus_loop_goes_on_after_a_bad_file(tmp_path: Path) -> None:
@@ -287,12 +288,13 @@ def test_the_corpus_loop_reports_doc_ids_seen_twice_across_files(tmp_path: Path)
 
 @pytest.mark.parametrize("name", ["with space.txt", "中文 文件名.txt", "it's \"quoted\".txt", "-rf.txt", "--help.md"])
 def test_hostile_file_names(tmp_path: Path, name: str) -> None:
-    (tmp_path / "sub").mkdir()
-    path = tmp_path / "sub" / name
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    path = corpus / "sub" / name
     path.write_text("正文内容。", encoding="utf-8")
-    report = build(tmp_path)
+    report = build(corpus)
     assert (report.documents, report.failures) == (1, [])
-    [record] = open_retriever(tmp_path.parent / f"{tmp_path.name}-index").index.contents.records
+    [record] = open_retriever(tmp_path / "corpus-index").index.contents.records
     assert (record.doc_id, record.source) == (f"sub/{name}", f"sub/{name}")
     assert load_one(path).text == "正文内容。"
 
