@@ -21,7 +21,7 @@ ARTICLE_2 = "第二条　本办法适用于本市行政区域内的各类职业�
 ARTICLE_3 = "第三条　市教育行政部门负责全市职业教育工作的统筹规划、综合协调和宏观管理。"
 
 
-def load_file(path: Path, root: Path, **kwargs) -> list[Document]:
+def documents_of(path: Path, root: Path, **kwargs) -> list[Document]:
     """The documents of a file that has no part to skip (every format but JSONL)."""
     docs, skipped = read_file(path, root, **kwargs)
     assert skipped == []
@@ -29,7 +29,7 @@ def load_file(path: Path, root: Path, **kwargs) -> list[Document]:
 
 
 def load_one(path: Path, **kwargs) -> Document:
-    docs = load_file(path, path.parent, **kwargs)
+    docs = documents_of(path, path.parent, **kwargs)
     assert len(docs) == 1
     return docs[0]
 
@@ -434,7 +434,7 @@ def test_real_pdf_loads_readable_text_or_is_rejected(name: str) -> None:
     expected = EXPECTED.get(name)
     if name in FONT_DEPENDENT:
         try:
-            [doc] = load_file(path, SHARED_PDFS)
+            [doc] = documents_of(path, SHARED_PDFS)
         except IngestError as e:
             assert e.reason.startswith("garbled text layer"), e.reason
         else:
@@ -442,11 +442,11 @@ def test_real_pdf_loads_readable_text_or_is_rejected(name: str) -> None:
         return
     if isinstance(expected, str):
         with pytest.raises(IngestError) as caught:
-            load_file(path, SHARED_PDFS)
+            documents_of(path, SHARED_PDFS)
         assert caught.value.path == name
         assert caught.value.reason.startswith(expected)
         return
-    [doc] = load_file(path, SHARED_PDFS)
+    [doc] = documents_of(path, SHARED_PDFS)
     assert doc.doc_id == name and doc.format == "pdf"
     assert doc.pages[0].start == 0 and doc.pages[-1].end == len(doc.text)
     for words in expected or []:
@@ -474,7 +474,7 @@ def test_txt_saved_from_pdf_is_unwrapped(tmp_path):
     ]
     path = tmp_path / "paper.txt"
     path.write_text("\n\n".join(body) + "\n", encoding="utf-8")
-    doc = load_file(path, tmp_path)[0]
+    doc = documents_of(path, tmp_path)[0]
     assert doc.text.split("\n") == [
         "职业技能等级证书制度试点",
         "一、试点情况",
@@ -489,7 +489,7 @@ def test_txt_with_real_paragraphs_is_left_alone(tmp_path):
     text = "第一条 为了规范管理，制定本办法。\n第二条 本办法适用于本市。\n" * 5
     path = tmp_path / "law.txt"
     path.write_text(text, encoding="utf-8")
-    assert load_file(path, tmp_path)[0].text == text.strip()
+    assert documents_of(path, tmp_path)[0].text == text.strip()
 
 
 def test_web_page_saved_as_txt_is_read_as_html(tmp_path):
@@ -497,7 +497,7 @@ def test_web_page_saved_as_txt_is_read_as_html(tmp_path):
     path.write_text("<!DOCTYPE html><html><head><title>站点</title></head><body><script>alert(1)</script>"
                     "<h1>某某办法</h1><p>第一条 为了规范管理，制定本办法。</p><p>第二条 本办法适用于本市。</p>"
                     "</body></html>", encoding="utf-8")
-    doc = load_file(path, tmp_path)[0]
+    doc = documents_of(path, tmp_path)[0]
     assert doc.format == "txt"
     assert doc.text == "某某办法\n第一条 为了规范管理，制定本办法。\n第二条 本办法适用于本市。"
     assert doc.title_hint == "某某办法"
@@ -507,7 +507,7 @@ def test_html_inside_markdown_and_text_is_stripped(tmp_path):
     md = tmp_path / "a.md"
     md.write_text('# 标题\n\n<div class="x">第一条 为了规范管理，<b>制定</b>本办法。</div>\n'
                   "<script>evil()</script>\n<style>p{}</style>\n第二条 A&amp;B 条件为 x < 3 时适用。\n", encoding="utf-8")
-    text = load_file(md, tmp_path)[0].text
+    text = documents_of(md, tmp_path)[0].text
     assert "evil" not in text and "<" not in text.replace("x < 3", "") and "p{}" not in text
     assert "第一条 为了规范管理，制定本办法。" in text
     assert "第二条 A&B 条件为 x < 3 时适用。" in text
@@ -516,16 +516,16 @@ def test_html_inside_markdown_and_text_is_stripped(tmp_path):
 def test_markdown_front_matter_is_not_text(tmp_path):
     page = tmp_path / "page.md"
     page.write_text('---\ntitle: "职业技能培训办法"\nweight: 3\n---\n\n第一条 为了规范培训，制定本办法。\n', encoding="utf-8")
-    doc = load_file(page, tmp_path)[0]
+    doc = documents_of(page, tmp_path)[0]
     assert doc.text == "第一条 为了规范培训，制定本办法。"
     assert doc.title_hint == "职业技能培训办法"
     only = tmp_path / "_index.md"
     only.write_text("---\nbookCollapseSection: true\n---\n", encoding="utf-8")
     with pytest.raises(IngestError, match="no text"):
-        load_file(only, tmp_path)
+        documents_of(only, tmp_path)
 
 
 def test_utf8_cut_inside_its_last_character_loads(tmp_path):
     path = tmp_path / "cut.txt"
     path.write_bytes("第一条 为了规范职业技能等级证书管理，制定本办法。".encode("utf-8")[:-2])
-    assert load_file(path, tmp_path)[0].text == "第一条 为了规范职业技能等级证书管理，制定本办法"
+    assert documents_of(path, tmp_path)[0].text == "第一条 为了规范职业技能等级证书管理，制定本办法"
