@@ -114,7 +114,7 @@ def _title_from_text(text: str) -> str:
     for i, unit in enumerate(units[:8]):
         if len(unit) <= 120 and _title_like(unit):
             return _with_issuers(units, i, _clean_display(_join_wrapped(units, i)))
-    return _headline(units[0]) if units else ""
+    return _headline(units[0], cap=60) if units else ""
 
 
 # What opens a scraped news item before its first real words: a time stamp, 正文：, a source line,
