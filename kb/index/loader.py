@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -28,11 +29,17 @@ class IndexContents:
     embedder: EmbedderInfo
     records: list[DocRecord]
     chunks: list[Chunk]
-    vectors: np.ndarray
+    read_vectors: Callable[[], np.ndarray] = field(repr=False)
     sources: dict[str, SourceEntry] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     # metadata set by hand in the corpus's metadata.csv, by document id; applied when loading
     overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @cached_property
+    def vectors(self) -> np.ndarray:
+        """The live vectors in row order, gathered from the segments when first used: a store that
+        holds them elsewhere (Milvus) never copies them into this process."""
+        return self.read_vectors()
 
 
 @dataclass
@@ -109,9 +116,9 @@ def read_layout(folder: Path, manifest: Manifest) -> tuple[IndexContents, Layout
     except KeyError as e:
         raise BadIndexError(f"index at {folder} is damaged (no {e} where the manifest says); rebuild with --rebuild") from e
     row_ids = np.concatenate(row_ids) if row_ids else np.zeros(0, dtype=np.int64)
-    vectors = _gather_vectors(segments, logical, len(chunks), dim)
     contents = IndexContents(
-        settings=manifest.settings, embedder=manifest.embedder, records=records, chunks=chunks, vectors=vectors,
+        settings=manifest.settings, embedder=manifest.embedder, records=records, chunks=chunks,
+        read_vectors=partial(_gather_vectors, segments, logical, len(chunks), dim),
         sources=manifest.sources, failures=list(manifest.failures), overrides=manifest.metadata_overrides)
     return contents, Layout(segments, logical, row_ids.astype(np.int64), manifest.next_row)
 
