@@ -81,6 +81,24 @@ def line_span(text: str, offset: int) -> Span:
     return strip_span(text, start, len(text) if end < 0 else end)
 
 
+_ITEM_OPENING = re.compile(rf"[（(](?:{_CN}|\d{{1,2}})[）)]|{_CN}[、是]|\d{{1,2}}[.．、](?!\d)")
+
+
+def with_items(text: str, span: Span, limit: int = 600) -> Span:
+    """A lead-in ending in a colon (「…应当符合下列基本条件：」) with the enumerated items after it,
+    while they fit in `limit` characters: the lead-in alone says only that there is a list."""
+    start, end = span
+    if not text[start:end].rstrip().endswith(("：", ":")):
+        return span
+    after = end
+    for a, b in sentence_spans(text[after:]):
+        a, b = a + after, b + after
+        if text[end:a].strip() or not _ITEM_OPENING.match(text, a) or b - start > limit:
+            break
+        end = b
+    return start, end
+
+
 def clause_span(text: str, span: Span, limit: int = 160) -> Span:
     """The quote for a sentence: its whole paragraph when that is short, else the sentence."""
     start, end = line_span(text, span[0])

@@ -197,7 +197,8 @@ def date_answer(index, question: Question) -> tuple[str, list[Citation]]:
 
 
 _COUNT_ASKED = re.compile(r"(?:一共|共有|总共|共计|总计|共)(?:有)?(?:多少|几)条")
-_AUTHOR_ASKED = re.compile(r"作者|谁写|哪位写|谁撰写")
+# who wrote it, not what the author says (「作者给了什么建议」 asks for the suggestions)
+_AUTHOR_ASKED = re.compile(r"作者(?:是|叫|为|来自|单位|哪)|谁写|哪位写|谁撰写|(?:哪个|哪所|什么)(?:学校|单位|学院|机构)的?(?:老师|人)?写")
 
 
 def count_answer(index, question: Question) -> tuple[str, list[Citation]]:

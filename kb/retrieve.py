@@ -138,6 +138,17 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.places = index.register.places()
+        self._last_query: tuple[str, np.ndarray | None] = ("", None)
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The question's embedding; the last one is kept, so that the answer stage reuses the
+        vector retrieval computed instead of embedding the question again."""
+        last = self._last_query  # one read: another thread may replace it meanwhile
+        if last[0] == text and last[1] is not None:
+            return last[1]
+        vector = self.embedder.embed_query(text)
+        self._last_query = (text, vector)
+        return vector
 
     def search(self, question: str, settings: SearchSettings = SearchSettings()) -> list[Hit]:
         """The top_k chunks for a question, best first."""
@@ -164,7 +175,7 @@ class Retriever:
         """Each channel's best rows from the store; with fusion "rrf" a store may fuse them itself
         and return one ranking, "hybrid"."""
         plan = SearchPlan({name: analyzer(query) for name, analyzer in QUERY_ANALYZERS.items()},
-                          self.embedder.embed_query(query), settings.candidates, allowed,
+                          self.query_vector(query), settings.candidates, allowed,
                           rrf_k=settings.rrf_k if settings.fusion == "rrf" else None)
         return self.index.store.search(plan)
 
