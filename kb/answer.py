@@ -197,8 +197,13 @@ def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
     signals = read_signals(hits, terms, similarity=max((c.score for c in meaning), default=0.0),
                            expects=q.expects, dates=_dates(index, top), unseen=_unseen(retriever, terms),
                            top_idf=_top_idf(retriever), best_sentence=best_sentence,
-                           names=_named(retriever, q, top), sources=sources)
+                           names=_named(retriever, q, top), sources=sources,
+                           best_text=_text(max(sentences, key=lambda c: c.score)) if sentences else "")
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
+
+
+def _text(s: _Sentence) -> str:
+    return s.hit.chunk.text[s.start:s.end]
 
 
 def _named(retriever, q: Question, top: list[Hit]) -> Named:
@@ -287,6 +292,11 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
     chosen = _choose(sentences, settings)
     if q.kind in ("when", "how_many"):  # the fact leads: the best sentence first, not the first read
         chosen.sort(key=lambda c: -c.score)
+        wanted = EXPECTED.get(q.expects)
+        if wanted is not None and chosen:
+            # a short factual answer: beside the best sentence, only those holding a date or figure too
+            # (「证书有效期是多久？」 is answered by 有效期为三年, not by the clause listing what a certificate shows)
+            chosen = chosen[:1] + [c for c in chosen[1:] if wanted.search(c.hit.chunk.text[c.start:c.end])]
     citations = _clause_citations(chosen)
     if not citations:
         return "", []
@@ -316,7 +326,7 @@ def _candidates(retriever, hits: list[Hit], terms: Terms, question: str,
     """
     candidates = []
     best_sentence = 0.0
-    expected = EXPECTED.get(expects) if expects in ("date", "number") else None
+    expected = EXPECTED.get(expects) if expects in ("date", "number", "money") else None
     for rank, hit in enumerate(hits):
         for start, end in sentence_spans(hit.chunk.text):
             sentence = hit.chunk.text[start:end]

@@ -22,7 +22,8 @@ _DATE = re.compile(r"(?:19|20)\d{2}\s*年|\d{1,2}\s*月|[一二三四五六七�
 _NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万两半]+\s*(?:个|名|人|元|万|亿|年|月|日|天|次|项|类|种|所|%|分之|倍|级|学时|小时|周|岁|门)")
 _ARTICLE = re.compile(r"第[一二三四五六七八九十百千零〇\d]+条")
 _DOCUMENT = re.compile(r"《[^《》]{2,80}》|〔\d{4}〕\d+号|第\d+号")
-EXPECTED = {"date": _DATE, "number": _NUMBER, "article": _ARTICLE, "document": _DOCUMENT}
+_MONEY = re.compile(r"[\d.]+\s*(?:多)?(?:万|亿|千)?元|[一二三四五六七八九十百千万两]+(?:多)?元")
+EXPECTED = {"date": _DATE, "number": _NUMBER, "article": _ARTICLE, "document": _DOCUMENT, "money": _MONEY}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Signals:
     name_absent: float  # 1 when the question names a document (law title, 文号) the index does not hold
     place_absent: float  # 1 when it names a place that neither the top passages nor their documents name
     number_absent: float  # 1 when it names a figure (16岁, 六部门, 第800号) no top passage holds
+    rare_seen: float  # rare_absent among the terms some indexed passage holds (not a word never indexed)
+    expected_in_best: float  # the answer type wanted is in the sentence that would lead the answer
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
@@ -78,13 +81,14 @@ class Named:
 def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: str, years: tuple[str, ...] = (),
                  dates: tuple[str, ...] = (), named: bool = False, unseen: frozenset[str] = frozenset(),
                  top_idf: float = 0.0, best_sentence: float = 0.0, names: Named | None = None,
-                 sources: tuple[str, ...] = ()) -> Signals:
+                 sources: tuple[str, ...] = (), best_text: str = "") -> Signals:
     """The signals of one question over its ranked passages.
 
     `similarity` is the best sentence cosine, `years` the years the question names, `dates` the
     ISO dates of the passages' documents, `named` whether it names an indexed document, `unseen`
     the terms that occur in no indexed passage, `top_idf` the IDF of such a term, `best_sentence`
-    the best term coverage of one sentence, `names` what else the question names (its years and
+    the best term coverage of one sentence, `best_text` the sentence that would lead the answer,
+    `names` what else the question names (its years and
     named flag take over from `years` and `named`), `sources` the titles and issuers of the top
     passages' documents (a place or figure they name counts as held).
     """
@@ -94,11 +98,13 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
     if not hits:
         return Signals(0, 0, 0, 1, unknown, float(bool(names.years)), 0, 0, 0, 0, float(bool(expects)),
                        float(names.document), 1 / (1 + len(terms)), 1.0 if terms else 0.0, 0.0,
-                       float(names.absent_document), float(bool(names.places)), float(bool(names.numbers)))
+                       float(names.absent_document), float(bool(names.places)), float(bool(names.numbers)),
+                       1.0 if terms else 0.0, 0.0)
     top = [h.chunk.text for h in hits[:3]]
     first_doc = " ".join(h.chunk.text for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id)
     joined = normalize(" ".join(top))
     absent = [w for t, w in terms.items() if t not in joined]
+    absent_seen = [w for t, w in terms.items() if t not in joined and t not in unseen]
     around = normalize(" ".join([*top, *sources]))
     scores = [h.score for h in hits[:2]]
     margin = (scores[0] - scores[1]) / scores[0] if len(scores) == 2 and scores[0] > 0 else 1.0
@@ -126,6 +132,8 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         name_absent=float(names.absent_document),
         place_absent=float(any(normalize(p) not in around for p in names.places)),
         number_absent=float(any(n not in figures for n in names.numbers)),
+        rare_seen=min(1.0, max(absent_seen, default=0.0) / top_idf) if top_idf > 0 else 0.0,
+        expected_in_best=float(bool(pattern) and bool(best_text) and bool(pattern.search(best_text))),
     )
 
 

@@ -122,9 +122,15 @@ def list_topic(question: str) -> str:
     return best if at[best] >= 0 else ""
 
 
+# 「补贴是多少」, 「多少钱」: an amount of money, not any figure
+_MONEY_ASKED = re.compile(r"多少钱|多少元|几元|(?:费|补贴|补助|奖励|奖金|津贴|薪资|工资|薪酬|经费|资金|报酬)[^，。？?]{0,6}?多少")
+
+
 def expected(kind: str, question: str) -> str:
     if "第几条" in question or "哪一条" in question or "哪条" in question:
         return "article"
+    if kind == "how_many" and _MONEY_ASKED.search(question):
+        return "money"
     return _EXPECTS.get(kind, "")
 
 
