@@ -15,13 +15,14 @@ from kb.config import AskSettings, SearchFilters
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
-                      doc_name, document_overview, list_answer, source_name, version_answer, version_notes, where)
+                      doc_name, document_overview, list_answer, source_name, topic_section, version_answer,
+                      version_notes, where)
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
 from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
 from kb.question import Question, name_key, places_named, question_core, understand, unheld_document
 from kb.retrieve import version_factor
-from kb.tokenize import word_tokens
+from kb.tokenize import normalize, word_tokens
 from kb.types import Answer, Citation, Hit
 
 # Words every question has; they say nothing about what it asks ("……是什么", "有哪些规定").
@@ -33,6 +34,10 @@ _QUESTION_WORDS = frozenset(
      "哪一年", "一年", "来说", "一般", "不同", "区别", "变化", "文章", "论文", "方案是", "版本", "这块", "那块", "这一块",
      "那一块", "那版", "这版"])
 _EMBEDDED = 8  # sentences embedded per question, the best covered first: embedding is most of the time
+# weight of the terms the passage's document title does not hold: 「成都推出的减税抗疫贷最多贷多少？」 is
+# answered by the sentence on 最高可贷, not by the ones repeating 成都 and 减税抗疫贷 (chosen on the fit halves)
+_FOCUS = 0.75
+_MEANING = 0.5  # weight of a sentence's similarity to the question against its term coverage
 
 
 def question_terms(question: str) -> frozenset[str]:
@@ -219,7 +224,9 @@ def _named(retriever, q: Question, top: list[Hit]) -> Named:
 
 def _years_asked(text: str) -> tuple[str, ...]:
     """Years a question asks about, not those it sets the time by: 「2020年时…」 wants the rule then."""
-    return tuple(m.group(1) for m in re.finditer(r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时))", text))
+    # nor the year of a full date (2020年1月25日): a notice dates its events by month and day
+    return tuple(m.group(1) for m in re.finditer(
+        r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时|\d{1,2}\s*月\s*\d{1,2}\s*日))", text))
 
 
 def _unseen(retriever, terms: Terms) -> frozenset[str]:
@@ -242,6 +249,10 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
         return _done(missing, q, hits, terms)
     for by_name in (article_answer, count_answer, author_answer, date_answer):
         text, citations = by_name(index, q) if q.doc_ids and not q.versions else ("", [])
+        if citations:
+            return _done(_answer(asked, text, citations, index, q), q, hits, terms)
+    if q.kind == "list" and q.doc_ids and not q.versions and topic_section(index, q, terms):
+        text, citations = list_answer(index, q, hits, terms)
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     if q.versions and len(q.versions) > 1:
@@ -326,6 +337,7 @@ def _candidates(retriever, hits: list[Hit], terms: Terms, question: str,
     """
     candidates = []
     best_sentence = 0.0
+    focus = {h.chunk.doc_id: {t: w for t, w in terms.items() if t not in normalize(h.title)} for h in hits}
     expected = EXPECTED.get(expects) if expects in ("date", "number", "money") else None
     for rank, hit in enumerate(hits):
         for start, end in sentence_spans(hit.chunk.text):
@@ -340,6 +352,9 @@ def _candidates(retriever, hits: list[Hit], terms: Terms, question: str,
                 # a text that opens with its own title (news, notices): the title's words are not the
                 # answer, what the sentence adds to them is
                 score = max(coverage(terms, sentence[lead:]), 0.5 * score)
+            if focus.get(hit.chunk.doc_id):
+                # the words the document's title already holds say which document, not which sentence
+                score = (1 - _FOCUS) * score + _FOCUS * coverage(focus[hit.chunk.doc_id], sentence)
             if expected is not None:
                 # 「哪年发布的？」: the sentence holding a date answers, although it may repeat no word
                 score = 0.7 * score + (0.3 if expected.search(sentence) else 0.0)
@@ -351,10 +366,11 @@ def _candidates(retriever, hits: list[Hit], terms: Terms, question: str,
     if not candidates:
         return [], [], best_sentence
     qvec = retriever.query_vector(question)
-    sims = retriever.embedder.embed_documents([c.hit.chunk.text[c.start:c.end] for c in candidates]) @ qvec
+    sims = retriever.sentence_vectors([c.hit.chunk.text[c.start:c.end] for c in candidates]) @ qvec
     meaning = [replace(c, score=max(0.0, float(s))) for c, s in zip(candidates, sims, strict=True)]
     # term overlap alone favours long sentences that mention everything in passing
-    mixed = [replace(c, score=0.5 * c.score + 0.5 * m.score) for c, m in zip(candidates, meaning, strict=True)]
+    mixed = [replace(c, score=(1 - _MEANING) * c.score + _MEANING * m.score)
+             for c, m in zip(candidates, meaning, strict=True)]
     return mixed, meaning, best_sentence
 
 

@@ -107,6 +107,13 @@ def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, flo
     return "", []
 
 
+def topic_section(index, question: Question, terms: dict[str, float]) -> bool:
+    """Whether the document a list question names has a section whose heading names what it lists
+    (「四、相关思考和建议」 for 作者给了什么建议): the document's structure is the basis."""
+    return bool(question.list_topic) and any(_section_for(index, d, question, terms) is not None
+                                             for d in question.doc_ids[:1])
+
+
 def _items_answer(text: str, items: list[tuple[int, int]], terms: dict[str, float]) -> bool:
     """Whether a chunk's enumeration is what the question asks about: its lead-in names the terms."""
     lead = text[: items[0][0]]

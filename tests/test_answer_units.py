@@ -289,6 +289,9 @@ def test_what_changed_between_two_clauses():
     ("number", "市财政按照每生每月300元的标准给予企业实习补贴。", "每生每月300元"),
     ("number", "证书有效期为三年，自颁证之日起计算。", "三年"),
     ("date", "职业学校教育分为中等、高等。", ""),
+    ("number", "到2025年，全省新增技能人才30万人。", "30万人"),  # the figure, not the year it is set for
+    ("number", "本法自2022年5月1日起施行。", ""),
+    ("money", "对重点企业招人给予最高9万元补助，推荐50人以上的。", "最高9万元"),
 ])
 def test_short_answers_lead_with_the_fact(expects, quote, fact):
     assert lead_fact(expects, quote) == fact
