@@ -20,7 +20,7 @@ from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, ci
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
 from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
-from kb.question import Question, name_key, places_named, question_core, understand, unheld_document
+from kb.question import Question, name_key, question_core, understand, unheld_document
 from kb.retrieve import version_factor
 from kb.tokenize import normalize, word_tokens
 from kb.types import Answer, Citation, Hit
@@ -212,14 +212,14 @@ def _text(s: _Sentence) -> str:
 
 
 def _named(retriever, q: Question, top: list[Hit]) -> Named:
-    """What the question names beside its terms — years, figures, places, documents — for the
+    """What the question names beside its terms — years, figures, documents — for the
     evidence model to check against the passages (an entity swapped, a document not held)."""
     passages = " ".join(h.chunk.text for h in top)
     name = unheld_document(retriever.index.register, q.text)
     cited = {n for _s, _e, n in find_doc_numbers(passages)}
     absent = bool(name) and name not in cited and name_key(name) not in name_key(passages)
-    return Named(years=_years_asked(q.text), numbers=figures_asked(q.text), places=places_named(q.text, retriever.places),
-                 document=bool(q.doc_ids), absent_document=absent)
+    return Named(years=_years_asked(q.text), numbers=figures_asked(q.text), document=bool(q.doc_ids),
+                 absent_document=absent)
 
 
 def _years_asked(text: str) -> tuple[str, ...]:

@@ -46,7 +46,6 @@ class Signals:
     rare_absent: float  # IDF of the rarest content term no top passage holds, over the IDF of an unseen term
     best_sentence: float  # best weighted share of the content terms in one sentence of the top passages
     name_absent: float  # 1 when the question names a document (law title, 文号) the index does not hold
-    place_absent: float  # 1 when it names a place that neither the top passages nor their documents name
     number_absent: float  # 1 when it names a figure (16岁, 六部门, 第800号) no top passage holds
     rare_seen: float  # rare_absent among the terms some indexed passage holds (not a word never indexed)
     expected_in_best: float  # the answer type wanted is in the sentence that would lead the answer
@@ -73,7 +72,6 @@ class Named:
 
     years: tuple[str, ...] = ()  # years it asks about (not an as-of 「2020年时」)
     numbers: tuple[str, ...] = ()  # other figures, in Arabic digits (不满16岁 -> 16, 六部门 -> 6)
-    places: tuple[str, ...] = ()  # places (江苏, 济南)
     document: bool = False  # it names a document the index holds
     absent_document: bool = False  # it names a document (title or 文号) the index does not hold
 
@@ -90,7 +88,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
     the best term coverage of one sentence, `best_text` the sentence that would lead the answer,
     `names` what else the question names (its years and
     named flag take over from `years` and `named`), `sources` the titles and issuers of the top
-    passages' documents (a place or figure they name counts as held).
+    passages' documents (a figure they name counts as held).
     """
     names = names or Named(years=years, document=named)
     total = sum(terms.values()) or 1.0
@@ -98,7 +96,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
     if not hits:
         return Signals(0, 0, 0, 1, unknown, float(bool(names.years)), 0, 0, 0, 0, float(bool(expects)),
                        float(names.document), 1 / (1 + len(terms)), 1.0 if terms else 0.0, 0.0,
-                       float(names.absent_document), float(bool(names.places)), float(bool(names.numbers)),
+                       float(names.absent_document), float(bool(names.numbers)),
                        1.0 if terms else 0.0, 0.0)
     top = [h.chunk.text for h in hits[:3]]
     first_doc = " ".join(h.chunk.text for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id)
@@ -130,7 +128,6 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         rare_absent=min(1.0, max(absent, default=0.0) / top_idf) if top_idf > 0 else 0.0,
         best_sentence=max(0.0, min(1.0, best_sentence)),
         name_absent=float(names.absent_document),
-        place_absent=float(any(normalize(p) not in around for p in names.places)),
         number_absent=float(any(n not in figures for n in names.numbers)),
         rare_seen=min(1.0, max(absent_seen, default=0.0) / top_idf) if top_idf > 0 else 0.0,
         expected_in_best=float(bool(pattern) and bool(best_text) and bool(pattern.search(best_text))),

@@ -354,26 +354,6 @@ def _made(register, doc_id: str) -> str:
     return register.entries[doc_id].version_date or ""
 
 
-# Cities people name beside the provinces (capitals, sub-provincial and other large cities): a place the
-# index holds no document of is recognised as one even when no title names it.
-_CITIES = ("北京", "天津", "上海", "重庆", "石家庄", "太原", "呼和浩特", "沈阳", "大连", "长春", "哈尔滨", "南京", "苏州",
-           "无锡", "杭州", "宁波", "温州", "合肥", "福州", "厦门", "南昌", "济南", "青岛", "烟台", "潍坊", "枣庄", "郑州",
-           "武汉", "长沙", "广州", "深圳", "珠海", "佛山", "东莞", "南宁", "海口", "成都", "贵阳", "昆明", "拉萨", "西安",
-           "兰州", "西宁", "银川", "乌鲁木齐", "雄安")
-
-
-def places_named(text: str, places: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """The provinces and cities a question names (those of the index's titles among them), longest
-    first, none inside another: 「青岛市」 names 青岛 once."""
-    from kb.intent import _PROVINCES
-
-    found: list[str] = []
-    for name in sorted(set(_PROVINCES) | set(_CITIES) | set(places), key=len, reverse=True):
-        if len(name) >= 2 and name in text and not any(name in f for f in found):
-            found.append(name)
-    return tuple(found)
-
-
 # A name ending like a law or regulation: 教师法实施细则, 江苏省实施职业教育法办法, 职业培训法
 _LAW_NAME = re.compile(r"[\u4e00-\u9fff]{1,20}?(?:法|条例|细则|办法)(?![\u4e00-\u9fff]{0,12}?(?:法|条例|细则|办法))")
 # where a name starts: after the words around it (对, 的, 里 …), never inside it

@@ -8,7 +8,7 @@ from kb.compose import (align, changed_words, clause_span, is_statement, lead_fa
                         section_spans, with_items)
 from kb.evidence import (FEATURES, EvidenceModel, Named, Signals, arabic, figures_asked, fit, operating_point,
                          read_signals)
-from kb.question import kind_of, list_topic, places_named, spell_out, strip_filler, understand, unheld_document
+from kb.question import kind_of, list_topic, spell_out, strip_filler, understand, unheld_document
 from kb.types import Chunk, Hit
 
 # --- reading the question -------------------------------------------------------------------------
@@ -355,11 +355,6 @@ def test_documents_the_index_does_not_hold(question, name):
     assert unheld_document(REGISTER, question) == name
 
 
-def test_places_are_named_once_the_longest_first():
-    assert places_named("济南市和青岛市的条例有什么不同？", ("青岛市",)) == ("青岛市", "济南")
-    assert places_named("职业学校教育分为哪些？") == ()
-
-
 def test_figures_are_compared_in_arabic_digits():
     assert arabic("未满十六周岁的，二十人，三百五十元，二〇一九年") == "未满16周岁的，20人，350元，2019年"
     assert figures_asked("企业能招不满16岁的学生吗？") == ("16",)
@@ -368,15 +363,16 @@ def test_figures_are_compared_in_arabic_digits():
     assert figures_asked("2019年的方案第十条怎么写？") == ()
 
 
-def test_signals_see_a_figure_a_place_and_a_document_the_passages_lack():
+def test_signals_see_a_figure_and_a_document_the_passages_lack():
     hits = [_hit("禁止用人单位招用未满十六周岁的未成年人。", 1.0)]
     held = read_signals(hits, {"招用": 3.0}, similarity=0.5, expects="", top_idf=6.0,
-                        names=Named(numbers=("16",), places=("北京",)), sources=("北京市劳动条例",))
-    assert (held.number_absent, held.place_absent, held.name_absent) == (0.0, 0.0, 0.0)
+                        names=Named(numbers=("16", "2018")), sources=("2018年劳动条例",))
+    assert (held.number_absent, held.name_absent) == (0.0, 0.0)  # 16 as 十六, 2018 in the title
     swapped = read_signals(hits, {"招用": 3.0, "天津": 6.0}, similarity=0.5, expects="", top_idf=6.0,
-                           names=Named(numbers=("18",), places=("天津",), absent_document=True))
-    assert (swapped.number_absent, swapped.place_absent, swapped.name_absent) == (1.0, 1.0, 1.0)
+                           names=Named(numbers=("18",), absent_document=True), unseen=frozenset({"天津"}))
+    assert (swapped.number_absent, swapped.name_absent) == (1.0, 1.0)
     assert swapped.rare_absent == pytest.approx(1.0) and held.rare_absent == 0.0
+    assert swapped.rare_seen == 0.0  # 天津 is in no indexed passage: unknown, not a swapped entity
 
 
 def test_a_lead_in_brings_the_items_it_announces():
