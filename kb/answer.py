@@ -203,8 +203,17 @@ def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
                            expects=q.expects, dates=_dates(index, top), unseen=_unseen(retriever, terms),
                            top_idf=_top_idf(retriever), best_sentence=best_sentence,
                            names=_named(retriever, q, top), sources=sources,
-                           best_text=_text(max(sentences, key=lambda c: c.score)) if sentences else "")
+                           best_text=_text(max(sentences, key=lambda c: c.score)) if sentences else "",
+                           passage_similarity=_passage_similarity(retriever, q.text, hits))
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
+
+
+def _passage_similarity(retriever, question: str, hits: list[Hit]) -> float:
+    """How close the first passage as a whole is in meaning to the question: a paraphrase shares
+    few words with its answer but its meaning."""
+    if not hits:
+        return 0.0
+    return float(retriever.sentence_vectors([hits[0].chunk.text])[0] @ retriever.query_vector(question))
 
 
 def _text(s: _Sentence) -> str:

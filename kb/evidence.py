@@ -49,6 +49,7 @@ class Signals:
     number_absent: float  # 1 when it names a figure (16岁, 六部门, 第800号) no top passage holds
     rare_seen: float  # rare_absent among the terms some indexed passage holds (not a word never indexed)
     expected_in_best: float  # the answer type wanted is in the sentence that would lead the answer
+    passage_similarity: float  # cosine of the first passage as a whole with the question (paraphrases)
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
@@ -79,14 +80,14 @@ class Named:
 def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: str, years: tuple[str, ...] = (),
                  dates: tuple[str, ...] = (), named: bool = False, unseen: frozenset[str] = frozenset(),
                  top_idf: float = 0.0, best_sentence: float = 0.0, names: Named | None = None,
-                 sources: tuple[str, ...] = (), best_text: str = "") -> Signals:
+                 sources: tuple[str, ...] = (), best_text: str = "", passage_similarity: float = 0.0) -> Signals:
     """The signals of one question over its ranked passages.
 
     `similarity` is the best sentence cosine, `years` the years the question names, `dates` the
     ISO dates of the passages' documents, `named` whether it names an indexed document, `unseen`
     the terms that occur in no indexed passage, `top_idf` the IDF of such a term, `best_sentence`
     the best term coverage of one sentence, `best_text` the sentence that would lead the answer,
-    `names` what else the question names (its years and
+    `passage_similarity` the first passage's cosine, `names` what else the question names (its years and
     named flag take over from `years` and `named`), `sources` the titles and issuers of the top
     passages' documents (a figure they name counts as held).
     """
@@ -97,7 +98,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         return Signals(0, 0, 0, 1, unknown, float(bool(names.years)), 0, 0, 0, 0, float(bool(expects)),
                        float(names.document), 1 / (1 + len(terms)), 1.0 if terms else 0.0, 0.0,
                        float(names.absent_document), float(bool(names.numbers)),
-                       1.0 if terms else 0.0, 0.0)
+                       1.0 if terms else 0.0, 0.0, 0.0)
     top = [h.chunk.text for h in hits[:3]]
     first_doc = " ".join(h.chunk.text for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id)
     joined = normalize(" ".join(top))
@@ -131,6 +132,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         number_absent=float(any(n not in figures for n in names.numbers)),
         rare_seen=min(1.0, max(absent_seen, default=0.0) / top_idf) if top_idf > 0 else 0.0,
         expected_in_best=float(bool(pattern) and bool(best_text) and bool(pattern.search(best_text))),
+        passage_similarity=max(0.0, min(1.0, passage_similarity)),
     )
 
 

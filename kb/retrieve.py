@@ -155,8 +155,8 @@ class Retriever:
         return vector
 
     def sentence_vectors(self, sentences: list[str]) -> np.ndarray:
-        """Embeddings of passage sentences, (n, dim); the passages asked about recur from question to
-        question, so their sentences are embedded once (up to SENTENCE_CACHE of them are kept)."""
+        """Embeddings of passage sentences (or whole passages), (n, dim); the passages asked about recur
+        from question to question, so their texts are embedded once (up to SENTENCE_CACHE are kept)."""
         if not sentences:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         cache = self._sentences
