@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from os.path import commonprefix
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kb.compose import clause_span, is_statement, lead_fact, sentence_spans
+from kb.compose import clause_span, is_statement, lead_fact, sentence_spans, with_items
 from kb.config import AskSettings, SearchFilters
-from kb.evidence import EXPECTED, Signals, Terms, coverage, load_model, read_signals
+from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
-                      doc_name, document_overview, list_answer, source_name, version_answer, version_notes, where)
+                      doc_name, document_overview, list_answer, source_name, topic_section, version_answer,
+                      version_notes, where)
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
 from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
-from kb.question import Question, question_core, understand
+from kb.question import Question, name_key, question_core, understand, unheld_document
 from kb.retrieve import version_factor
-from kb.tokenize import word_tokens
+from kb.tokenize import normalize, word_tokens
 from kb.types import Answer, Citation, Hit
 
 # Words every question has; they say nothing about what it asks ("……是什么", "有哪些规定").
@@ -29,8 +31,13 @@ _QUESTION_WORDS = frozenset(
      "关于", "相关", "主要", "内容", "具体", "情况", "问题", "方面", "哪里", "何时", "时候", "需要", "应该", "应当", "目前", "多久",
      "多长", "多大", "为什么", "讲了", "说了", "讲的", "哪年", "哪天", "几类", "哪几", "哪几类", "开始", "一下", "现在", "这个", "那个",
      "我们", "他们", "你们", "知道", "告诉", "里面", "当中", "其中", "以及", "还是", "或者", "是不是", "有没有", "能不能", "怎么样",
-     "哪一年", "一年", "来说", "一般", "不同", "区别", "变化", "文章", "论文", "方案是", "版本"])
+     "哪一年", "一年", "来说", "一般", "不同", "区别", "变化", "文章", "论文", "方案是", "版本", "这块", "那块", "这一块",
+     "那一块", "那版", "这版"])
 _EMBEDDED = 8  # sentences embedded per question, the best covered first: embedding is most of the time
+# weight of the terms the passage's document title does not hold: 「成都推出的减税抗疫贷最多贷多少？」 is
+# answered by the sentence on 最高可贷, not by the ones repeating 成都 and 减税抗疫贷 (chosen on the fit halves)
+_FOCUS = 0.75
+_MEANING = 0.5  # weight of a sentence's similarity to the question against its term coverage
 
 
 def question_terms(question: str) -> frozenset[str]:
@@ -44,8 +51,33 @@ def question_terms(question: str) -> frozenset[str]:
 
 
 def weigh(retriever, terms: frozenset[str]) -> Terms:
-    """Weight each term by its IDF in the index: 颁发 says more about a question than 证书."""
-    return retriever.index.store.idf("words", sorted(terms)) if terms else {}
+    """Weight each term by its IDF in the index: 颁发 says more about a question than 证书.
+
+    A term no passage holds as a word may be a word glued to a particle by the segmenter
+    (旧法里产教 -> 里产教): its longest part the index does hold stands for it.
+    """
+    if not terms:
+        return {}
+    store = retriever.index.store
+    weights = store.idf("words", sorted(terms))
+    top = _top_idf(retriever)
+    out: Terms = {}
+    for term, w in weights.items():
+        if w >= top - 1e-9 and len(term) >= 3 and not term.isdigit():
+            parts = [term[i:j] for n in range(len(term) - 1, 1, -1) for i in range(len(term) - n + 1)
+                     for j in (i + n,)]
+            seen = store.idf("words", parts)
+            held = next((p for p in parts if seen[p] < top - 1e-9), None)
+            if held is not None:
+                out[held] = max(out.get(held, 0.0), seen[held])
+                continue
+        out[term] = max(out.get(term, 0.0), w)
+    return out
+
+
+def _top_idf(retriever) -> float:
+    """The IDF the store gives a term no indexed passage holds, log((n + 1) / 0.5)."""
+    return float(np.log((len(retriever.index.chunks) + 1) / 0.5))
 
 
 @dataclass(frozen=True)
@@ -162,22 +194,53 @@ class _Judged:
 
 def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
     hits = _in_force_first(retriever, _staff_first(retriever, hits, terms), terms, q.intent)
-    sentences, meaning = _candidates(retriever, hits, terms, q.text, q.expects)
+    sentences, meaning, best_sentence = _candidates(retriever, hits, terms, q.text, q.expects)
+    index = retriever.index
+    top = hits[:3]
+    sources = tuple(x for h in top for x in (index.records[h.chunk.doc_id].meta.title,
+                                             index.records[h.chunk.doc_id].meta.issuer))
     signals = read_signals(hits, terms, similarity=max((c.score for c in meaning), default=0.0),
-                           expects=q.expects, years=_years_asked(q.text),
-                           dates=_dates(retriever.index, hits[:3]), named=bool(q.doc_ids),
-                           unseen=_unseen(retriever, terms))
+                           expects=q.expects, dates=_dates(index, top), unseen=_unseen(retriever, terms),
+                           top_idf=_top_idf(retriever), best_sentence=best_sentence,
+                           names=_named(retriever, q, top), sources=sources,
+                           best_text=_text(max(sentences, key=lambda c: c.score)) if sentences else "",
+                           passage_similarity=_passage_similarity(retriever, q.text, hits))
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
+
+
+def _passage_similarity(retriever, question: str, hits: list[Hit]) -> float:
+    """How close the first passage as a whole is in meaning to the question: a paraphrase shares
+    few words with its answer but its meaning."""
+    if not hits:
+        return 0.0
+    return float(retriever.sentence_vectors([hits[0].chunk.text])[0] @ retriever.query_vector(question))
+
+
+def _text(s: _Sentence) -> str:
+    return s.hit.chunk.text[s.start:s.end]
+
+
+def _named(retriever, q: Question, top: list[Hit]) -> Named:
+    """What the question names beside its terms — years, figures, documents — for the
+    evidence model to check against the passages (an entity swapped, a document not held)."""
+    passages = " ".join(h.chunk.text for h in top)
+    name = unheld_document(retriever.index.register, q.text)
+    cited = {n for _s, _e, n in find_doc_numbers(passages)}
+    absent = bool(name) and name not in cited and name_key(name) not in name_key(passages)
+    return Named(years=_years_asked(q.text), numbers=figures_asked(q.text), document=bool(q.doc_ids),
+                 absent_document=absent)
 
 
 def _years_asked(text: str) -> tuple[str, ...]:
     """Years a question asks about, not those it sets the time by: 「2020年时…」 wants the rule then."""
-    return tuple(m.group(1) for m in re.finditer(r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时))", text))
+    # nor the year of a full date (2020年1月25日): a notice dates its events by month and day
+    return tuple(m.group(1) for m in re.finditer(
+        r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时|\d{1,2}\s*月\s*\d{1,2}\s*日))", text))
 
 
 def _unseen(retriever, terms: Terms) -> frozenset[str]:
     """Terms no indexed passage holds: the store gives them the largest IDF, log((n + 1) / 0.5)."""
-    top = float(np.log((len(retriever.index.chunks) + 1) / 0.5))
+    top = _top_idf(retriever)
     return frozenset(t for t, w in terms.items() if w >= top - 1e-9)
 
 
@@ -195,6 +258,10 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
         return _done(missing, q, hits, terms)
     for by_name in (article_answer, count_answer, author_answer, date_answer):
         text, citations = by_name(index, q) if q.doc_ids and not q.versions else ("", [])
+        if citations:
+            return _done(_answer(asked, text, citations, index, q), q, hits, terms)
+    if q.kind == "list" and q.doc_ids and not q.versions and topic_section(index, q, terms):
+        text, citations = list_answer(index, q, hits, terms)
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     if q.versions and len(q.versions) > 1:
@@ -245,6 +312,11 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
     chosen = _choose(sentences, settings)
     if q.kind in ("when", "how_many"):  # the fact leads: the best sentence first, not the first read
         chosen.sort(key=lambda c: -c.score)
+        wanted = EXPECTED.get(q.expects)
+        if wanted is not None and chosen:
+            # a short factual answer: beside the best sentence, only those holding a date or figure too
+            # (「证书有效期是多久？」 is answered by 有效期为三年, not by the clause listing what a certificate shows)
+            chosen = chosen[:1] + [c for c in chosen[1:] if wanted.search(c.hit.chunk.text[c.start:c.end])]
     citations = _clause_citations(chosen)
     if not citations:
         return "", []
@@ -264,21 +336,34 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
 
 
 def _candidates(retriever, hits: list[Hit], terms: Terms, question: str,
-                expects: str = "") -> tuple[list[_Sentence], list[_Sentence]]:
-    """(sentences scored by terms and meaning, the same by meaning alone) of the top passages:
-    statements only, never a title line or a bare heading.
+                expects: str = "") -> tuple[list[_Sentence], list[_Sentence], float]:
+    """(sentences scored by terms and meaning, the same by meaning alone, the best term coverage of
+    one sentence of the top three passages) of the top passages: statements only, never a title
+    line or a bare heading.
 
     Only the sentences that hold most of the question's terms are embedded (at most
     _EMBEDDED): embedding is most of an answer's time.
     """
     candidates = []
-    expected = EXPECTED.get(expects) if expects in ("date", "number") else None
+    best_sentence = 0.0
+    focus = {h.chunk.doc_id: {t: w for t, w in terms.items() if t not in normalize(h.title)} for h in hits}
+    expected = EXPECTED.get(expects) if expects in ("date", "number", "money") else None
     for rank, hit in enumerate(hits):
         for start, end in sentence_spans(hit.chunk.text):
             sentence = hit.chunk.text[start:end]
             if not is_statement(sentence, hit.title):
                 continue
             score = coverage(terms, sentence) if terms else 1.0
+            if rank < 3:
+                best_sentence = max(best_sentence, score if terms else 0.0)
+            lead = len(commonprefix([sentence, hit.title]))
+            if terms and lead >= 8:
+                # a text that opens with its own title (news, notices): the title's words are not the
+                # answer, what the sentence adds to them is
+                score = max(coverage(terms, sentence[lead:]), 0.5 * score)
+            if focus.get(hit.chunk.doc_id):
+                # the words the document's title already holds say which document, not which sentence
+                score = (1 - _FOCUS) * score + _FOCUS * coverage(focus[hit.chunk.doc_id], sentence)
             if expected is not None:
                 # 「哪年发布的？」: the sentence holding a date answers, although it may repeat no word
                 score = 0.7 * score + (0.3 if expected.search(sentence) else 0.0)
@@ -288,13 +373,14 @@ def _candidates(retriever, hits: list[Hit], terms: Terms, question: str,
                 candidates.append(_Sentence(rank, hit, start, end, score))
     candidates = sorted(candidates, key=lambda c: (-c.score, c.hit_rank, c.start))[:_EMBEDDED]
     if not candidates:
-        return [], []
-    qvec = retriever.embedder.embed_query(question)
-    sims = retriever.embedder.embed_documents([c.hit.chunk.text[c.start:c.end] for c in candidates]) @ qvec
+        return [], [], best_sentence
+    qvec = retriever.query_vector(question)
+    sims = retriever.sentence_vectors([c.hit.chunk.text[c.start:c.end] for c in candidates]) @ qvec
     meaning = [replace(c, score=max(0.0, float(s))) for c, s in zip(candidates, sims, strict=True)]
     # term overlap alone favours long sentences that mention everything in passing
-    mixed = [replace(c, score=0.5 * c.score + 0.5 * m.score) for c, m in zip(candidates, meaning, strict=True)]
-    return mixed, meaning
+    mixed = [replace(c, score=(1 - _MEANING) * c.score + _MEANING * m.score)
+             for c, m in zip(candidates, meaning, strict=True)]
+    return mixed, meaning, best_sentence
 
 
 def _choose(candidates: list[_Sentence], settings: AskSettings) -> list[_Sentence]:
@@ -318,7 +404,7 @@ def _clause_citations(sentences: list[_Sentence]) -> list[Citation]:
     """Each sentence widened to its clause when that is short; overlapping quotes merged."""
     spans: list[tuple[Hit, int, int]] = []
     for s in sentences:
-        start, end = clause_span(s.hit.chunk.text, (s.start, s.end))
+        start, end = with_items(s.hit.chunk.text, clause_span(s.hit.chunk.text, (s.start, s.end)))
         if any(h.chunk.chunk_id == s.hit.chunk.chunk_id and a <= start < b for h, a, b in spans):
             continue
         spans = [(h, a, b) for h, a, b in spans
