@@ -21,6 +21,7 @@ from kb import validate
 from kb.config import BuildSettings, SearchFilters, SearchSettings
 from kb.errors import ConfigError, IndexBusyError, InputError, KBError
 from kb.index import built_settings
+from kb.ingest import UPLOAD_SUFFIXES
 from kb.llm import LLMSettings
 from kb.register import VISITOR_UPLOADS
 from kb.types import Answer, Citation, Hit
@@ -249,7 +250,6 @@ def make_ask_api(source, llm=None):
     return ask
 
 
-UPLOAD_SUFFIXES = (".pdf", ".docx", ".txt", ".md", ".html", ".htm")
 MAX_UPLOAD_BYTES = 50 * 2**20
 UPLOAD_DIR = VISITOR_UPLOADS  # visitors who did not log in: their documents rank below the staff's
 STAFF_UPLOAD_DIR = "staff-uploads"  # with --auth: logged-in users are staff

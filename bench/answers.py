@@ -77,6 +77,7 @@ class Result:
     ms: float
     kind: str = ""
     complete: bool | None = None  # holds every span in `also` too (None: nothing more to hold)
+    text: str = ""  # the answer as given (refusals included), for reading the failures
 
 
 def _squash(text: str) -> str:
@@ -140,7 +141,7 @@ def run(retriever, items: list[Item]) -> list[Result]:
         complete = all(contains_gold(answer.text, g) for g in item.also) and found if item.also else None
         out.append(Result(item, None if d.signals is None else d.signals.vector(), d.confidence, answer.refused,
                           found, any(c.doc_id in item.gold_docs for c in answer.citations), ms, answer.kind,
-                          complete))
+                          complete, answer.text))
     return out
 
 
@@ -151,7 +152,7 @@ def save_results(results: dict[str, list[Result]], path: Path) -> None:
                 f.write(json.dumps({"set": name, "item": r.item.__dict__, "signals": None if r.signals is None
                                     else r.signals.tolist(), "confidence": r.confidence, "refused": r.refused_anyway,
                                     "contains": r.contains_gold, "cites": r.cites_gold, "ms": r.ms, "kind": r.kind,
-                                    "complete": r.complete},
+                                    "complete": r.complete, "text": r.text},
                                    ensure_ascii=False) + "\n")
 
 
@@ -162,7 +163,7 @@ def load_results(path: Path) -> dict[str, list[Result]]:
         signals = None if row["signals"] is None else np.array(row["signals"])
         results.setdefault(row["set"], []).append(Result(item, signals, row["confidence"], row["refused"],
                                                          row["contains"], row["cites"], row["ms"], row["kind"],
-                                                         row["complete"]))
+                                                         row["complete"], row.get("text", "")))
     return results
 
 

@@ -101,7 +101,7 @@ def checksums(index_root: Path, rebuild: bool) -> tuple[Path, dict]:
     if rebuild or not (folder / "manifest.json").exists():
         build_index(corpus, folder, BuildSettings(embedder="hashing"), rebuild=rebuild)
     manifest = kb_index.read_manifest(folder)
-    files = [folder / seg / name for seg, info in manifest["segments"].items() for name in info["files"]]
+    files = [folder / seg / name for seg, info in manifest.segments.items() for name in info.files]
     loads = []
     for _ in range(3):
         started = time.perf_counter()

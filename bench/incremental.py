@@ -69,8 +69,8 @@ def timed_build(corpus: Path, index: Path, settings: BuildSettings) -> dict:
     return {"seconds": round(seconds, 2), "stage_seconds": report.stage_seconds, "documents": report.documents,
             "chunks": report.chunks, "embedded_chunks": report.embedded_chunks,
             "reused_documents": report.reused_documents, "dense_index": report.dense_index,
-            "segments": len(manifest["segments"]),
-            "stored_rows": sum(s["rows"] for s in manifest["segments"].values()),
+            "segments": len(manifest.segments),
+            "stored_rows": sum(s.rows for s in manifest.segments.values()),
             "index_mb": round(sum(f.stat().st_size for f in index.rglob("*") if f.is_file()) / 2**20, 1)}
 
 

@@ -379,8 +379,8 @@ def main() -> int:
     questions = read_questions(qa, args.folds)[: args.limit or None]
     manifest = retriever.index.manifest
     chunks = len(retriever.index.chunks)
-    build_s = manifest.get("build_seconds")
-    out = {"index": args.index, "chunks": chunks, "embedder": manifest["embedder"]["model"],
+    build_s = manifest.build_seconds
+    out = {"index": args.index, "chunks": chunks, "embedder": manifest.embedder.model,
            "build_seconds": build_s, "build_chunks_per_second": round(chunks / build_s, 1) if build_s else None,
            "index_load_seconds": round(time.perf_counter() - t, 1),
            "questions": len(questions), "folds": args.folds,

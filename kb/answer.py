@@ -7,45 +7,21 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-import numpy as np
-
-from kb.compose import clause_span, is_statement, lead_fact, sentence_spans
+from kb.compose import lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
-from kb.evidence import EXPECTED, Signals, Terms, coverage, load_model, read_signals
+from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
-                      doc_name, document_overview, list_answer, source_name, version_answer, version_notes, where)
+                      doc_name, document_overview, list_answer, source_name, topic_section, version_answer,
+                      version_notes, where)
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
 from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
-from kb.question import Question, question_core, understand
+from kb.question import Question, name_key, understand, unheld_document
 from kb.retrieve import version_factor
-from kb.tokenize import word_tokens
+from kb.sentences import (Sentence, best_sentence_citation, candidates, choose, clause_citations, question_terms,
+                          sentence_text, top_idf, weigh)
 from kb.types import Answer, Citation, Hit
-
-# Words every question has; they say nothing about what it asks ("……是什么", "有哪些规定").
-_QUESTION_WORDS = frozenset(
-    ["什么", "哪些", "哪个", "如何", "怎么", "怎样", "多少", "是否", "可以", "能否", "请问", "为何", "规定", "要求", "文件", "有关",
-     "关于", "相关", "主要", "内容", "具体", "情况", "问题", "方面", "哪里", "何时", "时候", "需要", "应该", "应当", "目前", "多久",
-     "多长", "多大", "为什么", "讲了", "说了", "讲的", "哪年", "哪天", "几类", "哪几", "哪几类", "开始", "一下", "现在", "这个", "那个",
-     "我们", "他们", "你们", "知道", "告诉", "里面", "当中", "其中", "以及", "还是", "或者", "是不是", "有没有", "能不能", "怎么样",
-     "哪一年", "一年", "来说", "一般", "不同", "区别", "变化", "文章", "论文", "方案是", "版本"])
-_EMBEDDED = 8  # sentences embedded per question, the best covered first: embedding is most of the time
-
-
-def question_terms(question: str) -> frozenset[str]:
-    """What a question is about: its words (jieba, with the policy dictionary) minus question words.
-
-    Words, not character bigrams: bigrams across word boundaries (规定了考核 -> 定了, 了考) never
-    occur in the documents and would make every question look unanswered.
-    """
-    tokens = [t for part in question_core(question).split() for t in word_tokens(part)]
-    return frozenset(t for t in tokens if (t not in _QUESTION_WORDS and len(t) > 1) or t.isdigit())
-
-
-def weigh(retriever, terms: frozenset[str]) -> Terms:
-    """Weight each term by its IDF in the index: 颁发 says more about a question than 证书."""
-    return retriever.index.store.idf("words", sorted(terms)) if terms else {}
 
 
 @dataclass(frozen=True)
@@ -60,15 +36,6 @@ class Draft:
     confidence: float  # probability of a basis by the evidence model; 1.0 for a named-document overview
     final: bool  # a refusal or an answer no model needs to rewrite
     index: object = None  # the LoadedIndex, for the version notes of a model's answer
-
-
-@dataclass(frozen=True)
-class _Sentence:
-    hit_rank: int
-    hit: Hit
-    start: int  # offsets within the chunk text
-    end: int
-    score: float
 
 
 def answer_question(retriever, question: str, settings: AskSettings = AskSettings(), llm: LLMSettings | None = None,
@@ -155,29 +122,56 @@ class _Judged:
 
     hits: list[Hit]
     terms: Terms
-    sentences: list[_Sentence]
+    sentences: list[Sentence]
     signals: Signals
     confidence: float
 
 
 def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
     hits = _in_force_first(retriever, _staff_first(retriever, hits, terms), terms, q.intent)
-    sentences, meaning = _candidates(retriever, hits, terms, q.text, q.expects)
+    sentences, meaning, best_sentence = candidates(retriever, hits, terms, q.text, q.expects)
+    index = retriever.index
+    top = hits[:3]
+    sources = tuple(x for h in top for x in (index.records[h.chunk.doc_id].meta.title,
+                                             index.records[h.chunk.doc_id].meta.issuer))
     signals = read_signals(hits, terms, similarity=max((c.score for c in meaning), default=0.0),
-                           expects=q.expects, years=_years_asked(q.text),
-                           dates=_dates(retriever.index, hits[:3]), named=bool(q.doc_ids),
-                           unseen=_unseen(retriever, terms))
+                           expects=q.expects, dates=_dates(index, top), unseen=_unseen(retriever, terms),
+                           top_idf=top_idf(retriever), best_sentence=best_sentence,
+                           names=_named(retriever, q, top), sources=sources,
+                           best_text=sentence_text(max(sentences, key=lambda c: c.score)) if sentences else "",
+                           passage_similarity=_passage_similarity(retriever, q.text, hits))
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
+
+
+def _passage_similarity(retriever, question: str, hits: list[Hit]) -> float:
+    """How close the first passage as a whole is in meaning to the question: a paraphrase shares
+    few words with its answer but its meaning."""
+    if not hits:
+        return 0.0
+    return float(retriever.sentence_vectors([hits[0].chunk.text])[0] @ retriever.query_vector(question))
+
+
+def _named(retriever, q: Question, top: list[Hit]) -> Named:
+    """What the question names beside its terms — years, figures, documents — for the
+    evidence model to check against the passages (an entity swapped, a document not held)."""
+    passages = " ".join(h.chunk.text for h in top)
+    name = unheld_document(retriever.index.register, q.text)
+    cited = {n for _s, _e, n in find_doc_numbers(passages)}
+    absent = bool(name) and name not in cited and name_key(name) not in name_key(passages)
+    return Named(years=_years_asked(q.text), numbers=figures_asked(q.text), document=bool(q.doc_ids),
+                 absent_document=absent)
 
 
 def _years_asked(text: str) -> tuple[str, ...]:
     """Years a question asks about, not those it sets the time by: 「2020年时…」 wants the rule then."""
-    return tuple(m.group(1) for m in re.finditer(r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时))", text))
+    # nor the year of a full date (2020年1月25日): a notice dates its events by month and day
+    return tuple(m.group(1) for m in re.finditer(
+        r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时|\d{1,2}\s*月\s*\d{1,2}\s*日))", text))
 
 
 def _unseen(retriever, terms: Terms) -> frozenset[str]:
     """Terms no indexed passage holds: the store gives them the largest IDF, log((n + 1) / 0.5)."""
-    top = float(np.log((len(retriever.index.chunks) + 1) / 0.5))
+    top = top_idf(retriever)
     return frozenset(t for t, w in terms.items() if w >= top - 1e-9)
 
 
@@ -195,6 +189,10 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
         return _done(missing, q, hits, terms)
     for by_name in (article_answer, count_answer, author_answer, date_answer):
         text, citations = by_name(index, q) if q.doc_ids and not q.versions else ("", [])
+        if citations:
+            return _done(_answer(asked, text, citations, index, q), q, hits, terms)
+    if q.kind == "list" and q.doc_ids and not q.versions and topic_section(index, q, terms):
+        text, citations = list_answer(index, q, hits, terms)
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     if q.versions and len(q.versions) > 1:
@@ -235,17 +233,22 @@ def _dates(index, hits: list[Hit]) -> tuple[str, ...]:
     return tuple(d for h in hits for _k, d in index.records[h.chunk.doc_id].meta.dates)
 
 
-def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[_Sentence],
+def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[Sentence],
              settings: AskSettings) -> tuple[str, list[Citation]]:
     """The answer text and its citations, shaped by the kind of question."""
     if q.kind == "list":
         text, citations = list_answer(index, q, hits, terms)
         if citations:
             return text, citations
-    chosen = _choose(sentences, settings)
+    chosen = choose(sentences, settings)
     if q.kind in ("when", "how_many"):  # the fact leads: the best sentence first, not the first read
         chosen.sort(key=lambda c: -c.score)
-    citations = _clause_citations(chosen)
+        wanted = EXPECTED.get(q.expects)
+        if wanted is not None and chosen:
+            # a short factual answer: beside the best sentence, only those holding a date or figure too
+            # (「证书有效期是多久？」 is answered by 有效期为三年, not by the clause listing what a certificate shows)
+            chosen = chosen[:1] + [c for c in chosen[1:] if wanted.search(c.hit.chunk.text[c.start:c.end])]
+    citations = clause_citations(chosen)
     if not citations:
         return "", []
     body = _lines_by_clause(citations, index)
@@ -261,70 +264,6 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
     if fact:
         return f"{fact}。[{first.n}]\n{body}", citations
     return body, citations
-
-
-def _candidates(retriever, hits: list[Hit], terms: Terms, question: str,
-                expects: str = "") -> tuple[list[_Sentence], list[_Sentence]]:
-    """(sentences scored by terms and meaning, the same by meaning alone) of the top passages:
-    statements only, never a title line or a bare heading.
-
-    Only the sentences that hold most of the question's terms are embedded (at most
-    _EMBEDDED): embedding is most of an answer's time.
-    """
-    candidates = []
-    expected = EXPECTED.get(expects) if expects in ("date", "number") else None
-    for rank, hit in enumerate(hits):
-        for start, end in sentence_spans(hit.chunk.text):
-            sentence = hit.chunk.text[start:end]
-            if not is_statement(sentence, hit.title):
-                continue
-            score = coverage(terms, sentence) if terms else 1.0
-            if expected is not None:
-                # 「哪年发布的？」: the sentence holding a date answers, although it may repeat no word
-                score = 0.7 * score + (0.3 if expected.search(sentence) else 0.0)
-            # passages further down the list count less: the retriever ranked them lower for a reason
-            score /= 1.0 + 0.2 * rank
-            if score > 0:
-                candidates.append(_Sentence(rank, hit, start, end, score))
-    candidates = sorted(candidates, key=lambda c: (-c.score, c.hit_rank, c.start))[:_EMBEDDED]
-    if not candidates:
-        return [], []
-    qvec = retriever.embedder.embed_query(question)
-    sims = retriever.embedder.embed_documents([c.hit.chunk.text[c.start:c.end] for c in candidates]) @ qvec
-    meaning = [replace(c, score=max(0.0, float(s))) for c, s in zip(candidates, sims, strict=True)]
-    # term overlap alone favours long sentences that mention everything in passing
-    mixed = [replace(c, score=0.5 * c.score + 0.5 * m.score) for c, m in zip(candidates, meaning, strict=True)]
-    return mixed, meaning
-
-
-def _choose(candidates: list[_Sentence], settings: AskSettings) -> list[_Sentence]:
-    """The best sentences, close to the best one, in reading order: by passage rank, then position."""
-    if not candidates:
-        return []
-    best = max(c.score for c in candidates)
-    chosen: list[_Sentence] = []
-    used = 0
-    for s in sorted(candidates, key=lambda c: -c.score):
-        length = s.end - s.start
-        # a weak sentence only dilutes a precise answer
-        if s.score < 0.6 * best or len(chosen) == settings.max_sentences or used + length > settings.max_chars:
-            continue
-        chosen.append(s)
-        used += length
-    return sorted(chosen, key=lambda c: (c.hit_rank, c.start))
-
-
-def _clause_citations(sentences: list[_Sentence]) -> list[Citation]:
-    """Each sentence widened to its clause when that is short; overlapping quotes merged."""
-    spans: list[tuple[Hit, int, int]] = []
-    for s in sentences:
-        start, end = clause_span(s.hit.chunk.text, (s.start, s.end))
-        if any(h.chunk.chunk_id == s.hit.chunk.chunk_id and a <= start < b for h, a, b in spans):
-            continue
-        spans = [(h, a, b) for h, a, b in spans
-                 if not (h.chunk.chunk_id == s.hit.chunk.chunk_id and start <= a < end)]
-        spans.append((s.hit, start, end))
-    return [cite_in_hit(n, h, a, b) for n, (h, a, b) in enumerate(spans, 1)]
 
 
 def _lines_by_clause(citations: list[Citation] | tuple[Citation, ...], index) -> str:
@@ -428,7 +367,7 @@ def _from_model(out: CheckedOutput, d: Draft, settings: AskSettings) -> Answer:
     # check_output left only valid one-to-three-digit markers; 文号 brackets like [2019] are not markers
     text = re.sub(r"\[(\d{1,3})\]", lambda m: f"[{renumber[int(m.group(1))]}]" if int(m.group(1)) in renumber
                   else m.group(0), out.text)
-    citations = tuple(_best_sentence_citation(new, hits[old - 1], d.terms) for old, new in renumber.items())
+    citations = tuple(best_sentence_citation(new, hits[old - 1], d.terms) for old, new in renumber.items())
     notes = version_notes(citations, d.index) if d.index is not None else []
     return Answer(question, "\n".join([text, *notes]), citations, refused=False, mode="llm", kind=d.answer.kind)
 
@@ -438,15 +377,6 @@ def _label(hit: Hit) -> str:
     # a model told which passages are no longer in force does not present them as the rule today
     status = f"（{hit.status}）" if hit.status in ("已修订", "已废止") else ""
     return f"{source_name(hit.title, hit.doc_number, hit.chunk.doc_id)}{status} {hit.chunk.path_str}{pages}".strip()
-
-
-def _best_sentence_citation(n: int, hit: Hit, terms: Terms) -> Citation:
-    """Cite the passage by its sentence that best covers the question (the whole passage if none)."""
-    spans = [s for s in sentence_spans(hit.chunk.text) if is_statement(hit.chunk.text[s[0]:s[1]], hit.title)]
-    if not spans:
-        return cite_in_hit(n, hit, 0, len(hit.chunk.text))
-    start, end = max(spans, key=lambda s: coverage(terms, hit.chunk.text[s[0]:s[1]]) if terms else 0.0)
-    return cite_in_hit(n, hit, start, end)
 
 
 def _without_titles(question: str) -> str:

@@ -279,7 +279,7 @@ def cmd_docs(args) -> int:
     manifest, contents, register = _register(Path(args.index))
     docs = [{**r.to_dict(), **register.describe(r.doc_id)} for r in contents.records]
     if args.json:
-        _print_json({"documents": docs, "skipped": manifest["failures"], "summary": register.counts()})
+        _print_json({"documents": docs, "skipped": manifest.to_dict()["failures"], "summary": register.counts()})
         return 0
     for d in docs:
         print(f"{d['doc_id']}\t{d['title']}\t{d['doc_number']}\t{d['doc_type']}\t{d['status']}\t{d['issuer']}"

@@ -81,6 +81,24 @@ def line_span(text: str, offset: int) -> Span:
     return strip_span(text, start, len(text) if end < 0 else end)
 
 
+_ITEM_OPENING = re.compile(rf"[（(](?:{_CN}|\d{{1,2}})[）)]|{_CN}[、是]|\d{{1,2}}[.．、](?!\d)")
+
+
+def with_items(text: str, span: Span, limit: int = 600) -> Span:
+    """A lead-in ending in a colon (「…应当符合下列基本条件：」) with the enumerated items after it,
+    while they fit in `limit` characters: the lead-in alone says only that there is a list."""
+    start, end = span
+    if not text[start:end].rstrip().endswith(("：", ":")):
+        return span
+    after = end
+    for a, b in sentence_spans(text[after:]):
+        a, b = a + after, b + after
+        if text[end:a].strip() or not _ITEM_OPENING.match(text, a) or b - start > limit:
+            break
+        end = b
+    return start, end
+
+
 def clause_span(text: str, span: Span, limit: int = 160) -> Span:
     """The quote for a sentence: its whole paragraph when that is short, else the sentence."""
     start, end = line_span(text, span[0])
@@ -283,9 +301,13 @@ def _longest(words: list[str]) -> list[str]:
 
 _FACT_PATTERNS = {
     "date": re.compile(r"(?:19|20)\d{2}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?|\d{1,2}\s*月\s*\d{1,2}\s*日"),
-    "number": re.compile(r"(?:(?:不超过|不少于|不低于|最长不超过|最高|最多|每[生人年月日])\s*)*[\d.０-９]+\s*(?:%|％|万元|元|亿元|个|名|人|年|个月|月|日|天|"
+    # a figure, not the year it is set for (「到2025年新增30万人」 answers 30万人)
+    "number": re.compile(r"(?:(?:不超过|不少于|不低于|最长不超过|最高|最多|每[生人年月日])\s*)*(?<![\d.０-９])(?<!\d月)"
+                         r"(?!(?:19|20)\d{2}\s*年)[\d.０-９]+\s*(?:万|亿)?(?:%|％|万元|元|亿元|个|名|人|年|个月|月(?!\s*\d{1,2}\s*日)|日|天|"
                          r"次|项|学时|小时|周|岁|倍|分)|[一二三四五六七八九十百千两半]+\s*(?:个工作日|个月|年|日|天|周|学时|小时|岁|倍|万元|元|名|人|"
                          r"类|种|项)"),
+    "money": re.compile(r"(?:(?:不超过|不少于|不低于|最高|最多|每[生人年月日])\s*)*(?:[\d.０-９]+|[一二三四五六七八九十百千万两]+)\s*"
+                        r"(?:多)?(?:万|亿|千)?元"),
 }
 
 

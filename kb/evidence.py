@@ -22,7 +22,8 @@ _DATE = re.compile(r"(?:19|20)\d{2}\s*年|\d{1,2}\s*月|[一二三四五六七�
 _NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万两半]+\s*(?:个|名|人|元|万|亿|年|月|日|天|次|项|类|种|所|%|分之|倍|级|学时|小时|周|岁|门)")
 _ARTICLE = re.compile(r"第[一二三四五六七八九十百千零〇\d]+条")
 _DOCUMENT = re.compile(r"《[^《》]{2,80}》|〔\d{4}〕\d+号|第\d+号")
-EXPECTED = {"date": _DATE, "number": _NUMBER, "article": _ARTICLE, "document": _DOCUMENT}
+_MONEY = re.compile(r"[\d.]+\s*(?:多)?(?:万|亿|千)?元|[一二三四五六七八九十百千万两]+(?:多)?元")
+EXPECTED = {"date": _DATE, "number": _NUMBER, "article": _ARTICLE, "document": _DOCUMENT, "money": _MONEY}
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,13 @@ class Signals:
     expected_missing: float  # it is wanted and absent
     named: float  # the question names a document the index holds
     few_terms: float  # 1 / (1 + number of content terms): little to judge by
+    rare_absent: float  # IDF of the rarest content term no top passage holds, over the IDF of an unseen term
+    best_sentence: float  # best weighted share of the content terms in one sentence of the top passages
+    name_absent: float  # 1 when the question names a document (law title, 文号) the index does not hold
+    number_absent: float  # 1 when it names a figure (16岁, 六部门, 第800号) no top passage holds
+    rare_seen: float  # rare_absent among the terms some indexed passage holds (not a word never indexed)
+    expected_in_best: float  # the answer type wanted is in the sentence that would lead the answer
+    passage_similarity: float  # cosine of the first passage as a whole with the question (paraphrases)
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
@@ -59,44 +67,111 @@ def coverage(terms: Terms, text: str) -> float:
     return sum(w for t, w in terms.items() if t in text) / total
 
 
-def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: str, years: tuple[str, ...],
-                 dates: tuple[str, ...], named: bool, unseen: frozenset[str] = frozenset()) -> Signals:
+@dataclass(frozen=True)
+class Named:
+    """What the question names that a basis must hold too, read off the question and the index."""
+
+    years: tuple[str, ...] = ()  # years it asks about (not an as-of 「2020年时」)
+    numbers: tuple[str, ...] = ()  # other figures, in Arabic digits (不满16岁 -> 16, 六部门 -> 6)
+    document: bool = False  # it names a document the index holds
+    absent_document: bool = False  # it names a document (title or 文号) the index does not hold
+
+
+def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: str, years: tuple[str, ...] = (),
+                 dates: tuple[str, ...] = (), named: bool = False, unseen: frozenset[str] = frozenset(),
+                 top_idf: float = 0.0, best_sentence: float = 0.0, names: Named | None = None,
+                 sources: tuple[str, ...] = (), best_text: str = "", passage_similarity: float = 0.0) -> Signals:
     """The signals of one question over its ranked passages.
 
     `similarity` is the best sentence cosine, `years` the years the question names, `dates` the
     ISO dates of the passages' documents, `named` whether it names an indexed document, `unseen`
-    the terms that occur in no indexed passage.
+    the terms that occur in no indexed passage, `top_idf` the IDF of such a term, `best_sentence`
+    the best term coverage of one sentence, `best_text` the sentence that would lead the answer,
+    `passage_similarity` the first passage's cosine, `names` what else the question names (its years and
+    named flag take over from `years` and `named`), `sources` the titles and issuers of the top
+    passages' documents (a figure they name counts as held).
     """
+    names = names or Named(years=years, document=named)
     total = sum(terms.values()) or 1.0
     unknown = sum(w for t, w in terms.items() if t in unseen) / total
     if not hits:
-        return Signals(0, 0, 0, 1, unknown, float(bool(years)), 0, 0, 0, 0, float(bool(expects)), float(named),
-                       1 / (1 + len(terms)))
+        return Signals(0, 0, 0, 1, unknown, float(bool(names.years)), 0, 0, 0, 0, float(bool(expects)),
+                       float(names.document), 1 / (1 + len(terms)), 1.0 if terms else 0.0, 0.0,
+                       float(names.absent_document), float(bool(names.numbers)),
+                       1.0 if terms else 0.0, 0.0, 0.0)
     top = [h.chunk.text for h in hits[:3]]
     first_doc = " ".join(h.chunk.text for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id)
     joined = normalize(" ".join(top))
     absent = [w for t, w in terms.items() if t not in joined]
+    absent_seen = [w for t, w in terms.items() if t not in joined and t not in unseen]
+    around = normalize(" ".join([*top, *sources]))
     scores = [h.score for h in hits[:2]]
     margin = (scores[0] - scores[1]) / scores[0] if len(scores) == 2 and scores[0] > 0 else 1.0
     pattern = EXPECTED.get(expects)
     found = bool(pattern and any(pattern.search(t) or (expects == "article" and _ARTICLE.search(h.chunk.label))
                                  for t, h in zip(top, hits)))
     held = " ".join(top) + " " + " ".join(dates)
+    figures = set(re.findall(r"\d+", arabic(around)))
     return Signals(
         coverage=max(coverage(terms, t) for t in top),
         coverage_top=coverage(terms, top[0]),
         doc_coverage=coverage(terms, first_doc),
         missing=max(absent, default=0.0) / total,
         unknown=unknown,
-        absent_year=float(any(y not in held for y in years)),
+        absent_year=float(any(y not in held for y in names.years)),
         similarity=max(0.0, min(1.0, similarity)),
         margin=max(0.0, min(1.0, margin)),
         agree=len({"dense", "words", "chars"} & set(hits[0].retrievers)) / 3,
         expected_found=float(found),
         expected_missing=float(bool(pattern) and not found),
-        named=float(named or "exact" in hits[0].retrievers),
+        named=float(names.document or "exact" in hits[0].retrievers),
         few_terms=1 / (1 + len(terms)),
+        rare_absent=min(1.0, max(absent, default=0.0) / top_idf) if top_idf > 0 else 0.0,
+        best_sentence=max(0.0, min(1.0, best_sentence)),
+        name_absent=float(names.absent_document),
+        number_absent=float(any(n not in figures for n in names.numbers)),
+        rare_seen=min(1.0, max(absent_seen, default=0.0) / top_idf) if top_idf > 0 else 0.0,
+        expected_in_best=float(bool(pattern) and bool(best_text) and bool(pattern.search(best_text))),
+        passage_similarity=max(0.0, min(1.0, passage_similarity)),
     )
+
+
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+_CHINESE_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
+
+
+def chinese_number(numeral: str) -> int:
+    """十六 -> 16, 二十 -> 20, 三百五十 -> 350, 二〇一九 -> 2019 (digits read one by one)."""
+    if not any(c in _UNITS for c in numeral):
+        return int("".join(str(_DIGITS[c]) for c in numeral))
+    total, section, digit = 0, 0, 0
+    for c in numeral:
+        if c in _DIGITS:
+            digit = _DIGITS[c]
+        elif c == "万":
+            total += (section + digit) * 10000
+            section, digit = 0, 0
+        else:
+            section += (digit or 1) * _UNITS[c]
+            digit = 0
+    return total + section + digit
+
+
+def arabic(text: str) -> str:
+    """Chinese numerals written in Arabic digits, so that 十六周岁 and 16岁 share the figure 16."""
+    return _CHINESE_NUMBER.sub(lambda m: str(chinese_number(m.group(0))), text)
+
+
+# a figure that says what is asked about: 不满16岁, 六部门, 第800号, 三年 (not a year, not 第N条)
+_FIGURE = re.compile(r"(?<![\d第])(\d+)\s*(?=(?:年|个|名|人|元|万元|万|亿|月|日|天|次|项|类|种|所|倍|级|批|届|号|学时|小时|周岁|岁|"
+                     r"部门|家|期|门|%|％))|第(\d+)(?=届|批|号|期|次)")
+
+
+def figures_asked(question: str) -> tuple[str, ...]:
+    """The figures a question names, in Arabic digits, years and article numbers left out."""
+    text = re.sub(r"第[一二三四五六七八九十百零〇两\d]+条|(?:19|20)\d{2}\s*年", " ", arabic(question))
+    return tuple(dict.fromkeys(a or b for a, b in _FIGURE.findall(text)))
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,13 @@ def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, flo
     return "", []
 
 
+def topic_section(index, question: Question, terms: dict[str, float]) -> bool:
+    """Whether the document a list question names has a section whose heading names what it lists
+    (「四、相关思考和建议」 for 作者给了什么建议): the document's structure is the basis."""
+    return bool(question.list_topic) and any(_section_for(index, d, question, terms) is not None
+                                             for d in question.doc_ids[:1])
+
+
 def _items_answer(text: str, items: list[tuple[int, int]], terms: dict[str, float]) -> bool:
     """Whether a chunk's enumeration is what the question asks about: its lead-in names the terms."""
     lead = text[: items[0][0]]
@@ -197,7 +204,8 @@ def date_answer(index, question: Question) -> tuple[str, list[Citation]]:
 
 
 _COUNT_ASKED = re.compile(r"(?:一共|共有|总共|共计|总计|共)(?:有)?(?:多少|几)条")
-_AUTHOR_ASKED = re.compile(r"作者|谁写|哪位写|谁撰写")
+# who wrote it, not what the author says (「作者给了什么建议」 asks for the suggestions)
+_AUTHOR_ASKED = re.compile(r"作者(?:是|叫|为|来自|单位|哪)|谁写|哪位写|谁撰写|(?:哪个|哪所|什么)(?:学校|单位|学院|机构)的?(?:老师|人)?写")
 
 
 def count_answer(index, question: Question) -> tuple[str, list[Citation]]:

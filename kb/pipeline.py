@@ -14,10 +14,11 @@ import numpy as np
 
 from kb.config import AskSettings, BuildSettings
 from kb.embed import get_embedder
-from kb.errors import BadIndexError, ConfigError, DamagedIndexError, IngestError
-from kb.index import (MANIFEST, IndexContents, IndexWriter, Segment, build_lock, check_embedder, damaged, load_index,
-                      read_contents, read_manifest, remove_leftovers, sha256_of)
-from kb.ingest import SYMLINK_LOOP, find_files, read_file, resolved
+from kb.errors import ConfigError, IngestError
+from kb.index import (MANIFEST, DocEntry, EmbedderInfo, IndexContents, IndexWriter, Manifest, Segment, SourceEntry,
+                      build_lock, check_embedder, damaged, has_manifest, load_index, read_contents, read_manifest,
+                      remove_leftovers, sha256_of)
+from kb.ingest import LOADERS, SYMLINK_LOOP, find_files, read_file, resolved
 from kb.metadata import extract_metadata
 from kb.register import SIDECAR, Register, apply_overrides, read_sidecar
 from kb.retrieve import Retriever
@@ -56,18 +57,18 @@ class _Parts:
     the new or changed ones with their chunks (vectors None until embedded)."""
 
     order: list[str] = field(default_factory=list)  # every document id
-    kept: dict[str, dict] = field(default_factory=dict)  # doc id -> its entry in the last manifest
+    kept: dict[str, DocEntry] = field(default_factory=dict)  # doc id -> its entry in the last manifest
     records: list[DocRecord] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
     vectors: list[np.ndarray | None] = field(default_factory=list)
-    sources: dict[str, dict] = field(default_factory=dict)
+    sources: dict[str, SourceEntry] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     reused: int = 0
     overrides: dict[str, dict[str, str]] = field(default_factory=dict)  # doc id -> metadata.csv fields
 
     @property
     def n_chunks(self) -> int:
-        return sum(e["chunks"] for e in self.kept.values()) + len(self.chunks)
+        return sum(e.chunks for e in self.kept.values()) + len(self.chunks)
 
     def add(self, record: DocRecord, chunks: list[Chunk], vectors: list[np.ndarray | None]) -> None:
         self.order.append(record.doc_id)
@@ -75,7 +76,7 @@ class _Parts:
         self.chunks.extend(chunks)
         self.vectors.extend(vectors)
 
-    def keep(self, doc_id: str, entry: dict) -> None:
+    def keep(self, doc_id: str, entry: DocEntry) -> None:
         self.order.append(doc_id)
         self.kept[doc_id] = entry
 
@@ -87,10 +88,10 @@ class _Previous:
     ones that counted their terms are they rewritten, from `contents` (vectors kept, terms recounted).
     """
 
-    def __init__(self, manifest: dict | None = None, contents: IndexContents | None = None):
+    def __init__(self, manifest: Manifest | None = None, contents: IndexContents | None = None):
         self.manifest = manifest
-        self.sources = manifest["sources"] if manifest else {}
-        self.documents = manifest["documents"] if manifest else {}
+        self.sources: dict[str, SourceEntry] = manifest.sources if manifest else {}
+        self.documents: dict[str, DocEntry] = manifest.documents if manifest else {}
         self.contents = contents
         self.records = {r.doc_id: r for r in contents.records} if contents else {}
         self.rows: dict[str, list[int]] = {}
@@ -149,12 +150,10 @@ def _build(corpus: Path, index_dir: Path, settings: BuildSettings, embedder, reb
     # only the changed documents are written; everything else stays in the files that hold it
     with IndexWriter(index_dir, previous.manifest, dim=embedder.dim) as writer:
         clock("index", _write_parts, writer, parts, vectors, terms, settings, embedder, kind, rebuild)
-        clock("write", writer.commit, {
-            "settings": settings.to_dict(),
-            "embedder": {"name": embedder.name, "model": embedder.model, "dim": embedder.dim},
-            "dense_index": kind, "sources": parts.sources,
-            "failures": [{"source": f.source, "reason": f.reason} for f in parts.failures],
-            "metadata_overrides": parts.overrides, "build_seconds": round(time.perf_counter() - started, 2)})
+        clock("write", writer.commit, settings=settings,
+              embedder=EmbedderInfo(embedder.name, embedder.model, embedder.dim), dense_index=kind,
+              sources=parts.sources, failures=parts.failures, overrides=parts.overrides,
+              build_seconds=round(time.perf_counter() - started, 2))
     return _report(parts, embedded, kind, clock, started)
 
 
@@ -167,10 +166,9 @@ def _unchanged(previous: _Previous, parts: _Parts, settings: BuildSettings) -> b
     """Whether this run found exactly what the last build indexed, under the same settings."""
     old = previous.manifest
     return (old is not None and previous.contents is None and not parts.records
-            and BuildSettings.from_dict(old["settings"]) == settings and parts.sources == old["sources"]
-            and [{"source": f.source, "reason": f.reason} for f in parts.failures] == old["failures"]
-            and parts.order == list(old["documents"])
-            and parts.overrides == old.get("metadata_overrides", {}))
+            and old.settings == settings and parts.sources == old.sources
+            and tuple(parts.failures) == old.failures and parts.order == list(old.documents)
+            and parts.overrides == old.metadata_overrides)
 
 
 class _StageClock:
@@ -196,27 +194,26 @@ def _embedder(name: str, model: str | None):
 def _previous_index(index_dir: Path, settings: BuildSettings, embedder) -> _Previous:
     """The last build when it can be reused: same chunking settings and the same embedding model.
 
-    Reads the manifest only: the documents it names are not read again.
+    Reads the manifest only: the documents it names are not read again. A manifest that is damaged
+    or of another format is an error naming --rebuild: re-embedding everything unasked would take
+    hours on a large corpus, and would replace an index a newer PolicyKB wrote.
     """
-    try:
-        manifest = read_manifest(index_dir)
-    except DamagedIndexError:
-        raise  # re-embedding everything unasked would take hours on a large corpus: --rebuild says so
-    except BadIndexError:  # no index yet, or one of another format
-        return _Previous()
-    old = BuildSettings.from_dict(manifest["settings"])
+    if not has_manifest(index_dir):
+        return _Previous()  # no index yet
+    manifest = read_manifest(index_dir)
+    old = manifest.settings
     same_chunks = (old.chunk_max_chars, old.chunk_min_chars, old.ocr) == (
         settings.chunk_max_chars, settings.chunk_min_chars, settings.ocr)
-    same_model = (manifest["embedder"]["name"], manifest["embedder"]["model"]) == (embedder.name, embedder.model)
+    same_model = (manifest.embedder.name, manifest.embedder.model) == (embedder.name, embedder.model)
     if not (same_chunks and same_model):
         return _Previous()
-    if manifest["embedder"]["dim"] != embedder.dim:
-        raise damaged(index_dir, f"{MANIFEST} says {embedder.name} vectors have {manifest['embedder']['dim']} "
+    if manifest.embedder.dim != embedder.dim:
+        raise damaged(index_dir, f"{MANIFEST} says {embedder.name} vectors have {manifest.embedder.dim} "
                                  f"dimensions, the model gives {embedder.dim}")
-    missing = [s for s in manifest["segments"] if not (index_dir / s).is_dir()]
+    missing = [s for s in manifest.segments if not (index_dir / s).is_dir()]
     if missing:
         raise damaged(index_dir, f"{missing[0]} is missing")
-    if manifest.get("analyzer") == analyzer_fingerprint():
+    if manifest.analyzer == analyzer_fingerprint():
         return _Previous(manifest)
     # the analyzers changed since: every document's terms are counted again, its vectors kept
     return _Previous(manifest, read_contents(index_dir, manifest))
@@ -229,7 +226,7 @@ def _gather(corpus: Path, index_dir: Path, settings: BuildSettings, previous: _P
     inside = index_dir.resolve()
     files = [f for f in find_files(corpus) if inside not in (resolved(f) or f).parents]
     if not files:
-        raise IngestError(str(corpus), "no supported files (.pdf .docx .html .txt .md .jsonl) found")
+        raise IngestError(str(corpus), f"no supported files ({' '.join(LOADERS)}) found")
     parts = _Parts()
     seen: set[str] = set()
     for i, path in enumerate(files):
@@ -253,7 +250,7 @@ def _sidecar_overrides(corpus: Path, parts: _Parts) -> None:
         return
     ids = set(parts.order)
     for key, fields in rows.items():
-        targets = parts.sources.get(key, {}).get("documents") or ([key] if key in ids else [])
+        targets = (parts.sources[key].documents if key in parts.sources else ()) or ([key] if key in ids else [])
         if not targets:
             parts.failures.append(Failure(SIDECAR, f"row for {key!r}: no such indexed file or document"))
         for doc_id in targets:
@@ -269,16 +266,16 @@ def _gather_file(path: Path, root: Path, source: str, settings: BuildSettings, p
                                       f"cannot be read ({e.strerror or e})"))
         return
     old = previous.sources.get(source)
-    if old and old["sha256"] == sha and _reusable(old["documents"], previous, seen):
-        _reuse_documents(old["documents"], source, sha, previous, parts, seen)
+    if old and old.sha256 == sha and _reusable(old.documents, previous, seen):
+        _reuse_documents(old.documents, source, sha, previous, parts, seen)
         return
     try:
         docs, bad_lines = read_file(path, root, ocr=settings.ocr)
     except IngestError as e:
-        if old and _reusable(old["documents"], previous, seen):
+        if old and _reusable(old.documents, previous, seen):
             # keep what was indexed before rather than lose it to a now-broken file
             parts.failures.append(Failure(source, f"{e.reason} (kept the previously indexed version)"))
-            _reuse_documents(old["documents"], source, old["sha256"], previous, parts, seen)
+            _reuse_documents(old.documents, source, old.sha256, previous, parts, seen)
         else:
             parts.failures.append(Failure(source, e.reason))
         return
@@ -293,25 +290,25 @@ def _gather_file(path: Path, root: Path, source: str, settings: BuildSettings, p
         _add_document(doc, settings, previous, parts)
     # a file that lost a document to a clash is re-read next time, when the clash may be gone
     complete = len(ids) == len(docs)
-    parts.sources[source] = {"sha256": sha if complete else "", "documents": ids}
+    parts.sources[source] = SourceEntry(sha if complete else "", tuple(ids))
 
 
-def _reusable(doc_ids: list[str], previous: _Previous, seen: set[str]) -> bool:
+def _reusable(doc_ids: tuple[str, ...], previous: _Previous, seen: set[str]) -> bool:
     return all(d in previous.documents and d not in seen for d in doc_ids)
 
 
-def _reuse_documents(doc_ids: list[str], source: str, sha: str, previous: _Previous, parts: _Parts,
+def _reuse_documents(doc_ids: tuple[str, ...], source: str, sha: str, previous: _Previous, parts: _Parts,
                      seen: set[str]) -> None:
     for doc_id in doc_ids:
         seen.add(doc_id)
         previous.reuse(doc_id, parts)
-    parts.sources[source] = {"sha256": sha, "documents": list(doc_ids)}
+    parts.sources[source] = SourceEntry(sha, tuple(doc_ids))
 
 
 def _add_document(doc: Document, settings: BuildSettings, previous: _Previous, parts: _Parts) -> None:
     digest = content_hash(doc)
     old = previous.documents.get(doc.doc_id)
-    if old is not None and old["content_hash"] == digest:
+    if old is not None and old.content_hash == digest:
         previous.reuse(doc.doc_id, parts)
         return
     doc = replace(doc, meta=apply_overrides(extract_metadata(doc), doc.extra.get("front_matter", {})))
@@ -403,8 +400,8 @@ def _for_today(retriever: Retriever, settings: AskSettings, use_llm: bool) -> As
 def open_retriever(index_dir: Path, embedder: str | None = None, model: str | None = None) -> Retriever:
     """Load an index and the embedder it was built with; refuse a different model."""
     index = load_index(index_dir)
-    built = index.manifest["embedder"]
-    name = embedder or built["name"]
-    emb = _embedder(name, model or (built["model"] if name == built["name"] else None))
+    built = index.manifest.embedder
+    name = embedder or built.name
+    emb = _embedder(name, model or (built.model if name == built.name else None))
     check_embedder(index.manifest, Path(index_dir), emb.name, emb.model)
     return Retriever(index, emb)

@@ -18,7 +18,7 @@ KINDS = ("what", "when", "who", "how_many", "which_doc", "list", "compare", "ver
 _FILLER = re.compile(
     r"^(?:老师|同学|领导)?[，,、\s]*(?:你好|您好|在吗|哈喽)[！!，,。\s]*|"
     r"(?:请问一下|请问|麻烦(?:你|您)?(?:帮(?:我|忙))?(?:查|看|问|说)?(?:一下)?|劳驾|打扰一下|不好意思|冒昧问一下|想请教一下|请教一下|请教|"
-    r"我想(?:问|了解|知道|确认|咨询)(?:一下)?|想(?:问|了解|知道|确认|咨询)(?:一下)?|我(?:有个|有一个)问题|"
+    r"(?:我|我们|老师们|同事们|大家)?想(?:问|了解|知道|确认|咨询)(?:一下|下)?|我(?:有个|有一个)问题|"
     r"(?:能|可以)(?:不能)?(?:帮我)?(?:告诉我|说一下|讲讲|查一下|查查|看一下|看看)|帮(?:我|忙)(?:查|看|找)(?:一下|一查)?|"
     r"你(?:知道|清楚)|谁知道|有人知道|我记得|记不清了?|我忘了|忘了|"
     r"(?:我们|咱们)(?:学校|学院|系|院|这边|单位)(?:里)?有(?:个)?(?:老师|同事|人|学生|家长)(?:想|在)?(?:问|知道|了解)?|"
@@ -54,7 +54,7 @@ _KIND_RULES: tuple[tuple[str, re.Pattern], ...] = (
     ("which_doc", re.compile(r"哪[个份部项一]{0,2}(?:文件|通知|规定|法律|法规|办法|条例|政策|方案|文)|第几条|哪一?条|什么文件|"
                              r"依据是什么|依据是哪|(?:法律|政策)依据|根据什么|出自哪|出处|文号是|是哪个文")),
     ("definition", re.compile(r"是指什么|指的是什么|什么是|何为|何谓|的定义|的含义|的概念|是什么意思|指什么")),
-    ("when", re.compile(r"什么时候|何时|哪一?年|哪天|几月|几号|什么时间|日期是|时间是|多会儿|起施行|生效时间|实施时间")),
+    ("when", re.compile(r"什么时候|何时|哪一?年|哪天|几月|(?<!第)几号|什么时间|日期是|时间是|多会儿|起施行|生效时间|实施时间")),
     ("list", re.compile(r"(?:有|包括|包含|分为|存在)(?:了)?哪(?:些|几)|什么(?:问题|建议|措施|成效|举措)|哪些(?:方面|问题|建议|措施|成效|内容|情形|权利|义务|职责|要求|"
                         r"条件|形式|途径|做法|举措|任务)|都有什么|有什么(?:问题|建议|措施|成效|要求|举措)|列举|几个方面")),
     ("how_many", re.compile(r"多少|几[个类种项年天次名所门级条]|多久|多长|多大|多高|比例|百分之|占比|几成")),
@@ -115,16 +115,22 @@ def kind_of(question: str) -> str:
 
 
 def list_topic(question: str) -> str:
-    """What a list question enumerates (问题, 建议, 成效, …), or ""."""
-    for topic, words in LIST_TOPICS.items():
-        if any(w in question for w in words[:1]):
-            return topic
-    return ""
+    """What a list question enumerates (问题, 建议, 成效, …), or "": of several, the one named last, as
+    the thing asked for comes last (「对这些问题给了什么建议」 asks for 建议)."""
+    at = {topic: question.rfind(words[0]) for topic, words in LIST_TOPICS.items()}
+    best = max(at, key=lambda t: at[t])
+    return best if at[best] >= 0 else ""
+
+
+# 「补贴是多少」, 「多少钱」: an amount of money, not any figure
+_MONEY_ASKED = re.compile(r"多少钱|多少元|几元|(?:费|补贴|补助|奖励|奖金|津贴|薪资|工资|薪酬|经费|资金|报酬)[^，。？?]{0,6}?多少")
 
 
 def expected(kind: str, question: str) -> str:
     if "第几条" in question or "哪一条" in question or "哪条" in question:
         return "article"
+    if kind == "how_many" and _MONEY_ASKED.search(question):
+        return "money"
     return _EXPECTS.get(kind, "")
 
 
@@ -152,8 +158,11 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
         text = (text[:paper.start()] + paper.group(1) + text[paper.end():]).strip()
     elif register is not None and _PAPER_PLAIN.search(text):
         doc_ids = _papers_about(register, text, floor=0.0)
-    follow_up = previous is not None and bool(getattr(previous, "citations", ())) and bool(
-        _PRONOUN.search(text) or _ELLIPTIC.search(text))
+    # a follow-up of a refused question still asks it again of something else (「那青岛的呢？」),
+    # only the document to read comes from an answer that cited one
+    follow_up = (previous is not None or bool(previous_question)) and bool(_PRONOUN.search(text)
+                                                                        or _ELLIPTIC.search(text))
+    cited = tuple(getattr(previous, "citations", ()) or ())
     kind = kind_of(text)
     if follow_up and not doc_ids and _ELLIPTIC.search(text) and previous_question:
         # 「那青岛的呢？」 after 「上海市职业教育条例是哪天施行的？」 asks the same of 青岛's
@@ -161,13 +170,15 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
     if not doc_ids and register is not None:
         doc_ids = _named_works(register, text) or (_the_versioned_work(register) if old and new else ())
     if follow_up:
-        if not doc_ids:
-            doc_ids = (previous.citations[0].doc_id,)
-        if _ELLIPTIC.search(text) and kind == "what" and previous_question:
+        if not doc_ids and cited:
+            doc_ids = (cited[0].doc_id,)
+        if asked.rstrip("？?。 ").endswith("呢") and kind == "what" and previous_question:
             # 「那存在的问题呢？」 after a list question; 「那1996年的版本呢？」 asks about one version, not two
             inherited = kind_of(strip_filler(previous_question))
             kind = "what" if inherited in ("version", "compare") else inherited
         text = _complete(text, previous_question, register, doc_ids)
+        if not doc_ids and register is not None:  # the previous question named it, its answer cited nothing
+            doc_ids = _named_works(register, text)
     intent = read_intent(text, places)
     versions: tuple[str, ...] = ()
     absent = ""
@@ -176,7 +187,8 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
     if register is not None and not doc_ids:
         absent = _absent_place(register, text, places)
     if register is not None and doc_ids:
-        absent = _absent_version(register, doc_ids, text)
+        # 「江苏省实施职业教育法办法」 names 职业教育法 inside the document of a place the index lacks
+        absent = _absent_version(register, doc_ids, text) or _absent_place(register, text, places)
         doc_ids, versions = _pick_versions(register, doc_ids, text, old=old, new=new, kind=kind)
         if kind == "compare" and len(versions) > 1:
             kind = "version"
@@ -202,7 +214,7 @@ def _absent_place(register, text: str, places: tuple[str, ...]) -> str:
     return ""
 
 
-_VERSION_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:版|修订|修正|修改|的版本|(?:的)?(?:新|旧)?(?:职业教育法|职教法))")
+_VERSION_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:的)?(?:那|这)?(?:版|修订|修正|修改|个?版本|(?:新|旧)?(?:职业教育法|职教法))")
 
 
 def _absent_version(register, doc_ids: tuple[str, ...], text: str) -> str:
@@ -219,6 +231,10 @@ def _absent_version(register, doc_ids: tuple[str, ...], text: str) -> str:
     return ""
 
 
+# 「…是第几条规定的这个？」: what the previous question asked about, not a document
+_THAT_TOPIC = re.compile(r"这(?:个|些|样|一点|件事|种情况)[？?。]?$")
+
+
 def _complete(text: str, previous_question: str, register, doc_ids: tuple[str, ...]) -> str:
     """A follow-up with little of its own to ask about takes the previous question's subject:
     「那1996年的版本呢？」 after 「职业学校教育分为哪些？」 asks how 1996 divided them."""
@@ -226,7 +242,7 @@ def _complete(text: str, previous_question: str, register, doc_ids: tuple[str, .
     for doc_id in [d for d in doc_ids if register is not None and d in register.records]:
         own = own.replace(register.records[doc_id].meta.title.removeprefix("中华人民共和国"), "")
     own = re.sub(r"^那(?:么)?|版本|那版|这版|现在|现行|目前|那个|这个|的|呢|吗|了|[？?。！!，,\s]|第几条|哪一?条|规定|哪年|什么时候|怎么|是", "", own)
-    if len(own) >= 2 or not previous_question:
+    if (len(own) >= 2 and not _THAT_TOPIC.search(text)) or not previous_question:
         return text
     base = _YEAR.sub("", strip_filler(spell_out(previous_question)))
     base = _COMPARED.sub("", base)
@@ -336,3 +352,41 @@ def _pick_versions(register, doc_ids: tuple[str, ...], text: str, *, old: bool, 
 
 def _made(register, doc_id: str) -> str:
     return register.entries[doc_id].version_date or ""
+
+
+# A name ending like a law or regulation: 教师法实施细则, 江苏省实施职业教育法办法, 职业培训法
+_LAW_NAME = re.compile(r"[\u4e00-\u9fff]{1,20}?(?:法|条例|细则|办法)(?![\u4e00-\u9fff]{0,12}?(?:法|条例|细则|办法))")
+# where a name starts: after the words around it (对, 的, 里 …), never inside it
+_NAME_BREAK = re.compile(r"[的对在和与及按照据是那这把给向从里说了有哪怎么吗呢个部该其它会要将就都还也]|现行|新|旧|老|原")
+_NOT_A_NAME = ("方法", "做法", "说法", "看法", "想法", "合法", "违法", "依法", "立法", "执法", "守法", "用法", "算法", "写法",
+               "手法", "教法", "新法", "旧法", "老法", "本法", "该法", "此法", "办法")
+
+
+def name_key(text: str) -> str:
+    """A document name folded for comparison: 中华人民共和国, 省/市 and brackets dropped."""
+    return re.sub(r"中华人民共和国|自治区|[省市《》\s]", "", normalize(text))
+
+
+def unheld_document(register, text: str) -> str:
+    """A document the question names that the index does not hold — a law or regulation by its name
+    (「教师法实施细则」, 「职业培训法」) or a 文号 no document carries — else ""."""
+    from kb.metadata import find_doc_numbers
+
+    for _start, _end, number in find_doc_numbers(text):
+        if not any(r.meta.doc_number == number for r in register.records.values()):
+            return number
+    titles = [name_key(r.meta.title) for r in register.records.values()]
+    for m in _LAW_NAME.finditer(text.replace("中华人民共和国", " ")):
+        name = _NAME_BREAK.split(m.group(0))[-1]
+        if len(name) < 3 or any(name.endswith(w) for w in _NOT_A_NAME if w != "办法"):
+            continue
+        if not any(_in_order(name_key(name), t) for t in titles):
+            return name
+    return ""
+
+
+def _in_order(short: str, title: str) -> bool:
+    """Whether `short` is `title` with words left out, as people shorten names: 宁波校企合作条例 for
+    宁波市职业教育校企合作促进条例 (but not 教师法实施细则 for 教师法)."""
+    rest = iter(title)
+    return all(c in rest for c in short)

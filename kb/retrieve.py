@@ -146,6 +146,9 @@ def version_factor(register, entry, intent: Intent) -> float:
     return SUPERSEDED_FACTOR if entry.superseded else 1.0
 
 
+SENTENCE_CACHE = 20_000  # sentence vectors kept for answers: 40 MB at 512 dimensions
+
+
 class Retriever:
     """Searches one loaded index with one embedder; both are loaded once and reused per question."""
 
@@ -155,6 +158,8 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.places = index.register.places()
+        self._last_query: tuple[str, np.ndarray | None] = ("", None)
+        self._sentences: dict[str, np.ndarray] = {}  # sentence -> vector, for the answer stage
         self._translation = translation
 
     @property
@@ -162,6 +167,31 @@ class Retriever:
         if self._translation is None:
             self._translation = load_table()
         return self._translation
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The question's embedding; the last one is kept, so that the answer stage reuses the
+        vector retrieval computed instead of embedding the question again."""
+        last = self._last_query  # one read: another thread may replace it meanwhile
+        if last[0] == text and last[1] is not None:
+            return last[1]
+        vector = self.embedder.embed_query(text)
+        self._last_query = (text, vector)
+        return vector
+
+    def sentence_vectors(self, sentences: list[str]) -> np.ndarray:
+        """Embeddings of passage sentences (or whole passages), (n, dim); the passages asked about recur
+        from question to question, so their texts are embedded once (up to SENTENCE_CACHE are kept)."""
+        if not sentences:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        cache = self._sentences
+        found = {t: cache.get(t) for t in sentences}  # read once: another question may clear the cache
+        new = [t for t, v in found.items() if v is None]
+        if new:
+            found.update(zip(new, self.embedder.embed_documents(new)))
+            if len(cache) + len(new) > SENTENCE_CACHE:
+                cache.clear()
+            cache.update((t, found[t]) for t in new)
+        return np.vstack([found[t] for t in sentences])
 
     def search(self, question: str, settings: SearchSettings = SearchSettings()) -> list[Hit]:
         """The top_k chunks for a question, best first."""
@@ -189,7 +219,7 @@ class Retriever:
         """Each channel's best rows from the store; with fusion "rrf" a store may fuse them itself
         and return one ranking, "hybrid"."""
         plan = SearchPlan({name: analyzer(query) for name, analyzer in QUERY_ANALYZERS.items()},
-                          self.embedder.embed_query(query), settings.candidates, allowed,
+                          self.query_vector(query), settings.candidates, allowed,
                           rrf_k=settings.rrf_k if settings.fusion == "rrf" else None,
                           weighted=self.expansion(query, settings))
         return self.index.store.search(plan)

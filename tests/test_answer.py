@@ -4,6 +4,7 @@ import json
 import re
 import socket
 
+import numpy as np
 import pytest
 
 from kb.answer import answer_question
@@ -54,6 +55,8 @@ def test_answer_quotes_the_clause(retriever, texts):
     lead, source = answer.text.split("\n")[:2]
     assert lead == "三年。[1]"
     assert source.startswith("《职业技能等级证书管理办法（试行）》（教职成厅〔2019〕3号）第十二条：证书有效期为三年")
+    # 第十一条 only lists 有效期 among what a certificate shows: no figure, so it would pad the answer
+    assert [c.path[-1] for c in answer.citations] == ["第十二条"]
     assert_well_cited(answer, texts)
 
 
@@ -226,3 +229,16 @@ def test_ask_takes_the_search_settings(retriever):
     only = AskSettings(search=replace(AskSettings().search, filters=SearchFilters(doc_ids=(PDF,))))
     answer = ask(retriever, "证书由谁颁发？", only)
     assert answer.citations and {c.doc_id for c in answer.citations} == {PDF}
+
+
+def test_the_answer_stage_reuses_vectors_without_changing_them(retriever):
+    texts = ["证书有效期为三年，自颁证之日起计算。", "证书由培训评价组织颁发。"]
+    cold = retriever.sentence_vectors(texts + texts[:1])
+    warm = retriever.sentence_vectors(texts)
+    assert cold.shape == (3, retriever.embedder.dim)
+    np.testing.assert_allclose(cold[:2], retriever.embedder.embed_documents(texts), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(warm, cold[:2])
+    np.testing.assert_array_equal(cold[2], cold[0])
+    assert retriever.sentence_vectors([]).shape == (0, retriever.embedder.dim)
+    np.testing.assert_allclose(retriever.query_vector("证书有效期是多久？"),
+                               retriever.embedder.embed_query("证书有效期是多久？"), rtol=1e-5, atol=1e-6)

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from kb.compose import (align, changed_words, clause_span, is_statement, lead_fact, list_items, section_path,
-                        section_spans)
-from kb.evidence import FEATURES, EvidenceModel, Signals, fit, operating_point, read_signals
-from kb.question import kind_of, list_topic, spell_out, strip_filler, understand
+                        section_spans, with_items)
+from kb.evidence import (FEATURES, EvidenceModel, Named, Signals, arabic, figures_asked, fit, operating_point,
+                         read_signals)
+from kb.question import kind_of, list_topic, spell_out, strip_filler, understand, unheld_document
 from kb.types import Chunk, Hit
 
 # --- reading the question -------------------------------------------------------------------------
@@ -47,6 +48,16 @@ def test_kind_of_question(question, kind):
     assert kind_of(question) == kind
 
 
+def test_a_decree_number_is_not_a_date():
+    assert kind_of("那这个实施条例是国务院第几号令修订的？") != "when"
+    assert kind_of("活动周是几月几号？") == "when"
+
+
+def test_of_two_list_topics_the_one_asked_for_comes_last():
+    assert list_topic("那对这些问题作者给了什么建议？") == "建议"
+    assert list_topic("这些建议针对哪些问题？") == "问题"
+
+
 def test_list_topic_names_the_section_wanted():
     assert (list_topic("有哪些问题？"), list_topic("有哪些建议？"), list_topic("取得了哪些成效"), list_topic("分为哪些")) == (
         "问题", "建议", "成效", "")
@@ -69,7 +80,7 @@ class _Entry:
 
 class _Meta:
     def __init__(self, title):
-        self.title, self.dates = title, ()
+        self.title, self.dates, self.issuer, self.doc_number = title, (), "", ""
 
 
 class _Record:
@@ -278,6 +289,9 @@ def test_what_changed_between_two_clauses():
     ("number", "市财政按照每生每月300元的标准给予企业实习补贴。", "每生每月300元"),
     ("number", "证书有效期为三年，自颁证之日起计算。", "三年"),
     ("date", "职业学校教育分为中等、高等。", ""),
+    ("number", "到2025年，全省新增技能人才30万人。", "30万人"),  # the figure, not the year it is set for
+    ("number", "本法自2022年5月1日起施行。", ""),
+    ("money", "对重点企业招人给予最高9万元补助，推荐50人以上的。", "最高9万元"),
 ])
 def test_short_answers_lead_with_the_fact(expects, quote, fact):
     assert lead_fact(expects, quote) == fact
@@ -298,3 +312,74 @@ def test_a_clause_line_names_its_section_once(sample_retriever):
     first, second = text.split("\n")
     assert first.endswith("第十二条：证书有效期为三年。[1]")
     assert second.endswith("：（一）明确证书性质。证书分为三级。[2]") and second.count("明确证书性质") == 1
+
+
+def test_a_follow_up_of_a_refused_question_still_takes_its_subject():
+    class Refused:
+        question = "现行职业教育法从什么时候开始施行？"
+        citations = ()
+
+    q = understand("那1996年的版本呢？", REGISTER, previous=Refused(), previous_question=Refused.question)
+    assert q.follow_up and "施行" in q.text and q.doc_ids == ("law1996",)
+
+
+def test_a_pronoun_for_the_previous_topic_takes_the_previous_question():
+    prev = _Previous("law2022")
+    prev.question = "职业学校招生能收跟录取挂钩的钱吗？"
+    q = understand("那新职教法是第几条规定的这个？", REGISTER, previous=prev, previous_question=prev.question)
+    assert "录取挂钩" in q.text and q.kind == "which_doc"
+
+
+# --- what a question names that the index may not hold --------------------------------------------
+
+def test_a_year_asked_as_that_version_is_absent_when_no_version_was_made_then():
+    assert understand("2018年那版职业教育法是哪天开始施行的？", REGISTER).absent == "2018"
+    assert understand("1996年那版职业教育法是哪天开始施行的？", REGISTER).absent == ""
+
+
+def test_a_place_of_no_document_is_absent_even_inside_a_named_law():
+    assert understand("江苏省实施职业教育法办法什么时候开始施行？", REGISTER).absent == "江苏"
+    assert understand("北京市实施职业教育法办法什么时候开始施行？", REGISTER).absent == ""
+
+
+@pytest.mark.parametrize("question, name", [
+    ("教师法实施细则对教师资格认定有哪些规定？", "教师法实施细则"),
+    ("中华人民共和国职业培训法是哪年通过的？", "职业培训法"),
+    ("职业教育法实施条例是什么时候出台的？", "职业教育法实施条例"),
+    ("国发〔2019〕4号里是怎么说1+X的？", "国发〔2019〕4号"),
+    ("职业教育法对幼儿园教师资格有什么规定？", ""),
+    ("北京实施职业教育法办法什么时候施行？", ""),  # shortened: 市 and 中华人民共和国 left out
+    ("有什么好的教学方法？", ""),
+])
+def test_documents_the_index_does_not_hold(question, name):
+    assert unheld_document(REGISTER, question) == name
+
+
+def test_figures_are_compared_in_arabic_digits():
+    assert arabic("未满十六周岁的，二十人，三百五十元，二〇一九年") == "未满16周岁的，20人，350元，2019年"
+    assert figures_asked("企业能招不满16岁的学生吗？") == ("16",)
+    assert figures_asked("试点方案是教育部等六部门联合印发的吗？") == ("6",)
+    # years and article numbers are checked elsewhere (absent_year, the article asked about)
+    assert figures_asked("2019年的方案第十条怎么写？") == ()
+
+
+def test_signals_see_a_figure_and_a_document_the_passages_lack():
+    hits = [_hit("禁止用人单位招用未满十六周岁的未成年人。", 1.0)]
+    held = read_signals(hits, {"招用": 3.0}, similarity=0.5, expects="", top_idf=6.0,
+                        names=Named(numbers=("16", "2018")), sources=("2018年劳动条例",))
+    assert (held.number_absent, held.name_absent) == (0.0, 0.0)  # 16 as 十六, 2018 in the title
+    swapped = read_signals(hits, {"招用": 3.0, "天津": 6.0}, similarity=0.5, expects="", top_idf=6.0,
+                           names=Named(numbers=("18",), absent_document=True), unseen=frozenset({"天津"}))
+    assert (swapped.number_absent, swapped.name_absent) == (1.0, 1.0)
+    assert swapped.rare_absent == pytest.approx(1.0) and held.rare_absent == 0.0
+    assert swapped.rare_seen == 0.0  # 天津 is in no indexed passage: unknown, not a swapped entity
+
+
+def test_a_lead_in_brings_the_items_it_announces():
+    text = "第三十四条 设立应当符合下列条件：\n\n（一）有章程；\n\n（二）有经费。\n\n设立按国家规定执行。"
+    start = text.index("设立")
+    end = text.index("：") + 1
+    a, b = with_items(text, (start, end))
+    assert text[a:b].endswith("（二）有经费。") and "按国家规定" not in text[a:b]
+    sentence = (text.index("设立按"), len(text))
+    assert with_items(text, sentence) == sentence  # no colon: nothing more

@@ -97,6 +97,14 @@ def test_manifest_names_the_backend(built):
     assert type(retriever.index.store).__module__.endswith({"faiss": "faiss_bm25", "milvus": "milvus"}[backend])
 
 
+def test_only_a_local_store_copies_the_vectors_into_the_process(built):
+    backend, _, _, retriever = built
+    retriever.search("证书有效期是多久？", SearchSettings(top_k=3))
+    # Milvus holds the vectors and searches them itself: gathering a local copy would cost the RAM
+    # of the whole matrix in every app server
+    assert ("vectors" in vars(retriever.index.contents)) == (backend == "faiss")
+
+
 def test_search_finds_the_clause_that_answers(built):
     hits = built[3].search("证书有效期是多久？", SearchSettings(top_k=3))
     assert hits[0].chunk.doc_id == PDF

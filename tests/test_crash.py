@@ -32,12 +32,12 @@ def _state(index) -> dict:
     """What a loaded index says about the corpus it holds: file -> sha256."""
     loaded = load_index(index)  # must load, whatever happened
     assert len(loaded.chunks) == len(loaded.contents.vectors) == loaded.store.size
-    return {s: v["sha256"] for s, v in read_manifest(index)["sources"].items()}
+    return {s: v.sha256 for s, v in read_manifest(index).sources.items()}
 
 
 def _only_what_the_manifest_names(index) -> None:
     manifest = read_manifest(index)
-    named = {"manifest.json", *manifest["segments"], *(manifest["dense"] or {}).get("files", ())}
+    named = {"manifest.json", *manifest.files()}
     assert {p.name for p in index.iterdir()} == named
 
 
@@ -75,7 +75,7 @@ from kb.tokenize import word_tokens
 
 word_tokens("预热")  # load jieba's dictionary once, before forking
 corpus, index, settings = Path(sys.argv[1]), Path(sys.argv[2]), BuildSettings.from_dict(json.loads(sys.argv[3]))
-WATCHED = ("kb/index.py", "kb/terms.py", "kb/store/faiss_bm25.py")
+WATCHED = ("kb/index/writer.py", "kb/index/segments.py", "kb/index/manifest.py", "kb/terms.py", "kb/store/faiss_bm25.py")
 lines, kill_at, commit = 0, 0, []
 
 def local(frame, event, arg):
@@ -115,7 +115,7 @@ def _picture(index) -> tuple:
     retriever = open_retriever(index)
     hits = [[(h.chunk.chunk_id, round(h.score, 6)) for h in retriever.search(q, SearchSettings(top_k=5))]
             for q in ("证书有效期是多久？", "复核联络人王珊瑚", "考核站点")]
-    return (read_manifest(index)["sources"], [(c.chunk_id, c.text) for c in retriever.index.chunks], hits)
+    return (read_manifest(index).sources, [(c.chunk_id, c.text) for c in retriever.index.chunks], hits)
 
 
 def test_sigkill_at_any_line_of_an_update_leaves_old_or_new_index(tmp_path):
@@ -147,7 +147,7 @@ def test_sigkill_at_any_line_of_an_update_leaves_old_or_new_index(tmp_path):
         full = run(0)
         assert not full["killed"]
         new = _picture(index)
-        assert new != old and read_manifest(index)["segments"] != read_manifest(base)["segments"]
+        assert new != old and read_manifest(index).segments != read_manifest(base).segments
         start, end = full["commit"]
         # a dozen lines up to the commit, each line of the commit (the manifest's rename is among its
         # first ones), then the clean-up after it
@@ -177,7 +177,7 @@ def built(tmp_path):
 
 
 def _graph(index) -> str:
-    return read_manifest(index)["dense"]["files"][0]
+    return read_manifest(index).dense.files[0]
 
 
 @pytest.mark.parametrize("name", ["seg-000001/chunks.jsonl", "seg-000001/docs.jsonl", "seg-000001/vectors.npy",

@@ -112,14 +112,14 @@ def test_many_updates_equal_a_fresh_build(corpus, tmp_path):
     for i in range(9):  # nine one-row segments: the first eight of them are merged into one
         _jsonl(corpus / "extra", f"new{i}.jsonl", [{"id": f"new-{i}", "text": f"第{i}批 海藻养殖登记。"}])
         build_index(corpus, index, _settings())
-    assert sorted(s["rows"] for s in read_manifest(index)["segments"].values())[:2] == [1, 8]
+    assert sorted(s.rows for s in read_manifest(index).segments.values())[:2] == [1, 8]
     for i in range(6):  # the changed file's old versions pile up until everything is compacted
         with open(corpus / TXT, "a", encoding="utf-8") as f:
             f.write(f"\n第{i + 10}条 第{i}次补充：复核联络人为王珊瑚。\n")
         build_index(corpus, index, _settings())
     manifest = read_manifest(index)
-    stored = sum(s["rows"] for s in manifest["segments"].values())
-    assert stored - manifest["counts"]["chunks"] <= 0.3 * stored
+    stored = sum(s.rows for s in manifest.segments.values())
+    assert stored - manifest.counts["chunks"] <= 0.3 * stored
     build_index(corpus, tmp_path / "fresh", _settings())
     _same_index(index, tmp_path / "fresh")
 
@@ -133,7 +133,7 @@ def test_deleted_documents_never_surface(corpus, tmp_path):
     (corpus / HTML).unlink()
     build_index(corpus, index, settings)
     manifest = read_manifest(index)
-    assert sum(s["rows"] for s in manifest["segments"].values()) > manifest["counts"]["chunks"]  # dead rows kept
+    assert sum(s.rows for s in manifest.segments.values()) > manifest.counts["chunks"]  # dead rows kept
     retriever = open_retriever(index)
     n = len(retriever.index.chunks)
     assert HTML not in retriever.index.records and all(c.doc_id != HTML for c in retriever.index.chunks)
@@ -151,7 +151,7 @@ def test_deleting_a_third_of_the_rows_compacts_to_one_segment(corpus, tmp_path):
     index = tmp_path / "index"
     build_index(corpus, index, _settings("hnsw"))
     before = read_manifest(index)
-    chunks = {d: e["chunks"] for d, e in before["documents"].items()}
+    chunks = {d: e.chunks for d, e in before.documents.items()}
     removed, total = [], sum(chunks.values())
     for doc_id in sorted(chunks, key=chunks.get, reverse=True):  # the biggest documents first
         if sum(chunks[d] for d in removed) > 0.3 * total:
@@ -160,11 +160,11 @@ def test_deleting_a_third_of_the_rows_compacts_to_one_segment(corpus, tmp_path):
         (corpus / doc_id).unlink()
     build_index(corpus, index, _settings("hnsw"))
     manifest = read_manifest(index)
-    assert [info["rows"] for info in manifest["segments"].values()] == [manifest["counts"]["chunks"]]
-    assert manifest["dense"]["rows"] == manifest["counts"]["chunks"]  # the graph was rebuilt too
-    assert manifest["dense"]["files"] != before["dense"]["files"]
-    assert sorted(p.name for p in index.iterdir()) == sorted(["manifest.json", *manifest["segments"],
-                                                             *manifest["dense"]["files"]])
+    assert [info.rows for info in manifest.segments.values()] == [manifest.counts["chunks"]]
+    assert manifest.dense.rows == manifest.counts["chunks"]  # the graph was rebuilt too
+    assert manifest.dense.files != before.dense.files
+    assert sorted(p.name for p in index.iterdir()) == sorted(["manifest.json", *manifest.segments,
+                                                             *manifest.dense.files])
     build_index(corpus, tmp_path / "fresh", _settings("hnsw"))
     _same_index(index, tmp_path / "fresh")
 
@@ -179,7 +179,7 @@ def test_an_update_writes_only_new_files(corpus, tmp_path):
     report = build_index(corpus, index, _settings(), progress=lambda *call: calls.append(call))
     after = {p.relative_to(index): (p.stat().st_ino, p.stat().st_mtime_ns) for p in index.rglob("*") if p.is_file()}
     changed = {p for p in after if before.get(p) != after[p]}
-    new_segment = set(read_manifest(index)["segments"]) - {"seg-000001"}
+    new_segment = set(read_manifest(index).segments) - {"seg-000001"}
     assert {p.parts[0] for p in changed} == {"manifest.json", *new_segment}
     assert all(before[p] == after[p] for p in before if p.parts[0] == "seg-000001")  # untouched, not rewritten
     assert {c[2] for c in calls if c[0] == "tokenize"} == {report.embedded_chunks}  # the changed chunks only
@@ -195,7 +195,7 @@ def test_changed_analyzers_recount_terms_but_keep_vectors(corpus, tmp_path):
     again = build_index(corpus, index, _settings(), progress=lambda *call: calls.append(call))
     assert (again.embedded_chunks, again.reused_documents) == (0, first.documents)
     assert ("tokenize", 0, first.chunks, "chars") in calls
-    assert len(read_manifest(index)["segments"]) == 1
+    assert len(read_manifest(index).segments) == 1
     build_index(corpus, tmp_path / "fresh", _settings())
     _same_index(index, tmp_path / "fresh")
 
@@ -205,14 +205,14 @@ def test_growing_past_the_exact_search_limit_switches_to_a_graph_then_appends(tm
     settings = BuildSettings(embedder="hashing", flat_max_vectors=100, chunk_max_chars=50, chunk_min_chars=0)
     _jsonl(corpus, "a.jsonl", [{"id": f"a{i}", "text": f"第{i}号 海藻养殖登记办法。"} for i in range(60)])
     build_index(corpus, index, settings)
-    assert read_manifest(index)["dense"] is None  # 60 rows: exact search
+    assert read_manifest(index).dense is None  # 60 rows: exact search
     _jsonl(corpus, "b.jsonl", [{"id": f"b{i}", "text": f"第{i}号 珊瑚礁保护通知。"} for i in range(60)])
     build_index(corpus, index, settings)
-    graph = read_manifest(index)["dense"]
-    assert graph["rows"] == graph["covers"] == 120
+    graph = read_manifest(index).dense
+    assert graph.rows == graph.covers == 120
     _jsonl(corpus, "c.jsonl", [{"id": f"c{i}", "text": f"第{i}号 候鸟迁徙保护公告。"} for i in range(30)])
     build_index(corpus, index, settings)
-    assert read_manifest(index)["dense"] == graph  # 30 new rows wait in the exact tail; the graph is not rewritten
+    assert read_manifest(index).dense == graph  # 30 new rows wait in the exact tail; the graph is not rewritten
     retriever = open_retriever(index)
     assert len(retriever.index.store.tail) == 30
     assert retriever.search("第7号 候鸟迁徙保护公告")[0].chunk.doc_id == "c7"
@@ -223,8 +223,8 @@ def test_growing_past_the_exact_search_limit_switches_to_a_graph_then_appends(tm
     _jsonl(corpus, "d.jsonl", [{"id": "d", "title": "候鸟保护站名录", "text": articles}])
     build_index(corpus, index, settings)
     manifest = read_manifest(index)
-    assert manifest["dense"]["files"] != graph["files"]
-    assert manifest["dense"]["rows"] == manifest["dense"]["covers"] == manifest["counts"]["chunks"] > 1150
+    assert manifest.dense.files != graph.files
+    assert manifest.dense.rows == manifest.dense.covers == manifest.counts["chunks"] > 1150
     retriever = open_retriever(index)
     assert len(retriever.index.store.tail) == 0
     assert "第1042号候鸟保护站" in retriever.search("第1042号候鸟保护站")[0].chunk.text

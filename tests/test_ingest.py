@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from kb.errors import IngestError
-from kb.ingest import SUPPORTED_SUFFIXES, find_files, garbled_share, iter_corpus, load_file
+from kb.config import BuildSettings
+from kb.ingest import LOADERS, SUPPORTED_SUFFIXES, UPLOAD_SUFFIXES, find_files, garbled_share, read_file
+from kb.pipeline import build_index, open_retriever
 from kb.types import Document, Failure
 
 SHARED_PDFS = Path(__file__).resolve().parents[1].parent / "shared" / "pdfs"
@@ -19,15 +21,22 @@ ARTICLE_2 = "第二条　本办法适用于本市行政区域内的各类职业�
 ARTICLE_3 = "第三条　市教育行政部门负责全市职业教育工作的统筹规划、综合协调和宏观管理。"
 
 
+def documents_of(path: Path, root: Path, **kwargs) -> list[Document]:
+    """The documents of a file that has no part to skip (every format but JSONL)."""
+    docs, skipped = read_file(path, root, **kwargs)
+    assert skipped == []
+    return docs
+
+
 def load_one(path: Path, **kwargs) -> Document:
-    docs = load_file(path, path.parent, **kwargs)
+    docs = documents_of(path, path.parent, **kwargs)
     assert len(docs) == 1
     return docs[0]
 
 
 def reason_of(path: Path, **kwargs) -> str:
     with pytest.raises(IngestError) as caught:
-        load_file(path, path.parent, **kwargs)
+        read_file(path, path.parent, **kwargs)
     assert caught.value.path == path.name
     return caught.value.reason
 
@@ -179,12 +188,11 @@ def write_jsonl(path: Path) -> None:
 def test_jsonl_documents_and_line_failures(tmp_path: Path) -> None:
     path = tmp_path / "docs.jsonl"
     write_jsonl(path)
-    docs = load_file(path, tmp_path)
+    docs, failures = read_file(path, tmp_path)
     assert [(d.doc_id, d.title_hint, d.text, d.extra, d.source, d.format) for d in docs] == [
         ("a", "甲", "甲的正文。", {"year": 2019}, "docs.jsonl", "jsonl"),
         ("7", "", "七的正文。", {"tags": ["x"]}, "docs.jsonl", "jsonl"),
     ]
-    failures = [item for item in iter_corpus(path) if isinstance(item, Failure)]
     assert failures == [
         Failure("docs.jsonl:2", "not valid JSON (Expecting property name enclosed in double quotes)"),
         Failure("docs.jsonl:4", "no text"),
@@ -217,38 +225,78 @@ def test_find_files_skips_hidden_lock_unsupported_and_outside_links(tmp_path: Pa
     found = [p.relative_to(corpus).as_posix() for p in find_files(corpus)]
     assert found == ["a.md", "b.txt", "link_in/c.html"] or found == ["a.md", "b.txt", "sub/c.html"]
     assert find_files(corpus / "b.txt") == [corpus / "b.txt"]
-    assert SUPPORTED_SUFFIXES == frozenset({".pdf", ".docx", ".html", ".htm", ".txt", ".md", ".jsonl"})
+    # the formats there are (a new one adds to them)
+    assert SUPPORTED_SUFFIXES >= {".pdf", ".docx", ".html", ".htm", ".txt", ".md", ".jsonl"}
 
 
-def test_iter_corpus_goes_on_after_a_bad_file(tmp_path: Path) -> None:
-    (tmp_path / "1_good.txt").write_text("第一条 好的。", encoding="utf-8")
-    (tmp_path / "2_bad.pdf").write_bytes(os.urandom(2048))
-    (tmp_path / "3_empty.txt").write_bytes(b"")
-    (tmp_path / "4_good.md").write_text("# 标题\n正文。", encoding="utf-8")
+def build(corpus: Path, **kwargs):
+    """The pipeline's own loop over a corpus (kb.pipeline.build_index), hashing embedder, index beside it."""
+    return build_index(corpus, corpus.parent / f"{corpus.name}-index", BuildSettings(embedder="hashing"), **kwargs)
+
+
+def indexed_ids(corpus: Path) -> list[str]:
+    return open_retriever(corpus.parent / f"{corpus.name}-index").index.doc_order
+
+
+def test_every_suffix_list_is_the_registry(tmp_path: Path) -> None:
+    """The pipeline's "no supported files" message and the upload button read LOADERS, not a copy."""
+    assert set(UPLOAD_SUFFIXES) == set(LOADERS) - {".jsonl"}
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "notes.xlsx").write_bytes(b"PK")
+    with pytest.raises(IngestError) as caught:
+        build(tmp_path / "corpus")
+    assert caught.value.reason == f"no supported files ({' '.join(LOADERS)}) found"
+
+
+def test_a_format_is_one_registry_line_for_finding_reading_and_indexing(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(LOADERS, ".note", "kb.ingest.text:load")  # a format under a new suffix
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.note").write_text("第一条 证书有效期为三年。", encoding="utf-8")
+    (corpus / "b.rst").write_text("第一条 未注册的格式。", encoding="utf-8")
+    assert find_files(corpus) == [corpus / "a.note"]
+    assert reason_of(corpus / "b.rst") == "unsupported file type '.rst'"
+    report = build(corpus)
+    assert (report.documents, report.failures) == (1, [])
+    assert indexed_ids(corpus) == ["a.note"]
+
+
+def test_the_corpus_loop_goes_on_after_a_bad_file(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "1_good.txt").write_text("第一条 好的。", encoding="utf-8")
+    (corpus / "2_bad.pdf").write_bytes(os.urandom(2048))
+    (corpus / "3_empty.txt").write_bytes(b"")
+    (corpus / "4_good.md").write_text("# 标题\n正文。", encoding="utf-8")
     seen: list[tuple[int, int, str]] = []
-    items = list(iter_corpus(tmp_path, progress=lambda n, total, name: seen.append((n, total, name))))
-    assert [i.doc_id for i in items if isinstance(i, Document)] == ["1_good.txt", "4_good.md"]
-    failures = [(f.source, f.reason.split(" (")[0]) for f in items if isinstance(f, Failure)]
-    assert failures == [("2_bad.pdf", "corrupt PDF"), ("3_empty.txt", "empty file")]
-    assert seen == [(1, 4, "1_good.txt"), (2, 4, "2_bad.pdf"), (3, 4, "3_empty.txt"), (4, 4, "4_good.md")]
+    report = build(corpus, progress=lambda stage, n, total, name: stage == "load" and seen.append((n, total, name)))
+    assert indexed_ids(corpus) == ["1_good.txt", "4_good.md"]
+    assert [(f.source, f.reason.split(" (")[0]) for f in report.failures] == [
+        ("2_bad.pdf", "corrupt PDF"), ("3_empty.txt", "empty file")]
+    assert seen == [(0, 4, "1_good.txt"), (1, 4, "2_bad.pdf"), (2, 4, "3_empty.txt"), (3, 4, "4_good.md"), (4, 4, "")]
 
 
-def test_iter_corpus_reports_doc_ids_seen_twice_across_files(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_text("正文。", encoding="utf-8")
-    (tmp_path / "b.jsonl").write_text('{"id": "a.txt", "text": "同名"}\n{"id": "c", "text": "丙"}\n', encoding="utf-8")
-    items = list(iter_corpus(tmp_path))
-    assert [i.doc_id if isinstance(i, Document) else i for i in items] == [
-        "a.txt", Failure("b.jsonl", "duplicate doc_id 'a.txt' (first in a.txt)"), "c",
-    ]
+def test_the_corpus_loop_reports_doc_ids_seen_twice_across_files(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("正文。", encoding="utf-8")
+    (corpus / "b.jsonl").write_text('{"id": "a.txt", "text": "同名"}\n{"id": "c", "text": "丙"}\n', encoding="utf-8")
+    report = build(corpus)
+    assert indexed_ids(corpus) == ["a.txt", "c"]
+    assert report.failures == [Failure("b.jsonl", "duplicate document id 'a.txt'; kept the first")]
 
 
 @pytest.mark.parametrize("name", ["with space.txt", "中文 文件名.txt", "it's \"quoted\".txt", "-rf.txt", "--help.md"])
 def test_hostile_file_names(tmp_path: Path, name: str) -> None:
-    (tmp_path / "sub").mkdir()
-    path = tmp_path / "sub" / name
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    path = corpus / "sub" / name
     path.write_text("正文内容。", encoding="utf-8")
-    [doc] = [item for item in iter_corpus(tmp_path) if isinstance(item, Document)]
-    assert (doc.doc_id, doc.source, doc.text) == (f"sub/{name}", f"sub/{name}", "正文内容。")
+    report = build(corpus)
+    assert (report.documents, report.failures) == (1, [])
+    [record] = open_retriever(tmp_path / "corpus-index").index.contents.records
+    assert (record.doc_id, record.source) == (f"sub/{name}", f"sub/{name}")
+    assert load_one(path).text == "正文内容。"
 
 
 def test_limits_and_unsupported_types(tmp_path: Path) -> None:
@@ -386,7 +434,7 @@ def test_real_pdf_loads_readable_text_or_is_rejected(name: str) -> None:
     expected = EXPECTED.get(name)
     if name in FONT_DEPENDENT:
         try:
-            [doc] = load_file(path, SHARED_PDFS)
+            [doc] = documents_of(path, SHARED_PDFS)
         except IngestError as e:
             assert e.reason.startswith("garbled text layer"), e.reason
         else:
@@ -394,11 +442,11 @@ def test_real_pdf_loads_readable_text_or_is_rejected(name: str) -> None:
         return
     if isinstance(expected, str):
         with pytest.raises(IngestError) as caught:
-            load_file(path, SHARED_PDFS)
+            documents_of(path, SHARED_PDFS)
         assert caught.value.path == name
         assert caught.value.reason.startswith(expected)
         return
-    [doc] = load_file(path, SHARED_PDFS)
+    [doc] = documents_of(path, SHARED_PDFS)
     assert doc.doc_id == name and doc.format == "pdf"
     assert doc.pages[0].start == 0 and doc.pages[-1].end == len(doc.text)
     for words in expected or []:
@@ -426,7 +474,7 @@ def test_txt_saved_from_pdf_is_unwrapped(tmp_path):
     ]
     path = tmp_path / "paper.txt"
     path.write_text("\n\n".join(body) + "\n", encoding="utf-8")
-    doc = load_file(path, tmp_path)[0]
+    doc = documents_of(path, tmp_path)[0]
     assert doc.text.split("\n") == [
         "职业技能等级证书制度试点",
         "一、试点情况",
@@ -441,7 +489,7 @@ def test_txt_with_real_paragraphs_is_left_alone(tmp_path):
     text = "第一条 为了规范管理，制定本办法。\n第二条 本办法适用于本市。\n" * 5
     path = tmp_path / "law.txt"
     path.write_text(text, encoding="utf-8")
-    assert load_file(path, tmp_path)[0].text == text.strip()
+    assert documents_of(path, tmp_path)[0].text == text.strip()
 
 
 def test_web_page_saved_as_txt_is_read_as_html(tmp_path):
@@ -449,7 +497,7 @@ def test_web_page_saved_as_txt_is_read_as_html(tmp_path):
     path.write_text("<!DOCTYPE html><html><head><title>站点</title></head><body><script>alert(1)</script>"
                     "<h1>某某办法</h1><p>第一条 为了规范管理，制定本办法。</p><p>第二条 本办法适用于本市。</p>"
                     "</body></html>", encoding="utf-8")
-    doc = load_file(path, tmp_path)[0]
+    doc = documents_of(path, tmp_path)[0]
     assert doc.format == "txt"
     assert doc.text == "某某办法\n第一条 为了规范管理，制定本办法。\n第二条 本办法适用于本市。"
     assert doc.title_hint == "某某办法"
@@ -459,7 +507,7 @@ def test_html_inside_markdown_and_text_is_stripped(tmp_path):
     md = tmp_path / "a.md"
     md.write_text('# 标题\n\n<div class="x">第一条 为了规范管理，<b>制定</b>本办法。</div>\n'
                   "<script>evil()</script>\n<style>p{}</style>\n第二条 A&amp;B 条件为 x < 3 时适用。\n", encoding="utf-8")
-    text = load_file(md, tmp_path)[0].text
+    text = documents_of(md, tmp_path)[0].text
     assert "evil" not in text and "<" not in text.replace("x < 3", "") and "p{}" not in text
     assert "第一条 为了规范管理，制定本办法。" in text
     assert "第二条 A&B 条件为 x < 3 时适用。" in text
@@ -468,16 +516,16 @@ def test_html_inside_markdown_and_text_is_stripped(tmp_path):
 def test_markdown_front_matter_is_not_text(tmp_path):
     page = tmp_path / "page.md"
     page.write_text('---\ntitle: "职业技能培训办法"\nweight: 3\n---\n\n第一条 为了规范培训，制定本办法。\n', encoding="utf-8")
-    doc = load_file(page, tmp_path)[0]
+    doc = documents_of(page, tmp_path)[0]
     assert doc.text == "第一条 为了规范培训，制定本办法。"
     assert doc.title_hint == "职业技能培训办法"
     only = tmp_path / "_index.md"
     only.write_text("---\nbookCollapseSection: true\n---\n", encoding="utf-8")
     with pytest.raises(IngestError, match="no text"):
-        load_file(only, tmp_path)
+        documents_of(only, tmp_path)
 
 
 def test_utf8_cut_inside_its_last_character_loads(tmp_path):
     path = tmp_path / "cut.txt"
     path.write_bytes("第一条 为了规范职业技能等级证书管理，制定本办法。".encode("utf-8")[:-2])
-    assert load_file(path, tmp_path)[0].text == "第一条 为了规范职业技能等级证书管理，制定本办法"
+    assert documents_of(path, tmp_path)[0].text == "第一条 为了规范职业技能等级证书管理，制定本办法"

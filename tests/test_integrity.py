@@ -13,7 +13,7 @@ import pytest
 from kb.cli import main
 from kb.config import BuildSettings, SearchSettings
 from kb.errors import BadIndexError
-from kb.index import MANIFEST, load_index
+from kb.index import MANIFEST, DocEntry, SourceEntry, build_lock, load_index, read_manifest, remove_leftovers, sha256_of
 from kb.pipeline import build_index, open_retriever
 
 SETTINGS = BuildSettings(embedder="hashing")
@@ -53,6 +53,11 @@ def _damage_message(index: Path) -> str:
     assert message.startswith(f"index at {index} is damaged: ")
     assert message.endswith(f"rebuild it from the corpus with `python -m kb index CORPUS --index {index} --rebuild`")
     return message
+
+
+def _files(index: Path) -> dict[str, bytes]:
+    """Every file of an index folder with its content, to see that nothing was deleted or changed."""
+    return {p.relative_to(index).as_posix(): p.read_bytes() for p in sorted(index.rglob("*")) if p.is_file()}
 
 
 def _rebuild_works(corpus: Path, index: Path, capsys) -> None:
@@ -120,9 +125,67 @@ def test_damaged_manifest_is_refused_and_rebuild_works(built, capsys, case):
 def test_an_update_of_a_damaged_index_asks_for_rebuild_rather_than_reembedding(built, capsys, case):
     corpus, index = built
     MANIFEST_DAMAGE[case][0](index)
+    before = _files(index)
     code = main(["index", str(corpus), "--index", str(index), "--embedder", "hashing", "--json"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(f"error: index at {index} is damaged: ") and "--rebuild`" in err
+    assert _files(index) == before  # nothing deleted, nothing written
+
+
+def _future(m: dict) -> dict:
+    return {**m, "format_version": 99}
+
+
+@pytest.mark.parametrize("case", ["half-truncated", "a list", "no segments", "rows out of range", "format 99"])
+def test_leftover_cleanup_deletes_nothing_while_the_manifest_is_unusable(built, case):
+    """Before, an unreadable manifest counted as "no index": the cleanup every build starts with
+    deleted every segment, and the build re-embedded the corpus without a word."""
+    corpus, index = built
+    (_edit(_future) if case == "format 99" else MANIFEST_DAMAGE[case][0])(index)
+    before = _files(index)
+    with build_lock(index):
+        remove_leftovers(index)
+    assert _files(index) == before
+    # --rebuild replaces it, and only then are the old segments deleted
+    build_index(corpus, index, SETTINGS, rebuild=True)
+    assert {p.name for p in index.iterdir()} == {MANIFEST, *read_manifest(index).files()}
+    assert "seg-000001" not in read_manifest(index).files()
+
+
+def test_an_index_of_another_format_is_refused_rather_than_rebuilt(built):
+    corpus, index = built
+    _edit(_future)(index)
+    before = _files(index)
+    with pytest.raises(BadIndexError) as caught:
+        build_index(corpus, index, SETTINGS)
+    assert str(caught.value) == (f"index at {index} has format 99, this PolicyKB reads 2; rebuild with "
+                                 f"`python -m kb index CORPUS --index {index} --rebuild`")
+    assert _files(index) == before
+
+
+FORMAT_2 = {"format_version", "settings", "embedder", "dense_index", "sources", "failures", "metadata_overrides",
+            "build_seconds", "counts", "libraries", "analyzer", "documents", "segments", "dense", "next_row", "built_at"}
+
+
+def test_the_manifest_records_read_back_to_what_is_on_disk(tmp_path):
+    """The typed records keep manifest.json as it was: indexes written before them load unchanged."""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "measures.txt").write_text(TEXT, encoding="utf-8")
+    (corpus / "other.txt").write_text(OTHER, encoding="utf-8")
+    build_index(corpus, index, BuildSettings(embedder="hashing", dense_backend="hnsw"))
+    raw, manifest = _manifest(index), read_manifest(index)
+    assert manifest.to_dict() == raw and set(raw) == FORMAT_2
+    assert set(raw["documents"]["measures.txt"]) == {"content_hash", "segment", "row", "id", "chunks"}
+    assert set(raw["dense"]) == {"files", "covers", "rows", "m", "sha256"}
+    first, second = manifest.documents.values()
+    assert (first.segment, first.row, first.id, second.row, second.id) == ("seg-000001", 0, 0, first.chunks, first.chunks)
+    assert manifest.documents["other.txt"] == DocEntry(second.content_hash, "seg-000001", first.chunks, first.chunks,
+                                                       manifest.counts["chunks"] - first.chunks)
+    assert manifest.sources["other.txt"] == SourceEntry(sha256_of(corpus / "other.txt"), ("other.txt",))
+    assert (manifest.dense.covers, manifest.dense.rows, manifest.dense.m) == (manifest.next_row, manifest.next_row,
+                                                                              BuildSettings().hnsw_m)
+    assert manifest.settings == BuildSettings(embedder="hashing", dense_backend="hnsw")
 
 
 def test_a_missing_segment_folder_asks_for_rebuild(built, capsys):
@@ -167,8 +230,6 @@ def test_damaged_vectors_are_not_searched(built, capsys, how):
 def _rewrite_keeping_checksum(index: Path, name: str, change) -> None:
     """change(path) rewrites a file of the segment, and the manifest is given its new checksum: what a
     bug in the writer, rather than damage on disk, would leave."""
-    from kb.index import sha256_of
-
     segment = _segment(index)
     change(segment / name)
     manifest = _manifest(index)

@@ -306,7 +306,9 @@ def test_meaningful_title_hint_wins() -> None:
 def test_untitled_text_gets_a_short_first_sentence() -> None:
     text = "近日，市商务局联合中国银行天津市分行面向我市医药制造、生物研发、外贸进出口、商贸物流、生活物资保障等疫情防控重点企业推出专属金融服务。后文。"
     meta = extract_metadata(_doc(text))
-    assert meta.title == text[:30] + "…"
+    # 60 characters, not a news headline's 30: the title is part of every chunk's indexed text, and
+    # cutting these at 30 cost ncp dev hybrid MRR@10 0.876 -> 0.870 (bench/ncp.py --rebuild)
+    assert meta.title == text[:60] + "…"
 
 
 @pytest.mark.parametrize("text, title", [

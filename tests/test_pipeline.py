@@ -13,7 +13,7 @@ import pytest
 from kb.config import BuildSettings, SearchFilters, SearchSettings
 from kb.embed import EMBEDDERS, HashingEmbedder, register_embedder
 from kb.errors import ConfigError, BadIndexError, IngestError
-from kb.index import read_contents, read_manifest
+from kb.index import SourceEntry, read_contents, read_manifest
 from kb.pipeline import BuildReport, build_index, open_retriever
 from kb.types import Failure
 
@@ -153,7 +153,7 @@ def test_modified_file_is_the_only_one_re_embedded(work):
     assert report.reused_documents == 7
     assert report.embedded_chunks == counts[TXT]
     assert report.chunks == sum(counts.values())
-    assert read_manifest(index)["sources"][TXT]["sha256"] == _sha256(corpus / TXT)
+    assert read_manifest(index).sources[TXT].sha256 == _sha256(corpus / TXT)
     top = open_retriever(index).search("复核联络人王珊瑚", SearchSettings(top_k=3))[0]
     assert top.chunk.doc_id == TXT
     assert "王珊瑚" in top.chunk.text
@@ -165,7 +165,7 @@ def test_deleted_file_leaves_the_index_and_the_results(work, base_retriever):
     report = build_index(corpus, index, HASHING)
     assert (report.documents, report.reused_documents, report.embedded_chunks) == (7, 7, 0)
     assert HTML not in _chunk_counts(index)
-    assert HTML not in read_manifest(index)["sources"]
+    assert HTML not in read_manifest(index).sources
     retriever = open_retriever(index)
     question = "哪个文件规定了考核站点的要求？"
     assert base_retriever.search(question)[0].chunk.doc_id == HTML
@@ -187,7 +187,7 @@ def test_changed_chunk_settings_re_embed_everything(work):
     report = build_index(corpus, index, BuildSettings(embedder="hashing", chunk_max_chars=300, chunk_min_chars=80))
     assert report.reused_documents == 0
     assert report.embedded_chunks == report.chunks >= 63
-    assert read_manifest(index)["settings"]["chunk_max_chars"] == 300
+    assert read_manifest(index).settings.chunk_max_chars == 300
 
 
 # ---------------------------------------------------------------- bad files
@@ -202,20 +202,20 @@ def test_corrupt_new_pdf_is_skipped_with_a_reason(work):
     assert (report.documents, report.reused_documents, report.embedded_chunks) == (8, 8, 0)
     assert sorted(_chunk_counts(index)) == ALL_DOCS
     manifest = read_manifest(index)
-    assert manifest["failures"] == [{"source": "rules/broken.pdf", "reason": report.failures[0].reason}]
-    assert "rules/broken.pdf" not in manifest["sources"]
+    assert manifest.failures == (Failure("rules/broken.pdf", report.failures[0].reason),)
+    assert "rules/broken.pdf" not in manifest.sources
 
 
 def test_corrupted_indexed_file_keeps_its_previous_version(work):
     corpus, index = work
-    old_sha = read_manifest(index)["sources"][DOCX]["sha256"]
+    old_sha = read_manifest(index).sources[DOCX].sha256
     (corpus / DOCX).write_bytes(b"this is not a zip archive, let alone a docx")
     report = build_index(corpus, index, HASHING)
     assert [f.source for f in report.failures] == [DOCX]
     assert report.failures[0].reason.startswith("corrupt DOCX")
     assert report.failures[0].reason.endswith("(kept the previously indexed version)")
     assert (report.documents, report.reused_documents, report.embedded_chunks) == (8, 8, 0)
-    assert read_manifest(index)["sources"][DOCX] == {"sha256": old_sha, "documents": [DOCX]}
+    assert read_manifest(index).sources[DOCX] == SourceEntry(old_sha, (DOCX,))
     hits = open_retriever(index).search("教职成〔2019〕6号讲了什么？")
     assert [h.chunk.chunk_id for h in hits] == [f"{DOCX}#{i}" for i in range(5)]
 
@@ -240,7 +240,7 @@ def test_jsonl_bad_line_and_duplicate_id_are_reported_per_line(work):
     counts = _chunk_counts(index)
     assert sorted(counts) == sorted(ALL_DOCS + ["kelp-2", "reef-1"])
     assert report.embedded_chunks == counts["reef-1"] + counts["kelp-2"]
-    assert read_manifest(index)["sources"]["extra/policies.jsonl"]["documents"] == ["reef-1", "kelp-2"]
+    assert read_manifest(index).sources["extra/policies.jsonl"].documents == ("reef-1", "kelp-2")
     reef = next(r for r in _contents(index).records if r.doc_id == "reef-1")
     assert reef.extra == {"year": 2022}
     top = open_retriever(index).search("海藻养殖登记")[0]
@@ -360,7 +360,7 @@ def test_unknown_embedder_lists_the_valid_names(base, tmp_path):
 def test_hnsw_backend_builds_and_finds_the_same_top_document(base, tmp_path, base_retriever):
     report = build_index(base[0], tmp_path / "hnsw", BuildSettings(embedder="hashing", dense_backend="hnsw", **CHUNKING))
     assert report.dense_index == "hnsw"
-    assert read_manifest(tmp_path / "hnsw")["dense_index"] == "hnsw"
+    assert read_manifest(tmp_path / "hnsw").dense_index == "hnsw"
     retriever = open_retriever(tmp_path / "hnsw")
     assert retriever.index.store.dense_kind == "hnsw"
     for question in ("证书有效期是多久？", "哪个文件规定了考核站点的要求？"):
@@ -417,7 +417,7 @@ def test_unchanged_corpus_leaves_the_index_untouched(tmp_path):
     assert set(calls) == {"load"}
     # a changed build setting is a change
     third = build_index(CORPUS, index, BuildSettings(embedder="hashing", dense_backend="hnsw", **CHUNKING))
-    assert third.dense_index == "hnsw" and read_manifest(index)["dense_index"] == "hnsw"
+    assert third.dense_index == "hnsw" and read_manifest(index).dense_index == "hnsw"
 
 
 def test_a_second_build_of_the_same_index_fails_at_once(tmp_path):

@@ -119,3 +119,24 @@ def test_a_sentence_is_cited_under_its_own_section(shared):
 def test_near_misses_are_refused(shared, question):
     answer = ask(shared, question)
     assert answer.refused and answer.text.startswith(NO_BASIS_REPLY)
+
+
+def test_a_follow_up_asking_for_the_suggestions_lists_that_section(shared):
+    first = ask(shared, "1+X证书试点存在哪些问题？")
+    answer = well_cited(shared, ask(shared, "那对这些问题作者给了什么建议？", previous=first))
+    assert not answer.refused and {c.path[-1] for c in answer.citations} == {"四、相关思考和建议"}
+    assert any(c.quote.startswith("一是试点工作的顶层设计仍需加强") for c in answer.citations)
+
+
+def test_a_lead_in_clause_is_quoted_with_its_items(shared):
+    first = ask(shared, "职业学校的设立要符合哪些基本条件？")
+    answer = well_cited(shared, ask(shared, "那职业培训机构呢？", previous=first))
+    top = answer.citations[0]
+    assert (top.doc_id, top.path[-1]) == (LAW_2022, "第三十四条")
+    assert top.quote.startswith("职业培训机构的设立，应当符合下列基本条件：") and "（四）有相应的经费。" in top.quote
+
+
+@pytest.mark.parametrize("question", ["2018年那版职业教育法是哪天开始施行的来着？", "江苏省实施职业教育法办法什么时候开始施行？"])
+def test_a_version_or_a_place_the_index_lacks_is_refused_inside_a_named_law(shared, question):
+    answer = ask(shared, question)
+    assert answer.refused and answer.text.startswith(NO_BASIS_REPLY)

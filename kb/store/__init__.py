@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # annotations only: the registry is read by the CLI's parser, which stays light
     import numpy as np
 
+    from kb.index.manifest import Manifest
     from kb.types import Ranked
 
 
@@ -53,7 +54,7 @@ class Store(ABC):
 
     @classmethod
     @abstractmethod
-    def open(cls, folder: Path, manifest: dict, contents, layout) -> "Store":
+    def open(cls, folder: Path, manifest: Manifest, contents, layout) -> "Store":
         """The store of a loaded index (kb.index.read_layout: its contents and where its rows are)."""
 
     @abstractmethod

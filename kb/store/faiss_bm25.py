@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from kb.index.manifest import DenseState, DocEntry, Manifest
 from kb.store import SearchPlan, Store
 from kb.tokenize import ANALYZERS
 from kb.types import Ranked
@@ -130,21 +132,21 @@ class FaissBM25Store(Store):
     # ------------------------------------------------------------ loading
 
     @classmethod
-    def open(cls, folder: Path, manifest: dict, contents, layout) -> "FaissBM25Store":
+    def open(cls, folder: Path, manifest: Manifest, contents, layout) -> "FaissBM25Store":
         """The search structures of a loaded index: BM25 from its segments' term counts, the graph file."""
         n = len(contents.chunks)
-        _check_vectors(contents.vectors, n, contents.embedder["dim"], folder)
+        _check_vectors(contents.vectors, n, contents.embedder.dim, folder)
         lexical = {name: BM25.of_layout(layout, name) for name in ANALYZERS}
-        state = manifest.get("dense")
+        state = manifest.dense
         if not state:
             return cls(contents.vectors, lexical)
         import faiss
 
-        graph = faiss.read_index(str(Path(folder) / state["files"][0]))
+        graph = faiss.read_index(str(Path(folder) / state.files[0]))
         row_of_id = np.full(layout.next_row, -1, dtype=np.int64)
         row_of_id[layout.row_ids] = np.arange(n)
         graph_rows = row_of_id[faiss.vector_to_array(graph.id_map)]
-        return cls(contents.vectors, lexical, graph, graph_rows, np.flatnonzero(layout.row_ids >= state["covers"]))
+        return cls(contents.vectors, lexical, graph, graph_rows, np.flatnonzero(layout.row_ids >= state.covers))
 
     # ------------------------------------------------------------ writing
 
@@ -163,17 +165,17 @@ class FaissBM25Store(Store):
             writer.dense = None
             return
         entries = list(writer.documents.values())
-        if state is not None and state["m"] == hnsw_m:
-            in_graph = sum(e["chunks"] for e in entries if e["id"] < state["covers"])
-            tail = [e for e in entries if e["id"] >= state["covers"]]
-            if state["rows"] - in_graph <= REBUILD_DEAD_FRACTION * state["rows"]:
-                if sum(e["chunks"] for e in tail) > max(TAIL_ROWS, TAIL_FRACTION * state["rows"]):
+        if state is not None and state.m == hnsw_m:
+            in_graph = sum(e.chunks for e in entries if e.id < state.covers)
+            tail = [e for e in entries if e.id >= state.covers]
+            if state.rows - in_graph <= REBUILD_DEAD_FRACTION * state.rows:
+                if sum(e.chunks for e in tail) > max(TAIL_ROWS, TAIL_FRACTION * state.rows):
                     cls._extend(writer, state, tail)
                 return
         cls._rebuild(writer, entries, hnsw_m)
 
     @classmethod
-    def _rebuild(cls, writer, entries: list[dict], hnsw_m: int) -> None:
+    def _rebuild(cls, writer, entries: list[DocEntry], hnsw_m: int) -> None:
         import faiss
 
         vectors = writer.vectors_of(entries)
@@ -183,18 +185,18 @@ class FaissBM25Store(Store):
             graph.add_with_ids(vectors, _ids(entries))
         path = writer.new_path("dense", ".faiss")
         _write_graph(graph, path)
-        writer.dense = {"files": [path.name], "covers": writer.next_row, "rows": int(graph.ntotal), "m": hnsw_m}
+        writer.dense = DenseState((path.name,), covers=writer.next_row, rows=int(graph.ntotal), m=hnsw_m)
 
     @classmethod
-    def _extend(cls, writer, state: dict, tail: list[dict]) -> None:
+    def _extend(cls, writer, state: DenseState, tail: list[DocEntry]) -> None:
         import faiss
 
-        graph = faiss.read_index(str(writer.folder / state["files"][0]))
+        graph = faiss.read_index(str(writer.folder / state.files[0]))
         faiss.downcast_index(graph.index).hnsw.efConstruction = EF_CONSTRUCTION
         graph.add_with_ids(writer.vectors_of(tail), _ids(tail))
         path = writer.new_path("dense", ".faiss")
         _write_graph(graph, path)
-        writer.dense = {**state, "files": [path.name], "covers": writer.next_row, "rows": int(graph.ntotal)}
+        writer.dense = replace(state, files=(path.name,), covers=writer.next_row, rows=int(graph.ntotal))
 
     # ------------------------------------------------------------ searching
 
@@ -269,8 +271,8 @@ def _check_vectors(vectors: np.ndarray, rows: int, dim: int, folder: Path) -> No
     raise damaged(Path(folder), problem)
 
 
-def _ids(entries: list[dict]) -> np.ndarray:
-    return np.concatenate([np.arange(e["id"], e["id"] + e["chunks"], dtype=np.int64) for e in entries]) \
+def _ids(entries: list[DocEntry]) -> np.ndarray:
+    return np.concatenate([np.arange(e.id, e.id + e.chunks, dtype=np.int64) for e in entries]) \
         if entries else np.zeros(0, dtype=np.int64)
 
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from kb.store import SearchPlan, Store
 from kb.store.faiss_bm25 import B, BM25, K1, top_positive
 from kb.tokenize import analyzer_fingerprint
 from kb.types import Ranked
+
+if TYPE_CHECKING:
+    from kb.index.manifest import DocEntry, Manifest
 
 INSTALL = "pip install pymilvus==3.0.2 milvus-lite==3.2.2"
 STATE_FILE = "milvus.json"
@@ -208,7 +212,7 @@ class MilvusStore(Store):
         wanted = {d: _fingerprint(build, d, e) for d, e in writer.documents.items()}
         held = _held(client, collection)
         current = {d for d, fp in wanted.items()
-                   if d in held and held[d][0] == {fp} and len(held[d][1]) == writer.documents[d]["chunks"]}
+                   if d in held and held[d][0] == {fp} and len(held[d][1]) == writer.documents[d].chunks}
         sent: set[str] = set()
         for batch in _rows(writer, [d for d in writer.documents if d not in current], wanted):
             client.upsert(collection, [_entity(r) for r in batch])
@@ -217,7 +221,7 @@ class MilvusStore(Store):
         for i in range(0, len(gone), BATCH):
             client.delete(collection, ids=gone[i: i + BATCH])
         client.flush(collection)
-        total = sum(e["chunks"] for e in writer.documents.values())
+        total = sum(e.chunks for e in writer.documents.values())
         report = {"upserted": len(sent), "deleted": len(gone), "kept": total - len(sent)}
         log.info("milvus %s/%s: %s", options.uri, collection, report)
         state = {"uri": options.uri, "collection": collection, "schema": SCHEMA_VERSION, "chunks": total,
@@ -227,7 +231,7 @@ class MilvusStore(Store):
     # ------------------------------------------------------------ loading
 
     @classmethod
-    def open(cls, folder: Path, manifest: dict, contents, layout) -> "MilvusStore":
+    def open(cls, folder: Path, manifest: Manifest, contents, layout) -> "MilvusStore":
         path = Path(folder) / STATE_FILE
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
@@ -336,11 +340,11 @@ class MilvusStore(Store):
         return Ranked(np.array(rows, dtype=np.int64), np.array(scores, dtype=np.float32))
 
 
-def _fingerprint(build: str, doc_id: str, entry: dict) -> str:
+def _fingerprint(build: str, doc_id: str, entry: DocEntry) -> str:
     """Changes whenever anything sent to Milvus for this document's rows would: only such rows are
     re-sent. `build` names what is the same for every row: schema, embedder, analyzers, chunking."""
     h = hashlib.sha256()
-    for part in (build, doc_id, entry["content_hash"], str(entry["chunks"])):
+    for part in (build, doc_id, entry.content_hash, str(entry.chunks)):
         h.update(part.encode("utf-8"))
         h.update(b"\0")
     return h.hexdigest()[:32]
@@ -352,17 +356,17 @@ def _rows(writer, doc_ids: list[str], fingerprints: dict[str, str]):
 
     by_segment: dict[str, list[str]] = {}
     for d in doc_ids:
-        by_segment.setdefault(writer.documents[d]["segment"], []).append(d)
+        by_segment.setdefault(writer.documents[d].segment, []).append(d)
     batch: list[MilvusRow] = []
     for name, docs in by_segment.items():
         segment = read_segment(writer.folder / name)
         entries = [writer.documents[d] for d in docs]
-        rows = np.concatenate([np.arange(e["row"], e["row"] + e["chunks"]) for e in entries])
+        rows = np.concatenate([np.arange(e.row, e.row + e.chunks) for e in entries])
         words, grams = (segment.terms[a].take(rows).bags() for a in ("words", "chars"))
         for i, row in enumerate(rows.tolist()):
             chunk = segment.chunks[row]
             entry = writer.documents[chunk.doc_id]
-            batch.append(MilvusRow(chunk.chunk_id, chunk.doc_id, entry["content_hash"], fingerprints[chunk.doc_id],
+            batch.append(MilvusRow(chunk.chunk_id, chunk.doc_id, entry.content_hash, fingerprints[chunk.doc_id],
                                    terms(words[i]), terms(grams[i]), np.asarray(segment.vectors[row])))
             if len(batch) == BATCH:
                 _check_lengths(batch)

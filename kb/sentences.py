@@ -1,0 +1,171 @@
+"""Which sentences of the retrieved passages answer a question: the question's weighted terms, each
+sentence scored by their coverage and by its meaning, the best chosen and widened to their clause."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from os.path import commonprefix
+
+import numpy as np
+
+from kb.compose import clause_span, is_statement, sentence_spans, with_items
+from kb.config import AskSettings
+from kb.evidence import EXPECTED, Terms, coverage
+from kb.kinds import cite_in_hit
+from kb.question import question_core
+from kb.tokenize import normalize, word_tokens
+from kb.types import Citation, Hit
+
+# Words every question has; they say nothing about what it asks ("……是什么", "有哪些规定").
+QUESTION_WORDS = frozenset(
+    ["什么", "哪些", "哪个", "如何", "怎么", "怎样", "多少", "是否", "可以", "能否", "请问", "为何", "规定", "要求", "文件", "有关",
+     "关于", "相关", "主要", "内容", "具体", "情况", "问题", "方面", "哪里", "何时", "时候", "需要", "应该", "应当", "目前", "多久",
+     "多长", "多大", "为什么", "讲了", "说了", "讲的", "哪年", "哪天", "几类", "哪几", "哪几类", "开始", "一下", "现在", "这个", "那个",
+     "我们", "他们", "你们", "知道", "告诉", "里面", "当中", "其中", "以及", "还是", "或者", "是不是", "有没有", "能不能", "怎么样",
+     "哪一年", "一年", "来说", "一般", "不同", "区别", "变化", "文章", "论文", "方案是", "版本", "这块", "那块", "这一块",
+     "那一块", "那版", "这版"])
+_EMBEDDED = 8  # sentences embedded per question, the best covered first: embedding is most of the time
+# weight of the terms the passage's document title does not hold: 「成都推出的减税抗疫贷最多贷多少？」 is
+# answered by the sentence on 最高可贷, not by the ones repeating 成都 and 减税抗疫贷 (chosen on the fit halves)
+_FOCUS = 0.75
+_MEANING = 0.5  # weight of a sentence's similarity to the question against its term coverage
+
+
+def question_terms(question: str) -> frozenset[str]:
+    """What a question is about: its words (jieba, with the policy dictionary) minus question words.
+
+    Words, not character bigrams: bigrams across word boundaries (规定了考核 -> 定了, 了考) never
+    occur in the documents and would make every question look unanswered.
+    """
+    tokens = [t for part in question_core(question).split() for t in word_tokens(part)]
+    return frozenset(t for t in tokens if (t not in QUESTION_WORDS and len(t) > 1) or t.isdigit())
+
+
+def weigh(retriever, terms: frozenset[str]) -> Terms:
+    """Weight each term by its IDF in the index: 颁发 says more about a question than 证书.
+
+    A term no passage holds as a word may be a word glued to a particle by the segmenter
+    (旧法里产教 -> 里产教): its longest part the index does hold stands for it.
+    """
+    if not terms:
+        return {}
+    store = retriever.index.store
+    weights = store.idf("words", sorted(terms))
+    top = top_idf(retriever)
+    out: Terms = {}
+    for term, w in weights.items():
+        if w >= top - 1e-9 and len(term) >= 3 and not term.isdigit():
+            parts = [term[i:j] for n in range(len(term) - 1, 1, -1) for i in range(len(term) - n + 1)
+                     for j in (i + n,)]
+            seen = store.idf("words", parts)
+            held = next((p for p in parts if seen[p] < top - 1e-9), None)
+            if held is not None:
+                out[held] = max(out.get(held, 0.0), seen[held])
+                continue
+        out[term] = max(out.get(term, 0.0), w)
+    return out
+
+
+def top_idf(retriever) -> float:
+    """The IDF the store gives a term no indexed passage holds, log((n + 1) / 0.5)."""
+    return float(np.log((len(retriever.index.chunks) + 1) / 0.5))
+
+
+@dataclass(frozen=True)
+class Sentence:
+    hit_rank: int
+    hit: Hit
+    start: int  # offsets within the chunk text
+    end: int
+    score: float
+
+
+def sentence_text(s: Sentence) -> str:
+    return s.hit.chunk.text[s.start:s.end]
+
+
+def candidates(retriever, hits: list[Hit], terms: Terms, question: str,
+                expects: str = "") -> tuple[list[Sentence], list[Sentence], float]:
+    """(sentences scored by terms and meaning, the same by meaning alone, the best term coverage of
+    one sentence of the top three passages) of the top passages: statements only, never a title
+    line or a bare heading.
+
+    Only the sentences that hold most of the question's terms are embedded (at most
+    _EMBEDDED): embedding is most of an answer's time.
+    """
+    candidates = []
+    best_sentence = 0.0
+    focus = {h.chunk.doc_id: {t: w for t, w in terms.items() if t not in normalize(h.title)} for h in hits}
+    expected = EXPECTED.get(expects) if expects in ("date", "number", "money") else None
+    for rank, hit in enumerate(hits):
+        for start, end in sentence_spans(hit.chunk.text):
+            sentence = hit.chunk.text[start:end]
+            if not is_statement(sentence, hit.title):
+                continue
+            score = coverage(terms, sentence) if terms else 1.0
+            if rank < 3:
+                best_sentence = max(best_sentence, score if terms else 0.0)
+            lead = len(commonprefix([sentence, hit.title]))
+            if terms and lead >= 8:
+                # a text that opens with its own title (news, notices): the title's words are not the
+                # answer, what the sentence adds to them is
+                score = max(coverage(terms, sentence[lead:]), 0.5 * score)
+            if focus.get(hit.chunk.doc_id):
+                # the words the document's title already holds say which document, not which sentence
+                score = (1 - _FOCUS) * score + _FOCUS * coverage(focus[hit.chunk.doc_id], sentence)
+            if expected is not None:
+                # 「哪年发布的？」: the sentence holding a date answers, although it may repeat no word
+                score = 0.7 * score + (0.3 if expected.search(sentence) else 0.0)
+            # passages further down the list count less: the retriever ranked them lower for a reason
+            score /= 1.0 + 0.2 * rank
+            if score > 0:
+                candidates.append(Sentence(rank, hit, start, end, score))
+    candidates = sorted(candidates, key=lambda c: (-c.score, c.hit_rank, c.start))[:_EMBEDDED]
+    if not candidates:
+        return [], [], best_sentence
+    qvec = retriever.query_vector(question)
+    sims = retriever.sentence_vectors([c.hit.chunk.text[c.start:c.end] for c in candidates]) @ qvec
+    meaning = [replace(c, score=max(0.0, float(s))) for c, s in zip(candidates, sims, strict=True)]
+    # term overlap alone favours long sentences that mention everything in passing
+    mixed = [replace(c, score=(1 - _MEANING) * c.score + _MEANING * m.score)
+             for c, m in zip(candidates, meaning, strict=True)]
+    return mixed, meaning, best_sentence
+
+
+def choose(candidates: list[Sentence], settings: AskSettings) -> list[Sentence]:
+    """The best sentences, close to the best one, in reading order: by passage rank, then position."""
+    if not candidates:
+        return []
+    best = max(c.score for c in candidates)
+    chosen: list[Sentence] = []
+    used = 0
+    for s in sorted(candidates, key=lambda c: -c.score):
+        length = s.end - s.start
+        # a weak sentence only dilutes a precise answer
+        if s.score < 0.6 * best or len(chosen) == settings.max_sentences or used + length > settings.max_chars:
+            continue
+        chosen.append(s)
+        used += length
+    return sorted(chosen, key=lambda c: (c.hit_rank, c.start))
+
+
+def clause_citations(sentences: list[Sentence]) -> list[Citation]:
+    """Each sentence widened to its clause when that is short; overlapping quotes merged."""
+    spans: list[tuple[Hit, int, int]] = []
+    for s in sentences:
+        start, end = with_items(s.hit.chunk.text, clause_span(s.hit.chunk.text, (s.start, s.end)))
+        if any(h.chunk.chunk_id == s.hit.chunk.chunk_id and a <= start < b for h, a, b in spans):
+            continue
+        spans = [(h, a, b) for h, a, b in spans
+                 if not (h.chunk.chunk_id == s.hit.chunk.chunk_id and start <= a < end)]
+        spans.append((s.hit, start, end))
+    return [cite_in_hit(n, h, a, b) for n, (h, a, b) in enumerate(spans, 1)]
+
+
+def best_sentence_citation(n: int, hit: Hit, terms: Terms) -> Citation:
+    """Cite the passage by its sentence that best covers the question (the whole passage if none)."""
+    spans = [s for s in sentence_spans(hit.chunk.text) if is_statement(hit.chunk.text[s[0]:s[1]], hit.title)]
+    if not spans:
+        return cite_in_hit(n, hit, 0, len(hit.chunk.text))
+    start, end = max(spans, key=lambda s: coverage(terms, hit.chunk.text[s[0]:s[1]]) if terms else 0.0)
+    return cite_in_hit(n, hit, start, end)
