@@ -127,7 +127,7 @@ class SearchSettings:
     # ncp dev, whose MRR@10 the ungated expansion lowers)
     expand_weight: float = 0.5
     expand_per_word: int = 8
-    expand_min_coverage: float = 0.5
+    expand_min_coverage: float = 0.65
     expand_min_strength: float = 1.0
     # law-level aggregation: each passage gains law_weight times its document's score (the sum of its
     # law_passages best fused scores, over the best document's), so a question that names its domain
