@@ -123,8 +123,8 @@ class SearchSettings:
     # to expand at all (lay legal questions; a policy notice's wording is mostly unknown to it), and
     # the weight its strongest statute word must reach (a notice's words the table knows lead only to
     # weak, generic ones: 合同, 民法典)
-    # (weight chosen by 5-fold cross-validation on LeCoQA dev, bench/lecoqa.py; the strength gate by
-    # ncp dev, whose MRR@10 the ungated expansion lowers)
+    # (weight chosen by 5-fold cross-validation on LeCoQA dev, bench/lecoqa.py; both gates on ncp
+    # dev, whose MRR@10 the ungated expansion lowers)
     expand_weight: float = 0.5
     expand_per_word: int = 8
     expand_min_coverage: float = 0.65
