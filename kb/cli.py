@@ -132,7 +132,9 @@ def _search_settings(args):
     from kb.config import SearchSettings
 
     filters = _filters(args)
-    extra = {k: v for k, v in (("dense_weight", args.dense_weight), ("word_weight", args.word_weight)) if v is not None}
+    extra = {k: v for k, v in (("dense_weight", args.dense_weight), ("word_weight", args.word_weight),
+                               ("expand_weight", args.expand_weight), ("law_weight", args.law_weight))
+             if v is not None}
     return SearchSettings(top_k=args.top_k, fusion=args.fusion, filters=filters, **extra)
 
 
@@ -394,6 +396,10 @@ def _add_search_flags(p, top_k: int = 5) -> None:
     p.add_argument("--fusion", choices=["weighted", "rrf"], default="weighted")
     p.add_argument("--dense-weight", type=float, help="weight of dense retrieval in fusion, 0..1")
     p.add_argument("--word-weight", type=float, help="share of word BM25 within the lexical side, 0..1")
+    p.add_argument("--expand-weight", type=float,
+                   help="weight of the lay-to-statute expanded query (kb/data/term_translation.json), 0..10; 0: off")
+    p.add_argument("--law-weight", type=float,
+                   help="how much each passage gains from its document's best passage score, 0..10; 0: off")
     _add_filter_flags(p)
 
 

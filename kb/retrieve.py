@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.config import SearchFilters, SearchSettings
+from kb.expand import TermTranslation, load_table
 from kb.index import LoadedIndex
 from kb.intent import Intent, read_intent, without_markers
 from kb.metadata import find_doc_numbers, normalize_doc_number, normalize_title
@@ -46,6 +47,20 @@ def weighted_fusion(scores: dict[str, np.ndarray], weights: dict[str, float]) ->
         part = weights.get(name, 0.0) * minmax(np.asarray(s, dtype=np.float64))
         total = part if total is None else total + part
     return total if total is not None else np.zeros(0)
+
+
+def law_scores(docs: np.ndarray, fused: np.ndarray, passages: int) -> np.ndarray:
+    """For each candidate, its document's score: the sum of the `passages` best fused scores among the
+    candidates of that document, divided by the best document's (0 when no score is positive)."""
+    order = np.lexsort((-fused, docs))  # by document, best first within each
+    sorted_docs = docs[order]
+    first = np.r_[0, np.flatnonzero(sorted_docs[1:] != sorted_docs[:-1]) + 1]
+    within = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+    keep = order[within < passages]
+    total = np.zeros(int(docs.max()) + 1)
+    np.add.at(total, docs[keep], np.maximum(fused[keep], 0.0))
+    top = total.max()
+    return total[docs] / top if top > 0 else np.zeros(len(docs))
 
 
 @dataclass(frozen=True)
@@ -137,12 +152,21 @@ SENTENCE_CACHE = 20_000  # sentence vectors kept for answers: 40 MB at 512 dimen
 class Retriever:
     """Searches one loaded index with one embedder; both are loaded once and reused per question."""
 
-    def __init__(self, index: LoadedIndex, embedder):
+    def __init__(self, index: LoadedIndex, embedder, translation: TermTranslation | None = None):
+        """`translation`: the lay-to-statute table of SearchSettings.expand_weight (default: the shipped
+        one, kb/data/term_translation.json, read on first use)."""
         self.index = index
         self.embedder = embedder
         self.places = index.register.places()
         self._last_query: tuple[str, np.ndarray | None] = ("", None)
         self._sentences: dict[str, np.ndarray] = {}  # sentence -> vector, for the answer stage
+        self._translation = translation
+
+    @property
+    def translation(self) -> TermTranslation:
+        if self._translation is None:
+            self._translation = load_table()
+        return self._translation
 
     def query_vector(self, text: str) -> np.ndarray:
         """The question's embedding; the last one is kept, so that the answer stage reuses the
@@ -184,6 +208,7 @@ class Retriever:
         if len(candidates) == 0:
             return []
         fused = self._fuse(candidates, ranked, settings)
+        fused = self._lift_by_law(candidates, fused, settings)
         fused = self._weigh_by_register(candidates, fused, question, settings)
         if named_rows:
             fused = _named_first(fused, np.isin(candidates, named_rows), read_in_order=not word_tokens(named.rest))
@@ -195,17 +220,51 @@ class Retriever:
         and return one ranking, "hybrid"."""
         plan = SearchPlan({name: analyzer(query) for name, analyzer in QUERY_ANALYZERS.items()},
                           self.query_vector(query), settings.candidates, allowed,
-                          rrf_k=settings.rrf_k if settings.fusion == "rrf" else None)
+                          rrf_k=settings.rrf_k if settings.fusion == "rrf" else None,
+                          weighted=self.expansion(query, settings))
         return self.index.store.search(plan)
+
+    def expansion(self, query: str, settings: SearchSettings) -> dict[str, tuple[str, dict[str, float]]]:
+        """The "expand" channel's weighted statute words for a question (SearchPlan.weighted), or none.
+
+        "离婚后孩子归谁" reaches 抚养 and 子女, which it never says. The table was learned from lay
+        legal questions, and a policy notice's wording that it half knows (企业, 职工) would be pulled
+        towards labour-law clauses; so only a question at least `expand_min_coverage` of whose words
+        the table knows, and whose strongest statute word weighs `expand_min_strength` or more (a
+        notice's words lead only to weak, generic ones: 合同, 民法典), is expanded.
+        """
+        if settings.expand_weight <= 0:
+            return {}
+        words = word_tokens(query)
+        if self.translation.coverage(words) < settings.expand_min_coverage:
+            return {}
+        terms = self.translation.expand(words, settings.expand_per_word)
+        if not terms or max(terms.values()) < settings.expand_min_strength:
+            return {}
+        return {"expand": ("words", terms)}
 
     def _fuse(self, candidates, ranked: dict[str, Ranked], settings: SearchSettings) -> np.ndarray:
         lex_w = 1.0 - settings.dense_weight
         weights = {"dense": settings.dense_weight, "words": lex_w * settings.word_weight,
-                   "chars": lex_w * (1.0 - settings.word_weight), "hybrid": 1.0}  # hybrid: the store fused
+                   "chars": lex_w * (1.0 - settings.word_weight), "expand": settings.expand_weight,
+                   "hybrid": 1.0}  # hybrid: the store fused
         if settings.fusion == "rrf":
             by_row = rrf({k: r.rows.tolist() for k, r in ranked.items()}, k=settings.rrf_k, weights=weights)
             return np.array([by_row.get(int(r), 0.0) for r in candidates])
         return weighted_fusion({name: r.scores_of(candidates) for name, r in ranked.items()}, weights)
+
+    def _lift_by_law(self, candidates: np.ndarray, fused: np.ndarray, settings: SearchSettings) -> np.ndarray:
+        """Each passage plus `law_weight` times its document's score: the sum of the fused scores of
+        its best `law_passages` candidates, over the best document's.
+
+        A lay question names its domain (离婚, 工伤, 租房) more plainly than the clause it wants: the
+        law whose passages score well as a whole lifts all of them over stray matches elsewhere.
+        """
+        if settings.law_weight <= 0 or len(candidates) == 0:
+            return fused
+        docs = self.index.chunk_doc[candidates]
+        score = law_scores(docs, fused, settings.law_passages)
+        return fused + settings.law_weight * score
 
     def _weigh_by_register(self, candidates: np.ndarray, fused: np.ndarray, question: str,
                            settings: SearchSettings) -> np.ndarray:

@@ -359,3 +359,22 @@ def test_law_key_matches_lecoqa_names():
     assert law_key("最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释") == \
         law_key("最高人民法院关于适用《民法典》有关担保制度的解释")
     assert law_key("职业技能等级证书管理办法（试行）") == law_key("职业技能等级证书管理办法(试行)")
+
+
+@pytest.mark.parametrize("flag", ["--expand-weight", "--law-weight"])
+def test_search_weight_flags_out_of_range_are_exit_2_naming_the_setting(capsys, index, flag):
+    code, out, err = _run(capsys, "search", "证书有效期是多久？", "--index", index, flag, "11")
+    assert (code, out) == (2, "")
+    assert f"{flag[2:].replace('-', '_')} must be between 0 and 10, got 11.0" in err.splitlines()[-1]
+
+
+def test_search_weight_flags_reach_the_settings():
+    from kb.cli import _search_settings, build_parser
+
+    args = build_parser().parse_args(["search", "问题", "--expand-weight", "0.25", "--law-weight", "0.5"])
+    settings = _search_settings(args)
+    assert (settings.expand_weight, settings.law_weight) == (0.25, 0.5)
+    from kb.config import SearchSettings
+
+    default = _search_settings(build_parser().parse_args(["search", "问题"]))
+    assert (default.expand_weight, default.law_weight) == (SearchSettings().expand_weight, SearchSettings().law_weight)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,9 @@ class SearchPlan:
     allowed: np.ndarray | None = None  # boolean mask over the rows (kb.retrieve.allowed_rows)
     # with reciprocal-rank fusion asked for, a store that fuses on its side returns one list, "hybrid"
     rrf_k: int | None = None
+    # channels of weighted query terms, scored by BM25 over an analyzer's terms, each term's part
+    # times its weight: name -> (analyzer, {term: weight}); "expand" is the lay-to-statute expansion
+    weighted: dict[str, tuple[str, dict[str, float]]] = field(default_factory=dict)
 
 
 class Store(ABC):
@@ -56,7 +59,8 @@ class Store(ABC):
 
     @abstractmethod
     def search(self, plan: SearchPlan) -> dict[str, Ranked]:
-        """Each channel's best `plan.k` allowed rows ("words", "chars", "dense"), best first."""
+        """Each channel's best `plan.k` allowed rows ("words", "chars", "dense", and those of
+        `plan.weighted` the store can score), best first."""
 
     @abstractmethod
     def idf(self, analyzer: str, tokens: list[str]) -> dict[str, float]:

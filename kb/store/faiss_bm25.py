@@ -87,8 +87,12 @@ class BM25:
         return {t: float(np.log((n + 1) / (self.df(t)[0] + 0.5))) for t in tokens}
 
     def scores(self, tokens: list[str]) -> np.ndarray:
+        return self.weighted_scores(Counter(tokens))  # a repeated query token counts each time, as in bm25s
+
+    def weighted_scores(self, terms: dict[str, float]) -> np.ndarray:
+        """Every row's BM25 score for query terms that count `terms[t]` times each (any positive weight)."""
         rows, weights = [], []
-        for term, times in Counter(tokens).items():  # a repeated query token counts each time, as in bm25s
+        for term, times in terms.items():
             df, found = self.df(term)
             if not df:
                 continue
@@ -197,11 +201,16 @@ class FaissBM25Store(Store):
     # ------------------------------------------------------------ searching
 
     def search(self, plan: SearchPlan) -> dict[str, Ranked]:
-        """BM25 per analyzer and inner product, each scoring any row exactly (weighted fusion reads them)."""
+        """BM25 per analyzer (plain and weighted queries) and inner product, each scoring any row exactly
+        (weighted fusion reads them)."""
         ranked = {}
         for name, tokens in plan.tokens.items():
             scores = self.lexical_scores(name, tokens)
-            rows = _top_positive(scores, plan.k, plan.allowed)
+            rows = top_positive(scores, plan.k, plan.allowed)
+            ranked[name] = Ranked(rows, scores[rows], exact=scores.__getitem__)
+        for name, (analyzer, terms) in plan.weighted.items():
+            scores = self.lexical[analyzer].weighted_scores(terms)
+            rows = top_positive(scores, plan.k, plan.allowed)
             ranked[name] = Ranked(rows, scores[rows], exact=scores.__getitem__)
         rows, scores = self.dense_search(plan.vector, plan.k, plan.allowed)
         ranked["dense"] = Ranked(rows, scores, exact=lambda rows: self.vectors[rows] @ plan.vector)
@@ -267,7 +276,7 @@ def _ids(entries: list[DocEntry]) -> np.ndarray:
         if entries else np.zeros(0, dtype=np.int64)
 
 
-def _top_positive(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
+def top_positive(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
     """The rows of the k best positive scores among `allowed`, best first."""
     if allowed is not None:
         scores = np.where(allowed, scores, -np.inf)

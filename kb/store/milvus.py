@@ -22,7 +22,7 @@ import numpy as np
 
 from kb.errors import BadIndexError, ConfigError
 from kb.store import SearchPlan, Store
-from kb.store.faiss_bm25 import B, BM25, K1
+from kb.store.faiss_bm25 import B, BM25, K1, top_positive
 from kb.tokenize import analyzer_fingerprint
 from kb.types import Ranked
 
@@ -268,7 +268,8 @@ class MilvusStore(Store):
 
     def search(self, plan: SearchPlan) -> dict[str, Ranked]:
         """Each channel's top k from Milvus, or with `plan.rrf_k` Milvus' own reciprocal-rank fusion
-        of the three ("hybrid"); a row outside a list scores 0 on that channel."""
+        of the three ("hybrid"); a row outside a list scores 0 on that channel. The weighted-term
+        channels (`plan.weighted`) come from the local word counts (see `_weighted`)."""
         pymilvus = _pymilvus()
         if plan.allowed is not None and not plan.allowed.any():
             empty = Ranked(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
@@ -280,21 +281,35 @@ class MilvusStore(Store):
                 requests[name] = (field_name, [terms(plan.tokens[name])], {})
         vector = np.asarray(plan.vector, dtype=np.float32).reshape(-1).tolist()
         requests["dense"] = ("dense", [vector], {"ef": max(64, plan.k)} if self.hnsw else {})
+        weighted = self._weighted(plan)
         try:
             if plan.rrf_k is not None:
                 reqs = [pymilvus.AnnSearchRequest(data, f, {"params": params}, plan.k, expr=expr or None)
                         for f, data, params in requests.values()]
                 result = self.client.hybrid_search(self.collection, reqs, pymilvus.RRFRanker(plan.rrf_k),
                                                    limit=plan.k, output_fields=["content_hash"])
-                return {"hybrid": self._ranked(result[0], plan.allowed)}
+                return {"hybrid": self._ranked(result[0], plan.allowed), **weighted}
             pending = {name: self._pool.submit(self.client.search, self.collection, data, filter=expr, limit=plan.k,
                                                anns_field=f, output_fields=["content_hash"],
                                                search_params={"params": params})
                        for name, (f, data, params) in requests.items()}
-            return {name: self._ranked(fut.result()[0], plan.allowed, bm25=name != "dense")
-                    for name, fut in pending.items()}
+            return {**{name: self._ranked(fut.result()[0], plan.allowed, bm25=name != "dense")
+                       for name, fut in pending.items()}, **weighted}
         except pymilvus.exceptions.MilvusException as e:
             raise BadIndexError(f"Milvus at {self.uri} failed to search {self.collection}: {e.message}") from e
+
+    def _weighted(self, plan: SearchPlan) -> dict[str, Ranked]:
+        """The weighted-term channels, scored here from the index's own word counts: Milvus' BM25 takes a
+        query text whose every token counts the same, so it cannot weigh terms. Only the words' counts
+        are kept here, as for `idf`."""
+        ranked = {}
+        for name, (analyzer, terms) in plan.weighted.items():
+            if analyzer != "words":
+                raise ValueError(f"the milvus store weighs terms of words, not {analyzer!r} (channel {name!r})")
+            scores = self.words.weighted_scores(terms)
+            rows = top_positive(scores, plan.k, plan.allowed)
+            ranked[name] = Ranked(rows, scores[rows], exact=scores.__getitem__)
+        return ranked
 
     def _filter(self, allowed: np.ndarray | None) -> str:
         """The rows the filters allow (kb.retrieve.allowed_rows) as a Milvus expression over document ids."""

