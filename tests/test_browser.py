@@ -312,14 +312,14 @@ def test_pdf_citation_opens_its_page_with_the_quote_highlighted(page):
 
 
 def test_sources_panel_button_opens_the_page(page):
-    _ask(page, "证书有效期是多久？")
-    page.locator("#kb-cite-2 .kb-page-open").click()
+    _ask(page, "证书有效期是多久？")  # one source: 第十二条, on page 2 of the PDF
+    page.locator("#kb-cite-1 .kb-page-open").click()
     page.wait_for_selector("#page-view img", timeout=30_000)
     page.wait_for_function("document.querySelector('#page-note').innerText.includes('引文已用黄色标出')",
                            timeout=30_000)
-    assert page.evaluate("() => document.getElementById('kb-cite-2').open") is False  # the click did not fold it
+    assert page.evaluate("() => document.getElementById('kb-cite-1').open") is False  # the click did not unfold it
     assert _highlighted_pixels(page, "#page-view") > 500
-    assert page.locator("#page-pick input").input_value().startswith("[2] ")
+    assert page.locator("#page-pick input").input_value().startswith("[1] ")
 
 
 def test_document_view_opens_a_clause_on_its_page(page):
