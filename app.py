@@ -20,7 +20,7 @@ from pathlib import Path
 from kb import validate
 from kb.config import BuildSettings, SearchFilters, SearchSettings
 from kb.errors import ConfigError, IndexBusyError, InputError, KBError
-from kb.index import built_settings
+from kb.ondisk import built_settings
 from kb.ingest import UPLOAD_SUFFIXES
 from kb.llm import LLMSettings
 from kb.register import VISITOR_UPLOADS

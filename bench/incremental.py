@@ -27,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kb.config import BuildSettings, SearchSettings  # noqa: E402
-from kb.index import read_manifest  # noqa: E402
+from kb.ondisk import read_manifest  # noqa: E402
 from kb.pipeline import build_index, open_retriever  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

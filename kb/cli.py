@@ -75,7 +75,7 @@ def _milvus_uri(uri: str | None) -> str | None:
 
 def cmd_index(args) -> int:
     from kb.config import BuildSettings
-    from kb.index import built_settings
+    from kb.ondisk import built_settings
     from kb.pipeline import build_index
 
     settings = BuildSettings.from_env(
@@ -266,7 +266,7 @@ def cmd_eval(args) -> int:
 
 def _register(index: Path):
     """The index's documents with their register entries (status, versions, relations)."""
-    from kb.index import read_contents, read_manifest
+    from kb.ondisk import read_contents, read_manifest
     from kb.register import Register, with_overrides
 
     manifest = read_manifest(index)

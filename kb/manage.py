@@ -23,7 +23,7 @@ EDITABLE = COLUMNS[1:]
 
 
 def _contents(index: Path):
-    from kb.index import read_contents, read_manifest
+    from kb.ondisk import read_contents, read_manifest
 
     return read_contents(index, read_manifest(index))
 
@@ -38,7 +38,7 @@ def find_record(index: Path, doc: str):
 
 
 def _build(corpus: Path, index: Path, settings: BuildSettings | None, progress):
-    from kb.index import built_settings
+    from kb.ondisk import built_settings
     from kb.pipeline import build_index
 
     settings = settings or built_settings(index) or BuildSettings()

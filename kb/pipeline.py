@@ -15,7 +15,7 @@ import numpy as np
 from kb.config import AskSettings, BuildSettings
 from kb.embed import get_embedder
 from kb.errors import ConfigError, IngestError
-from kb.index import (MANIFEST, DocEntry, EmbedderInfo, IndexContents, IndexWriter, Manifest, Segment, SourceEntry,
+from kb.ondisk import (MANIFEST, DocEntry, EmbedderInfo, IndexContents, IndexWriter, Manifest, Segment, SourceEntry,
                       build_lock, check_embedder, damaged, has_manifest, load_index, read_contents, read_manifest,
                       remove_leftovers, sha256_of)
 from kb.ingest import LOADERS, SYMLINK_LOOP, find_files, read_file, resolved

@@ -9,7 +9,7 @@ import numpy as np
 
 from kb.config import SearchFilters, SearchSettings
 from kb.expand import TermTranslation, load_table
-from kb.index import LoadedIndex
+from kb.ondisk import LoadedIndex
 from kb.intent import Intent, read_intent, without_markers
 from kb.metadata import find_doc_numbers, normalize_doc_number, normalize_title
 from kb.segment import defined_terms

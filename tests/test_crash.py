@@ -15,7 +15,7 @@ import pytest
 
 from kb.config import BuildSettings, SearchSettings
 from kb.errors import BadIndexError
-from kb.index import load_index, read_manifest
+from kb.ondisk import load_index, read_manifest
 from kb.pipeline import build_index, open_retriever
 from tests.conftest import REPO
 
@@ -75,7 +75,7 @@ from kb.tokenize import word_tokens
 
 word_tokens("预热")  # load jieba's dictionary once, before forking
 corpus, index, settings = Path(sys.argv[1]), Path(sys.argv[2]), BuildSettings.from_dict(json.loads(sys.argv[3]))
-WATCHED = ("kb/index/writer.py", "kb/index/segments.py", "kb/index/manifest.py", "kb/terms.py", "kb/store/faiss_bm25.py")
+WATCHED = ("kb/ondisk/writer.py", "kb/ondisk/segments.py", "kb/ondisk/manifest.py", "kb/terms.py", "kb/store/faiss_bm25.py")
 lines, kill_at, commit = 0, 0, []
 
 def local(frame, event, arg):

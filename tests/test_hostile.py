@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from kb.config import BuildSettings
 from kb.errors import IngestError
-from kb.index import load_index
+from kb.ondisk import load_index
 from kb.ingest import MAX_DOCX_EXPANDED, MAX_PAGES, find_files, read_file
 from kb.metadata import find_doc_numbers, normalize_doc_number
 from kb.pipeline import build_index

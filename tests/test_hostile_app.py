@@ -278,7 +278,7 @@ def test_rejected_uploads_are_removed_from_the_corpus(tmp_path):
 
 
 def test_an_upload_while_the_index_is_locked_is_told_to_retry(tmp_path):
-    from kb.index import build_lock
+    from kb.ondisk import build_lock
 
     library = _library(tmp_path)
     new = tmp_path / "新规定.txt"

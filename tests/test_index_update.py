@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kb.config import BuildSettings, SearchFilters, SearchSettings
-from kb.index import load_index, plan_merges, read_manifest
+from kb.ondisk import load_index, plan_merges, read_manifest
 from kb.pipeline import build_index, open_retriever
 from kb.terms import TermCounts
 from kb.tokenize import ANALYZERS, QUERY_ANALYZERS

@@ -13,7 +13,7 @@ import pytest
 from kb.cli import main
 from kb.config import BuildSettings, SearchSettings
 from kb.errors import BadIndexError
-from kb.index import MANIFEST, DocEntry, SourceEntry, build_lock, load_index, read_manifest, remove_leftovers, sha256_of
+from kb.ondisk import MANIFEST, DocEntry, SourceEntry, build_lock, load_index, read_manifest, remove_leftovers, sha256_of
 from kb.pipeline import build_index, open_retriever
 
 SETTINGS = BuildSettings(embedder="hashing")

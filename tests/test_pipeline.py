@@ -13,7 +13,7 @@ import pytest
 from kb.config import BuildSettings, SearchFilters, SearchSettings
 from kb.embed import EMBEDDERS, HashingEmbedder, register_embedder
 from kb.errors import ConfigError, BadIndexError, IngestError
-from kb.index import SourceEntry, read_contents, read_manifest
+from kb.ondisk import SourceEntry, read_contents, read_manifest
 from kb.pipeline import BuildReport, build_index, open_retriever
 from kb.types import Failure
 
@@ -421,7 +421,7 @@ def test_unchanged_corpus_leaves_the_index_untouched(tmp_path):
 
 
 def test_a_second_build_of_the_same_index_fails_at_once(tmp_path):
-    from kb.index import build_lock
+    from kb.ondisk import build_lock
 
     index = tmp_path / "index"
     with build_lock(index):

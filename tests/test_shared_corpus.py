@@ -3,7 +3,7 @@
 import pytest
 
 from kb.config import BuildSettings
-from kb.index import load_index
+from kb.ondisk import load_index
 from kb.ingest import garbled_share
 from kb.pipeline import build_index
 from tests.conftest import shared_path

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # annotations only: the registry is read by the CLI's parser, which stays light
     import numpy as np
 
-    from kb.index.manifest import Manifest
+    from kb.ondisk.manifest import Manifest
     from kb.types import Ranked
 
 
@@ -34,7 +34,7 @@ class SearchPlan:
 class Store(ABC):
     """The search structures over the rows 0..n-1 of a loaded index (its chunks in corpus order).
 
-    A build calls `sync` before it commits (kb.index.IndexWriter); loading calls `open`; each
+    A build calls `sync` before it commits (kb.ondisk.IndexWriter); loading calls `open`; each
     question calls `search`; the answer stage asks `idf`. `Options` is the backend's own settings,
     kept under its name in the build settings.
     """
@@ -55,7 +55,7 @@ class Store(ABC):
     @classmethod
     @abstractmethod
     def open(cls, folder: Path, manifest: Manifest, contents, layout) -> "Store":
-        """The store of a loaded index (kb.index.read_layout: its contents and where its rows are)."""
+        """The store of a loaded index (kb.ondisk.read_layout: its contents and where its rows are)."""
 
     @abstractmethod
     def search(self, plan: SearchPlan) -> dict[str, Ranked]:

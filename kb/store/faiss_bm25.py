@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.index.manifest import DenseState, DocEntry, Manifest
+from kb.ondisk.manifest import DenseState, DocEntry, Manifest
 from kb.store import SearchPlan, Store
 from kb.tokenize import ANALYZERS
 from kb.types import Ranked
@@ -70,7 +70,7 @@ class BM25:
 
     @classmethod
     def of_layout(cls, layout, analyzer: str) -> "BM25":
-        """BM25 over the live rows of a loaded index (kb.index.Layout), from its segments' term counts."""
+        """BM25 over the live rows of a loaded index (kb.ondisk.Layout), from its segments' term counts."""
         lengths = np.zeros(len(layout.row_ids), dtype=np.float64)
         for seg, segment in layout.segments.items():
             live = layout.logical[seg] >= 0
@@ -107,7 +107,7 @@ class BM25:
 
 class FaissBM25Store(Store):
     """Exact or HNSW inner-product search plus BM25 per analyzer, over the rows of one loaded index,
-    kept in the index's own segments (kb.index.Layout) and a graph file beside them."""
+    kept in the index's own segments (kb.ondisk.Layout) and a graph file beside them."""
 
     def __init__(self, vectors: np.ndarray, lexical: dict[str, BM25], graph=None, graph_rows=None,
                  tail: np.ndarray | None = None):
@@ -259,7 +259,7 @@ class FaissBM25Store(Store):
 
 def _check_vectors(vectors: np.ndarray, rows: int, dim: int, folder: Path) -> None:
     """Refuse vectors that would silently change every ranking: wrong shape, NaN or inf."""
-    from kb.index import damaged
+    from kb.ondisk import damaged
 
     if vectors.shape != (rows, dim):
         problem = f"vectors of shape {vectors.shape} for {rows} chunks of dimension {dim}"

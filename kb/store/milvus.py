@@ -27,7 +27,7 @@ from kb.tokenize import analyzer_fingerprint
 from kb.types import Ranked
 
 if TYPE_CHECKING:
-    from kb.index.manifest import DocEntry, Manifest
+    from kb.ondisk.manifest import DocEntry, Manifest
 
 INSTALL = "pip install pymilvus==3.0.2 milvus-lite==3.2.2"
 STATE_FILE = "milvus.json"
@@ -352,7 +352,7 @@ def _fingerprint(build: str, doc_id: str, entry: DocEntry) -> str:
 
 def _rows(writer, doc_ids: list[str], fingerprints: dict[str, str]):
     """The Milvus rows of these documents, BATCH at a time, read from the segments that hold them."""
-    from kb.index import read_segment
+    from kb.ondisk import read_segment
 
     by_segment: dict[str, list[str]] = {}
     for d in doc_ids:

@@ -11,8 +11,8 @@ import numpy as np
 
 from kb.config import BuildSettings
 from kb.errors import BadIndexError
-from kb.index.manifest import EmbedderInfo, Manifest, SourceEntry, read_manifest
-from kb.index.segments import Segment, read_segment, verify
+from kb.ondisk.manifest import EmbedderInfo, Manifest, SourceEntry, read_manifest
+from kb.ondisk.segments import Segment, read_segment, verify
 from kb.metadata import normalize_title
 from kb.types import Chunk, DocRecord, Failure
 

@@ -8,16 +8,16 @@ for the changed documents, merged segments, the store's new files - then replace
 (write, fsync, rename), then deletes what the new manifest no longer names. A crash at any moment
 therefore leaves the previous manifest with all its files, or the new one with all of its.
 
-kb.index.manifest: the manifest's typed records; kb.index.segments: segment folders;
-kb.index.writer: a build's changes and the commit; kb.index.loader: reading an index to search it.
+kb.ondisk.manifest: the manifest's typed records; kb.ondisk.segments: segment folders;
+kb.ondisk.writer: a build's changes and the commit; kb.ondisk.loader: reading an index to search it.
 """
 
-from kb.index.loader import IndexContents, Layout, LoadedIndex, load_index, read_contents, read_layout
-from kb.index.manifest import (FORMAT_VERSION, MANIFEST, DenseState, DocEntry, EmbedderInfo, Manifest, ManifestError,
+from kb.ondisk.loader import IndexContents, Layout, LoadedIndex, load_index, read_contents, read_layout
+from kb.ondisk.manifest import (FORMAT_VERSION, MANIFEST, DenseState, DocEntry, EmbedderInfo, Manifest, ManifestError,
                                SegmentEntry, SourceEntry, built_settings, check_embedder, damaged, has_manifest,
                                read_manifest)
-from kb.index.segments import Segment, checksums, read_segment, sha256_of, verify, write_segment
-from kb.index.writer import IndexWriter, build_lock, plan_merges, remove_leftovers
+from kb.ondisk.segments import Segment, checksums, read_segment, sha256_of, verify, write_segment
+from kb.ondisk.writer import IndexWriter, build_lock, plan_merges, remove_leftovers
 
 __all__ = [
     "FORMAT_VERSION", "MANIFEST", "DenseState", "DocEntry", "EmbedderInfo", "IndexContents", "IndexWriter", "Layout",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.errors import BadIndexError
-from kb.index.manifest import damaged
+from kb.ondisk.manifest import damaged
 from kb.terms import TermCounts
 from kb.tokenize import ANALYZERS
 from kb.types import Chunk, DocRecord

@@ -16,9 +16,9 @@ import numpy as np
 
 from kb.config import BuildSettings
 from kb.errors import BadIndexError, IndexBusyError
-from kb.index.manifest import (MANIFEST, OURS, DenseState, DocEntry, EmbedderInfo, Manifest, SegmentEntry, SourceEntry,
+from kb.ondisk.manifest import (MANIFEST, OURS, DenseState, DocEntry, EmbedderInfo, Manifest, SegmentEntry, SourceEntry,
                                has_manifest, library_versions, now, read_manifest)
-from kb.index.segments import VECTORS, Segment, checksums, fsync, read_segment, sha256_of, write_segment
+from kb.ondisk.segments import VECTORS, Segment, checksums, fsync, read_segment, sha256_of, write_segment
 from kb.terms import TermCounts
 from kb.tokenize import ANALYZERS, analyzer_fingerprint
 from kb.types import Failure
