@@ -94,8 +94,6 @@ def char_query_tokens(text: str) -> list[str]:
 # How documents are analysed for indexing, and how questions are analysed for searching them.
 ANALYZERS = {"words": word_tokens, "chars": char_tokens}
 QUERY_ANALYZERS = {"words": word_tokens, "chars": char_query_tokens}
-# Analyzers slow enough that an incremental build keeps their tokens instead of recomputing them.
-CACHED_ANALYZERS = ("words",)
 
 
 # The code of every rule that makes tokens; `analyzer_fingerprint` covers each of them.
