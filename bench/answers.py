@@ -3,7 +3,10 @@
 - teacher: conversational teacher/staff questions over ../shared/corpus (bench/data/teacher_dev.jsonl,
   with follow-ups asked after their history) and near-miss questions it cannot answer
   (bench/data/teacher_unanswerable.jsonl);
-- ncp: ../shared/eval/ncp/dev.jsonl over the ncp corpus, and bench/data/unanswerable_ncp.jsonl.
+- ncp: ../shared/eval/ncp/dev.jsonl over the ncp corpus, and bench/data/unanswerable_ncp.jsonl;
+- fresh (`--sets teacher,ncp,fresh`): teacher questions written after the answer stage was tuned
+  (bench/data/teacher_fresh.jsonl, teacher_fresh_unanswerable.jsonl), never fitted on: every one of
+  them is in the report half.
 
 Every question falls in the fit half or the report half by a hash of its id. `--fit` fits the
 evidence model (kb/evidence_model.json) on the fit halves only and picks its operating point there;
@@ -54,6 +57,7 @@ class Item:
     group: str = ""  # questions asking for the same span in other words share a group (and a half)
     also: tuple[str, ...] = ()  # other spans a complete answer holds: every list item, the other side
     alt_answers: tuple[str, ...] = ()  # a span of another document that answers equally well
+    held_out: bool = False  # a set never fitted on: always in the report half
 
     @property
     def answerable(self) -> bool:
@@ -62,6 +66,8 @@ class Item:
     @property
     def half(self) -> str:
         """"fit" or "report", by the id's hash: stable across runs and machines."""
+        if self.held_out:
+            return "report"
         key = self.group or self.id
         return "fit" if int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % 2 == 0 else "report"
 
@@ -101,19 +107,25 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def teacher_items() -> list[Item]:
+def teacher_items(answerable: str = "teacher_dev.jsonl", unanswerable: str = "teacher_unanswerable.jsonl",
+                  held_out: bool = False) -> list[Item]:
     items = []
-    for r in read_jsonl(HERE / "data/teacher_dev.jsonl"):
+    for r in read_jsonl(HERE / "data" / answerable):
         alt = r.get("alt_gold", [])
         items.append(Item(r["id"], r["question"], r["style"],
                           (r["gold_doc"], *r.get("also_in", ()), *(a["doc"] for a in alt)), r["answer"],
                           tuple(r.get("history", ())), r.get("span_group", ""),
                           tuple(r.get("list_items", ())) + tuple(g["answer"] for g in r.get("second_gold", ())),
-                          tuple(a["answer"] for a in alt)))
-    path = HERE / "data/teacher_unanswerable.jsonl"
+                          tuple(a["answer"] for a in alt), held_out))
+    path = HERE / "data" / unanswerable
     if path.exists():
-        items += [Item(r["id"], r["question"], r["style"], history=tuple(r.get("history", ()))) for r in read_jsonl(path)]
+        items += [Item(r["id"], r["question"], r["style"], history=tuple(r.get("history", ())), held_out=held_out)
+                  for r in read_jsonl(path)]
     return items
+
+
+def fresh_items() -> list[Item]:
+    return teacher_items("teacher_fresh.jsonl", "teacher_fresh_unanswerable.jsonl", held_out=True)
 
 
 def ncp_items() -> list[Item]:
@@ -248,7 +260,8 @@ def main() -> int:
         print(f"{SHARED} is absent: this benchmark needs ../shared", file=sys.stderr)
         return 2
     sets = {"teacher": (SHARED / "corpus", args.corpus_index, teacher_items),
-            "ncp": (SHARED / "eval/ncp/corpus.jsonl", args.ncp_index, ncp_items)}
+            "ncp": (SHARED / "eval/ncp/corpus.jsonl", args.ncp_index, ncp_items),
+            "fresh": (SHARED / "corpus", args.corpus_index, fresh_items)}
     results = {}
     if args.load:
         results = load_results(Path(args.load))
