@@ -131,3 +131,18 @@ def test_the_fresh_pair_repeats_no_question_of_the_tuned_pair():
     problems, _ = check_teacher_set.check(DATA / PAIRS[1][0], DATA / PAIRS[1][1], corpus,
                                           [DATA / name for name in PAIRS[0]])
     assert problems == [], "\n".join(problems)
+
+
+def test_a_repeated_id_is_a_problem(tmp_path, corpus):
+    rows = [_row(), _row(question="条例哪天施行？")]
+    assert _problems(tmp_path, corpus, rows) == ["a.jsonl:2 (x1): duplicate id"]
+
+
+def test_the_command_exits_1_on_a_problem_and_0_without(tmp_path, corpus, capsys):
+    unanswerable = _write(tmp_path / "u.jsonl", [_missing()])
+    good, bad = _write(tmp_path / "good.jsonl", [_row()]), _write(tmp_path / "bad.jsonl", [_row(gold_article=None)])
+    assert check_teacher_set.main([str(good), str(unanswerable), "--corpus", str(corpus)]) == 0
+    assert check_teacher_set.main([str(bad), str(unanswerable), "--corpus", str(corpus)]) == 1
+    assert "1 problem(s)" in capsys.readouterr().out
+    assert check_teacher_set.main([str(tmp_path / "none.jsonl"), str(unanswerable), "--corpus", str(corpus)]) == 2
+    assert "none.jsonl: no such file" in capsys.readouterr().err

@@ -26,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from bench.answers import read_jsonl  # noqa: E402
 from kb.errors import IngestError  # noqa: E402
 from kb.ingest import find_files, read_file  # noqa: E402
 
@@ -74,17 +75,6 @@ def load_corpus(root: Path) -> dict[str, Doc]:
     return docs
 
 
-def read_rows(path: Path) -> list[dict]:
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise SystemExit(f"{path}:{n}: not JSON ({e})") from None
-    return rows
-
-
 def article_of(doc: Doc, span: str) -> str | None:
     """The 第N条 (a law: a file with 第N条 lines) or section heading (a paper) the span stands under;
     None for news records, header lines and a paper's title lines."""
@@ -101,8 +91,12 @@ def article_of(doc: Doc, span: str) -> str | None:
     return heads[-1] if heads else None
 
 
-def _common(row: dict, fields: set[str], where: str) -> list[str]:
+def _common(row: dict, fields: set[str], where: str, ids: set[str]) -> list[str]:
+    """What both files ask of a row: its fields, a new id, a known style, history only on follow-ups."""
     problems = [f"{where}: missing field {f!r}" for f in sorted(fields - row.keys())]
+    if row.get("id") in ids:
+        problems.append(f"{where}: duplicate id")
+    ids.add(row.get("id"))
     if row.get("style") not in STYLES:
         problems.append(f"{where}: unknown style {row.get('style')!r}")
     history = row.get("history", [])
@@ -117,10 +111,7 @@ def check_answerable(rows: list[dict], docs: dict[str, Doc], name: str) -> list[
     ids: set[str] = set()
     for n, row in enumerate(rows, 1):
         where = f"{name}:{n} ({row.get('id')})"
-        if row.get("id") in ids:
-            problems.append(f"{where}: duplicate id")
-        ids.add(row.get("id"))
-        problems += _common(row, ANSWERABLE_FIELDS, where)
+        problems += _common(row, ANSWERABLE_FIELDS, where, ids)
         if row.get("kind") not in KINDS:
             problems.append(f"{where}: unknown kind {row.get('kind')!r}")
         gold, answer = row.get("gold_doc"), row.get("answer", "")
@@ -166,10 +157,7 @@ def check_unanswerable(rows: list[dict], docs: dict[str, Doc], name: str) -> lis
     ids: set[str] = set()
     for n, row in enumerate(rows, 1):
         where = f"{name}:{n} ({row.get('id')})"
-        if row.get("id") in ids:
-            problems.append(f"{where}: duplicate id")
-        ids.add(row.get("id"))
-        problems += _common(row, UNANSWERABLE_FIELDS, where)
+        problems += _common(row, UNANSWERABLE_FIELDS, where, ids)
         if not row.get("reason", "").strip():
             problems.append(f"{where}: no reason (its category, then why, e.g. 'entity swap: ...')")
         terms, per_doc = row.get("absent_terms") or [], row.get("absent_in_doc") or {}
@@ -198,7 +186,7 @@ def spans_of(rows: list[dict]) -> set[str]:
 
 def check_against(answerable: list[dict], unanswerable: list[dict], others: list[Path]) -> tuple[list[str], str]:
     """Questions repeated word for word from `others`, and a line on how many spans are new."""
-    old_rows = [row for path in others for row in read_rows(path)]
+    old_rows = [row for path in others for row in read_jsonl(path)]
     old_questions = {row["question"] for row in old_rows}
     problems = [f"{row['id']}: question repeats an existing one: {row['question']}"
                 for row in answerable + unanswerable if row["question"] in old_questions]
@@ -213,7 +201,7 @@ def check_against(answerable: list[dict], unanswerable: list[dict], others: list
 def check(answerable: Path, unanswerable: Path, corpus: Path, against: list[Path] = ()) -> tuple[list[str], str]:
     """All problems of the pair and a one-line summary."""
     docs = load_corpus(corpus)
-    rows, missing = read_rows(answerable), read_rows(unanswerable)
+    rows, missing = read_jsonl(answerable), read_jsonl(unanswerable)
     problems = check_answerable(rows, docs, answerable.name) + check_unanswerable(missing, docs, unanswerable.name)
     summary = f"{len(rows)} answerable, {len(missing)} unanswerable over {len(docs)} documents"
     if against:
