@@ -237,7 +237,9 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
              settings: AskSettings) -> tuple[str, list[Citation]]:
     """The answer text and its citations, shaped by the kind of question."""
     if q.kind == "list":
-        text, citations = list_answer(index, q, hits, terms)
+        best = max(sentences, key=lambda c: c.score)
+        anchor = (best.hit.chunk.doc_id, best.hit.chunk.start + best.start, best.hit.chunk.start + best.end)
+        text, citations = list_answer(index, q, hits, terms, anchor)
         if citations:
             return text, citations
     chosen = choose(sentences, settings)

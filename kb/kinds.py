@@ -74,26 +74,33 @@ def where(c: Citation) -> str:
 
 # --- lists ------------------------------------------------------------------------------------
 
-def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, float]) -> tuple[str, list[Citation]]:
+def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, float],
+                anchor: tuple[str, int, int] | None = None) -> tuple[str, list[Citation]]:
     """All the enumerated items of the section a list question asks for, each cited; ("", []) when
-    the passages hold no enumeration."""
+    the passages hold no enumeration.
+
+    `anchor` (document, start, end) is the sentence that best answers the question: an enumeration
+    is the answer only where that sentence stands — in its lead-in or its items, or, for a section
+    named by its heading, in that document — not any list the first passages happen to hold.
+    """
     for hit in hits[:3]:
-        span = _section_for(index, hit.chunk.doc_id, question, terms) if question.list_topic else None
-        if span is not None:
+        doc_id = hit.chunk.doc_id
+        span = _section_for(index, doc_id, question, terms) if question.list_topic else None
+        if span is not None and (anchor is None or anchor[0] == doc_id):
             text, (start, end), heading = span
             items = list_items(text, start, end)
             base = 0
         else:
             text, base, heading = hit.chunk.text, hit.chunk.start, ""
             items = list_items(text)
-            if items and not _items_answer(text, items, terms):
+            if items and not (_items_answer(text, items, terms) and _holds(anchor, doc_id, base, text, items)):
                 items = []
         if len(items) < 2:
             continue
         citations = []
         for item in items:
             s, e = item_quote(text, item)
-            cited = cite_span(index, len(citations) + 1, hit.chunk.doc_id, base + s, base + e)
+            cited = cite_span(index, len(citations) + 1, doc_id, base + s, base + e)
             if cited is not None:
                 citations.append(cited)
         if len(citations) < 2:
@@ -101,10 +108,19 @@ def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, flo
         lead_where = heading or where(citations[0])
         if not heading and hit.chunk.label:
             lead_where = hit.chunk.label
-        lines = [f"{doc_name(index, hit.chunk.doc_id)}{lead_where}："]
+        lines = [f"{doc_name(index, doc_id)}{lead_where}："]
         lines += [f"{c.quote}[{c.n}]" for c in citations]
         return "\n".join(lines), citations
     return "", []
+
+
+def _holds(anchor: tuple[str, int, int] | None, doc_id: str, base: int, text: str,
+           items: list[tuple[int, int]]) -> bool:
+    """Whether the anchor sentence stands in the enumeration: in its items or the sentence leading in."""
+    if anchor is None:
+        return True
+    lead = max((s for s, e in sentence_spans(text) if e <= items[0][0]), default=items[0][0])
+    return anchor[0] == doc_id and base + lead <= anchor[1] < base + items[-1][1]
 
 
 def topic_section(index, question: Question, terms: dict[str, float]) -> bool:

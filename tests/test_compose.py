@@ -1,0 +1,116 @@
+"""What an answer quotes: a heading with the body it heads, the list where the answer stands,
+two versions of a law side by side with what changed in words."""
+
+import re
+
+import pytest
+
+from kb.answer import answer_question
+from kb.compose import heading_body, sentence_spans
+from kb.config import AskSettings
+from tests.conftest import index_rows
+
+NOTICE = ("一、延长行政许可期限。对许可证书到期的，有效期顺延至一级响应解除。"
+          "二、减免质量检验检测服务收费。疫情防控期间，对各单位报检的体温计免除检定校准费用。对复工复产企业检验项目收费减免50%。"
+          "三、优化审批服务。开通网上办理渠道。")
+
+
+# a paragraph longer than a short one quoted whole (kb.compose.clause_span)
+PAD = "各地市场监管部门要加强对食品生产经营企业的日常检查，督促企业落实主体责任，严格执行进货查验和索证索票制度，确保食品安全。" * 2
+
+
+def _span_of(text: str, sentence: str) -> tuple[int, int]:
+    return next(s for s in sentence_spans(text) if text[s[0]:s[1]] == sentence)
+
+
+def test_a_heading_sentence_brings_the_body_it_heads():
+    span = _span_of(NOTICE, "二、减免质量检验检测服务收费。")
+    quoted = NOTICE[slice(*heading_body(NOTICE, span))]
+    assert quoted == ("二、减免质量检验检测服务收费。疫情防控期间，对各单位报检的体温计免除检定校准费用。"
+                      "对复工复产企业检验项目收费减免50%。")  # up to 三、, not beyond
+
+
+def test_a_numeral_glued_to_its_heading_heads_a_body_when_its_successor_follows():
+    text = "一加强人员管理。采用管控重点人员的方法。二加强疫情防控。每日消毒。"
+    assert text[slice(*heading_body(text, _span_of(text, "一加强人员管理。")))] == "一加强人员管理。采用管控重点人员的方法。"
+    lone = "一线医务人员感染的。当日认定工伤。"  # 一 opens a word here: nothing numbered 二 follows
+    span = _span_of(lone, "一线医务人员感染的。")
+    assert heading_body(lone, span) == span
+
+
+@pytest.mark.parametrize("sentence", [
+    "疫情防控期间，对各单位报检的体温计免除检定校准费用。",  # no marker: a statement, not a heading
+    "一、延长行政许可期限，对许可证书到期的顺延。",  # a marker, but the sentence says something itself
+])
+def test_other_sentences_are_quoted_as_they_are(sentence):
+    text = NOTICE.replace("一、延长行政许可期限。对许可证书到期的，有效期顺延至一级响应解除。", sentence)
+    span = _span_of(text, sentence)
+    assert heading_body(text, span) == span
+
+
+def test_a_body_stops_at_its_limit_after_one_sentence():
+    text = "二、减免收费。" + "对复工复产企业检验项目收费减免一半费用。" * 30 + "三、其他。"
+    span = _span_of(text, "二、减免收费。")
+    start, end = heading_body(text, span, limit=60)
+    assert text[start:end] == "二、减免收费。" + "对复工复产企业检验项目收费减免一半费用。" * 2
+
+
+def _assert_verbatim(answer, rows):
+    texts = {r["id"]: r["text"] for r in rows}
+    assert answer.citations
+    for c in answer.citations:
+        assert texts[c.doc_id][c.start:c.end] == c.quote
+        assert f"[{c.n}]" in answer.text
+    assert set(map(int, re.findall(r"\[(\d{1,3})\]", answer.text))) == {c.n for c in answer.citations}
+
+
+def test_an_answer_under_a_matching_heading_quotes_its_body(tmp_path):
+    notice = ("一、延长行政许可期限。对许可证书到期的，有效期顺延至一级响应解除。" + PAD + "二、减免质量检验检测服务收费。"
+              "疫情防控期间，对报检的体温计免除检定校准费用。对复工复产企业的委托项目按半价办理。三、优化审批服务。开通网上办理渠道。" + PAD)
+    rows = [{"id": "n1", "title": "市场监管委服务企业措施的通知", "text": notice},
+            {"id": "n2", "title": "交通运输通告", "text": "各地做好客运场站消毒。加强乘客测温。"}]
+    answer = answer_question(index_rows(tmp_path, rows), "哪些情况可以减免质量检验检测服务收费？",
+                             AskSettings(min_confidence=0.0))
+    assert "二、减免质量检验检测服务收费。疫情防控期间，对报检的体温计免除检定校准费用。对复工复产企业的委托项目按半价办理。" in answer.text
+    _assert_verbatim(answer, rows)
+
+
+def test_a_question_the_text_asks_itself_is_quoted_with_its_answer(tmp_path):
+    rows = [{"id": "qa", "title": "返程防控问答",
+             "text": "如何做好返程客流高峰期的疫情防控？做好交通运输工具和场站的消毒、通风。加强进出站乘客的测温。"
+                     "快递怎么收？收件时戴好口罩。" + PAD}]
+    answer = answer_question(index_rows(tmp_path, rows), "如何做好返程客流高峰期的疫情防控？", AskSettings(min_confidence=0.0))
+    assert "做好交通运输工具和场站的消毒、通风。加强进出站乘客的测温。" in answer.text
+    assert "快递" not in answer.text
+    _assert_verbatim(answer, rows)
+
+
+def test_a_title_line_ending_in_a_full_stop_is_no_statement():
+    from kb.compose import is_statement
+    title = "新疆因救治感染疫情的医护人员将认定为工伤"
+    assert not is_statement(title + "。", title)
+    assert is_statement("新疆医护人员因履行工作职责感染的，应认定为工伤。", title)
+
+
+def test_two_quotes_of_one_paragraph_take_the_sentence_between(tmp_path):
+    text = ("黑龙江省通知要求各地做好农民工错峰返城复工服务保障工作。各地要加强防疫宣传。"
+            "黑龙江省依托微信公众平台引导农民工错峰返城复工。另据报道，全省天气晴好。" + PAD)
+    rows = [{"id": "hl", "title": "黑龙江省人社厅消息", "text": text}]
+    answer = answer_question(index_rows(tmp_path, rows), "黑龙江省是如何做好农民工错峰返城复工服务保障工作的？",
+                             AskSettings(min_confidence=0.0))
+    quotes = [c.quote for c in answer.citations]
+    assert "黑龙江省通知要求各地做好农民工错峰返城复工服务保障工作。各地要加强防疫宣传。黑龙江省依托微信公众平台引导农民工错峰返城复工。" \
+        in quotes, quotes
+    _assert_verbatim(answer, rows)
+
+
+def test_a_list_question_quotes_no_enumeration_the_answer_is_not_in(tmp_path):
+    rows = [{"id": "prices", "title": "国家发改委保障生活物资供应",
+             "text": "北京市发改委采取四项措施保障生活物资供应：一是建立应急监测机制。二是做好保供稳价工作。三是增加生产畅通物流。"},
+            {"id": "travel", "title": "北京市交通委通告",
+             "text": "为确保客流回升下的安全出行，北京市交通委组织公交、地铁、出租车做好运输保障，根据需要延长地铁运营时间。"
+                     "市民出行请佩戴口罩。"}]
+    answer = answer_question(index_rows(tmp_path, rows), "北京市采取了哪些措施确保安全出行？", AskSettings(min_confidence=0.0))
+    assert answer.citations[0].doc_id == "travel" and "组织公交、地铁、出租车做好运输保障" in answer.citations[0].quote
+    assert not any(c.quote.startswith("二是") for c in answer.citations)  # the price measures are not listed
+    _assert_verbatim(answer, rows)
