@@ -12,8 +12,7 @@ from kb.config import AskSettings, SearchFilters
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
-                      doc_name, document_overview, list_answer, source_name, topic_section, version_answer,
-                      version_notes, where)
+                      doc_name, document_overview, list_answer, source_name, topic_section, version_notes, where)
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
 from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
@@ -22,6 +21,7 @@ from kb.retrieve import version_factor
 from kb.sentences import (Sentence, best_sentence_citation, candidates, choose, clause_citations, question_terms,
                           sentence_text, top_idf, weigh)
 from kb.types import Answer, Citation, Hit
+from kb.versions import version_answer
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     if q.versions and len(q.versions) > 1:
-        text, citations = version_answer(index, q, hits)
+        text, citations = version_answer(index, q, hits, terms)
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     if q.doc_ids and not terms and len(set(q.doc_ids)) == 1 and q.kind == "what":

@@ -114,3 +114,73 @@ def test_a_list_question_quotes_no_enumeration_the_answer_is_not_in(tmp_path):
     assert answer.citations[0].doc_id == "travel" and "组织公交、地铁、出租车做好运输保障" in answer.citations[0].quote
     assert not any(c.quote.startswith("二是") for c in answer.citations)  # the price measures are not listed
     _assert_verbatim(answer, rows)
+
+
+# --- two versions of a law ----------------------------------------------------------------------
+
+from kb.types import Citation  # noqa: E402
+from kb.versions import change_line, describe_changes, substance  # noqa: E402
+
+OLD_SCHOOL = "职业学校的设立，必须符合下列基本条件：\n（一）有组织机构和章程；\n（二）有合格的教师；\n（三）有必备的办学资金。"
+NEW_SCHOOL = ("职业学校的设立，应当符合下列基本条件：\n（一）有组织机构和章程；\n（二）有合格的教师和管理人员；\n"
+              "（三）有必备的办学资金；\n（四）有与办学规模相适应的实习实训场所。")
+
+
+def _cited(n: int, doc_id: str, article: str, quote: str) -> Citation:
+    return Citation(n, doc_id, doc_id, "中华人民共和国职业教育法", "", (article,), (), 0, len(quote), quote)
+
+
+def test_what_changed_is_said_by_item_and_phrase():
+    changes = describe_changes(OLD_SCHOOL, NEW_SCHOOL)
+    assert changes == ["「必须符合下列基本条件」改为「应当符合下列基本条件」（删去“必须”，增加“应当”）",
+                       "「（二）有合格的教师」改为「（二）有合格的教师和管理人员」（增加“管理人员”）",
+                       "新版增加了「（四）有与办学规模相适应的实习实训场所」"]
+
+
+def test_numbering_dates_and_the_name_are_no_change():
+    assert substance("本法自1996年9月1日起施行。") == substance("本法自2022年5月1日起施行。")
+    line = change_line([_cited(3, "law1996", "第四十条", "本法自1996年9月1日起施行。"),
+                        _cited(4, "law2022", "第六十九条", "本法自2022年5月1日起施行。")])
+    assert line == "变化：内容未变（只有条号、日期或法律名称的写法不同）；条号由第四十条改为第六十九条。[3][4]"
+    same = change_line([_cited(1, "law1996", "第五条", "国家鼓励企业举办职业学校。"),
+                        _cited(2, "law2022", "第五条", "国家鼓励企业举办职业学校。")])
+    assert same == "变化：内容未变。[1][2]"
+
+
+def test_an_article_without_counterpart_is_said_to_be_new():
+    assert change_line([_cited(5, "law2022", "第十二条", "每年5月的第二周为职业教育活动周。")], old_in_pair=False) == \
+        "变化：新版新增的条文，旧版没有对应条文。[5]"
+
+
+def _law_versions(tmp_path):
+    rows = []
+    for year, month, day, n, made, school, last in (
+            (1996, 5, 15, "八", "通过", OLD_SCHOOL, "本法自1996年9月1日起施行。"),
+            (2022, 4, 20, "十三", "修订", NEW_SCHOOL, "本法自2022年5月1日起施行。")):
+        rows.append({"id": f"law{year}", "title": "中华人民共和国职业教育法",
+                     "text": f"中华人民共和国职业教育法\n（{year}年{month}月{day}日第{n}届全国人民代表大会常务委员会会议{made}）\n"
+                             f"第一条 为了发展职业教育，制定本法。\n第二条 国家鼓励企业举办职业学校。\n第三条 {school}\n"
+                             f"第四条 {last}\n"})
+    return rows, index_rows(tmp_path, rows)
+
+
+def test_two_versions_quote_the_articles_asked_about_side_by_side_and_say_what_changed(tmp_path):
+    rows, retriever = _law_versions(tmp_path)
+    answer = answer_question(retriever, "1996年和2022年的职业教育法对设立职业学校的条件有什么不同？", AskSettings())
+    assert answer.kind == "version"
+    articles = [(c.doc_id, c.path[-1]) for c in answer.citations if c.path]
+    assert articles == [("law1996", "第三条"), ("law2022", "第三条")]
+    assert "（二）有合格的教师；" in answer.citations[2].quote and "（二）有合格的教师和管理人员；" in answer.citations[3].quote
+    change = next(line for line in answer.text.splitlines() if line.startswith("变化："))
+    assert "「（二）有合格的教师」改为「（二）有合格的教师和管理人员」" in change and change.endswith("[3][4]")
+    assert "新版增加了「（四）有与办学规模相适应的实习实训场所」" in change
+    _assert_verbatim(answer, rows)
+
+
+def test_a_bare_what_is_different_skips_articles_that_changed_only_dates(tmp_path):
+    rows, retriever = _law_versions(tmp_path)
+    answer = answer_question(retriever, "1996年的职业教育法和2022年的有什么不同？", AskSettings())
+    articles = {c.path[-1] for c in answer.citations if c.path}
+    assert articles == {"第三条"}  # 第一条 and 第二条 are the same, 第四条 differs only by its dates
+    assert "2022”" not in answer.text and "“5”" not in answer.text  # no diff of figures
+    _assert_verbatim(answer, rows)
