@@ -12,7 +12,8 @@ from kb.config import AskSettings, SearchFilters
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
-                      doc_name, document_overview, list_answer, source_name, topic_section, version_notes, where)
+                      doc_name, document_overview, list_answer, ordinal_answer, source_name, topic_section,
+                      version_notes, where)
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
 from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
@@ -236,6 +237,9 @@ def _dates(index, hits: list[Hit]) -> tuple[str, ...]:
 def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[Sentence],
              settings: AskSettings) -> tuple[str, list[Citation]]:
     """The answer text and its citations, shaped by the kind of question."""
+    text, citations = ordinal_answer(index, q, hits, terms)
+    if citations:
+        return text, citations
     if q.kind == "list":
         best = max(sentences, key=lambda c: c.score)
         anchor = (best.hit.chunk.doc_id, best.hit.chunk.start + best.start, best.hit.chunk.start + best.end)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from kb.compose import (LEADING_LABEL, bigrams, clause_span, is_statement, item_quote, list_items, section_path,
-                        section_spans, sentence_spans)
-from kb.question import LIST_TOPICS, Question
+from kb.compose import (LEADING_LABEL, bigrams, clause_span, cn_number, is_statement, item_quote, list_items,
+                        section_path, section_spans, sentence_spans)
+from kb.question import LIST_TOPICS, Question, list_topic
 from kb.register import NOT_NORMATIVE
 from kb.metadata import find_doc_numbers
 from kb.prompts import ABOLISHED_LEAD, ABOLISHED_NOTE, AMENDED_NOTE, CITED_NOT_HELD, SUPERSEDED_NOTE
@@ -83,20 +83,8 @@ def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, flo
     is the answer only where that sentence stands — in its lead-in or its items, or, for a section
     named by its heading, in that document — not any list the first passages happen to hold.
     """
-    for hit in hits[:3]:
+    for hit, text, base, items, heading in _enumerations(index, question, hits, terms, anchor):
         doc_id = hit.chunk.doc_id
-        span = _section_for(index, doc_id, question, terms) if question.list_topic else None
-        if span is not None and (anchor is None or anchor[0] == doc_id):
-            text, (start, end), heading = span
-            items = list_items(text, start, end)
-            base = 0
-        else:
-            text, base, heading = hit.chunk.text, hit.chunk.start, ""
-            items = list_items(text)
-            if items and not (_items_answer(text, items, terms) and _holds(anchor, doc_id, base, text, items)):
-                items = []
-        if len(items) < 2:
-            continue
         citations = []
         for item in items:
             s, e = item_quote(text, item)
@@ -114,6 +102,27 @@ def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, flo
     return "", []
 
 
+def _enumerations(index, question: Question, hits: list[Hit], terms: dict[str, float],
+                  anchor: tuple[str, int, int] | None = None):
+    """(hit, text, offset of text in its document, items, heading) of each enumeration of the first
+    three passages that a list question may be asking for: the section whose heading names the list
+    topic (text is then the document's), else the passage's own enumeration whose lead-in names the
+    question's terms (and holds `anchor`, see list_answer)."""
+    for hit in hits[:3]:
+        doc_id = hit.chunk.doc_id
+        span = _section_for(index, doc_id, question, terms) if question.list_topic else None
+        if span is not None and (anchor is None or anchor[0] == doc_id):
+            text, (start, end), heading = span
+            items, base = list_items(text, start, end), 0
+        else:
+            text, base, heading = hit.chunk.text, hit.chunk.start, ""
+            items = list_items(text)
+            if items and not (_items_answer(text, items, terms) and _holds(anchor, doc_id, base, text, items)):
+                items = []
+        if len(items) >= 2:
+            yield hit, text, base, items, heading
+
+
 def _holds(anchor: tuple[str, int, int] | None, doc_id: str, base: int, text: str,
            items: list[tuple[int, int]]) -> bool:
     """Whether the anchor sentence stands in the enumeration: in its items or the sentence leading in."""
@@ -121,6 +130,28 @@ def _holds(anchor: tuple[str, int, int] | None, doc_id: str, base: int, text: st
         return True
     lead = max((s for s, e in sentence_spans(text) if e <= items[0][0]), default=items[0][0])
     return anchor[0] == doc_id and base + lead <= anchor[1] < base + items[-1][1]
+
+
+# 「第四个成效」「第二项建议」: one item of an enumeration by its place (第十五条 is an article, handled apart)
+_ORDINAL = re.compile(r"第([一二三四五六七八九十]{1,3}|\d{1,2})(?:个|项|点|种|方面|大|条(?=建议|措施|意见|举措|经验|原则|任务))")
+
+
+def ordinal_answer(index, question: Question, hits: list[Hit], terms: dict[str, float]) -> tuple[str, list[Citation]]:
+    """「那篇文章讲的第四个成效是什么？」: the item in that place of the enumeration the question is
+    about (as for a list question), quoted and cited; ("", []) if the question names no place or no
+    enumeration has that many items."""
+    m = _ORDINAL.search(question.text)
+    n = cn_number(m.group(1)) if m else 0
+    if not n:
+        return "", []
+    topic = question.list_topic or list_topic(question.text)
+    for hit, text, base, items, heading in _enumerations(index, replace(question, list_topic=topic), hits, terms):
+        if len(items) >= n:
+            s, e = item_quote(text, items[n - 1])
+            cited = cite_span(index, 1, hit.chunk.doc_id, base + s, base + e)
+            if cited is not None:
+                return f"{doc_name(index, hit.chunk.doc_id)}{heading or where(cited)}：{cited.quote}[1]", [cited]
+    return "", []
 
 
 def topic_section(index, question: Question, terms: dict[str, float]) -> bool:

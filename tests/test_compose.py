@@ -184,3 +184,32 @@ def test_a_bare_what_is_different_skips_articles_that_changed_only_dates(tmp_pat
     assert articles == {"第三条"}  # 第一条 and 第二条 are the same, 第四条 differs only by its dates
     assert "2022”" not in answer.text and "“5”" not in answer.text  # no diff of figures
     _assert_verbatim(answer, rows)
+
+
+# --- an item by its place, an article quoted whole -------------------------------------------------
+
+PAPER = ("二、试点工作取得的主要成效\n试点一年来，各地试点工作取得了明显成效，存在的问题也不少。\n一是类型特色更加鲜明。试点院校覆盖面广。\n二是质量稳步提升。证书通过率提高。\n"
+         "三是社会培训规模不断扩大。已有50余家培训评价组织参与。\n四是校企合作更加深入。企业类型多样。\n"
+         "三、存在的主要问题\n1.院校之间资源不均衡。部分院校尚未开展培训。\n2.标准建设滞后。标准研制尚处于探索阶段。\n")
+
+
+@pytest.mark.parametrize("question, quote", [
+    ("那篇1+X的文章里讲的第四个成效是什么？", "四是校企合作更加深入。企业类型多样。"),
+    ("1+X试点存在的第二个问题是什么？", "2.标准建设滞后。标准研制尚处于探索阶段。"),
+])
+def test_an_item_asked_by_its_place_is_that_item(tmp_path, question, quote):
+    rows = [{"id": "paper", "title": "1+X证书制度试点工作的现状与思考", "text": PAPER}]
+    answer = answer_question(index_rows(tmp_path, rows), question, AskSettings(min_confidence=0.0))
+    assert [c.quote for c in answer.citations] == [quote]
+    _assert_verbatim(answer, rows)
+
+
+def test_a_short_article_is_quoted_whole(tmp_path):
+    law = ("第四十七条 国家实行专业技术职称制度。\n\n各级职称按照承担的教学、科研任务设置，分为助教、讲师、副教授、教授。"
+           "\n\n高等学校教师职务的具体任职条件由国务院规定。\n第四十八条 高等学校实行教师聘任制。\n")
+    rows = [{"id": "hel", "title": "中华人民共和国高等教育法", "text": law}]
+    answer = answer_question(index_rows(tmp_path, rows), "高等学校教师职务的任职条件由谁规定？", AskSettings(min_confidence=0.0))
+    first = answer.citations[0]
+    assert first.path[-1] == "第四十七条" and first.quote.startswith("国家实行专业技术职称制度。")
+    assert first.quote.endswith("高等学校教师职务的具体任职条件由国务院规定。")
+    _assert_verbatim(answer, rows)
