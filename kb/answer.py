@@ -273,20 +273,29 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
 
 
 def _lines_by_clause(citations: list[Citation] | tuple[Citation, ...], index) -> str:
-    """One line per source clause, naming it before quoting it, each quote ending in its [n]."""
-    lines: list[str] = []
+    """One line per source clause, naming it before quoting it, each quote ending in its [n]; a quote
+    word for word the same as an earlier one (another copy of the notice) is not repeated: its [n]
+    follows the first, under 另见, with its source named when that is another title."""
+    lines: list[list[str]] = []  # [line, markers of the copies]
     previous: tuple[str, tuple[str, ...]] | None = None
+    first_line: dict[str, tuple[int, Citation]] = {}
     for c in citations:
+        if c.quote in first_line:
+            at, original = first_line[c.quote]
+            named = "" if c.title == original.title else f"{doc_name(index, c.doc_id)}{where(c)}"
+            lines[at][1] += f"{named}[{c.n}]"
+            continue
         quote = f"{c.quote}[{c.n}]"
         if previous == (c.doc_id, c.path):
-            lines[-1] += quote
-            continue
-        label = where(c)
-        if label and c.quote.startswith(label):  # a heading the quote opens with is not named twice
-            label = ""
-        lines.append(f"{doc_name(index, c.doc_id)}{label}：{quote}")
-        previous = (c.doc_id, c.path)
-    return "\n".join(lines)
+            lines[-1][0] += quote
+        else:
+            label = where(c)
+            if label and c.quote.startswith(label):  # a heading the quote opens with is not named twice
+                label = ""
+            lines.append([f"{doc_name(index, c.doc_id)}{label}：{quote}", ""])
+            previous = (c.doc_id, c.path)
+        first_line[c.quote] = (len(lines) - 1, c)
+    return "\n".join(line + (f"（另见{copies}）" if copies else "") for line, copies in lines)
 
 
 def _staff_first(retriever, hits: list[Hit], terms: Terms) -> list[Hit]:

@@ -180,7 +180,9 @@ def section_path(path: tuple[str, ...], text: str, offset: int) -> tuple[str, ..
     """The structural path of the sentence at `offset` of a chunk's `text`.
 
     A chunk that runs over several sections is labelled with a range (「一、… — 二、…」, 「1. — 2.」);
-    a citation names the one section its sentence stands in: the last heading line before it.
+    a citation names the one section its sentence stands in: the last heading before it — a heading
+    line, or in a text without line breaks (a notice pasted as one paragraph) a sentence after a full
+    stop opening with a marker of the range's style (「…顺延。二、减免质量检验检测服务收费。」).
     """
     if not path or " — " not in path[-1]:
         return path
@@ -193,7 +195,13 @@ def section_path(path: tuple[str, ...], text: str, offset: int) -> tuple[str, ..
         line = text[start:end]
         if _top_level_heading(text, start, style) and _HEADING_START.match(line):
             best = _heading_label(line)
+        for m in _INLINE_HEADING.finditer(text, start, min(end, offset + 1)):
+            if style and _marker(text[m.end():end])[0] == style:
+                best = _heading_label(text[m.end():end])
     return path[:-1] + ((best,) if best else (path[-1],))
+
+
+_INLINE_HEADING = re.compile(r"[。！？]\s*")  # where a heading inside a line may begin
 
 
 def _lines(text: str) -> list[Span]:

@@ -141,21 +141,28 @@ _CLOSE_SAME_PASSAGE = 0.5
 
 
 def choose(candidates: list[Sentence], settings: AskSettings) -> list[Sentence]:
-    """The best sentences, close to the best one, in reading order: by passage rank, then position."""
+    """The best sentences, close to the best one, in reading order: by passage rank, then position.
+
+    A sentence word for word the same as one chosen (another copy of a notice) is chosen too, for
+    its source, but takes no room: the answer shows it once (answer._lines_by_clause)."""
     if not candidates:
         return []
     top = max(candidates, key=lambda c: c.score)
-    best = top.score
     chosen: list[Sentence] = []
+    said: set[str] = set()
     used = 0
     for s in sorted(candidates, key=lambda c: -c.score):
-        length = s.end - s.start
+        text = sentence_text(s)
+        if text in said:
+            chosen.append(s)
+            continue
         floor = _CLOSE_SAME_PASSAGE if s.hit.chunk.chunk_id == top.hit.chunk.chunk_id else _CLOSE
         # a weak sentence only dilutes a precise answer
-        if s.score < floor * best or len(chosen) == settings.max_sentences or used + length > settings.max_chars:
+        if s.score < floor * top.score or len(said) == settings.max_sentences or used + len(text) > settings.max_chars:
             continue
         chosen.append(s)
-        used += length
+        said.add(text)
+        used += len(text)
     return sorted(chosen, key=lambda c: (c.hit_rank, c.start))
 
 

@@ -213,3 +213,22 @@ def test_a_short_article_is_quoted_whole(tmp_path):
     assert first.path[-1] == "第四十七条" and first.quote.startswith("国家实行专业技术职称制度。")
     assert first.quote.endswith("高等学校教师职务的具体任职条件由国务院规定。")
     _assert_verbatim(answer, rows)
+
+
+# --- copies of one notice, sections inside a line ----------------------------------------------------
+
+def test_a_sentence_of_another_copy_is_cited_but_not_repeated(tmp_path):
+    text = ("经省政府同意，提供免费健康申报证明服务。各市县人民政府要组织乡镇将健康申报证明服务事宜告知外出人员。" + PAD)
+    rows = [{"id": f"copy{n}", "title": "关于做好外出务工人员健康申报证明服务的通知", "text": text} for n in (1, 2)]
+    answer = answer_question(index_rows(tmp_path, rows), "健康申报证明服务事宜如何告知外出人员？", AskSettings(min_confidence=0.0))
+    assert {c.doc_id for c in answer.citations} == {"copy1", "copy2"}  # both sources cited
+    assert answer.text.count("告知外出人员") == 1  # the sentence said once
+    assert "（另见[2]）" in answer.text
+    _assert_verbatim(answer, rows)
+
+
+def test_a_sentence_in_a_one_line_notice_is_cited_under_its_inline_heading():
+    from kb.compose import section_path
+    offset = NOTICE.index("疫情防控期间")
+    assert section_path(("一、 — 三、",), NOTICE, offset) == ("二、减免质量检验检测服务收费",)
+    assert section_path(("一、 — 三、",), NOTICE, 3) == ("一、延长行政许可期限",)
