@@ -22,7 +22,7 @@ from kb.retrieve import version_factor
 from kb.sentences import (Sentence, best_sentence_citation, candidates, choose, clause_citations, question_terms,
                           sentence_text, top_idf, weigh)
 from kb.types import Answer, Citation, Hit
-from kb.versions import version_answer
+from kb.versions import differences, version_answer
 
 
 @dataclass(frozen=True)
@@ -336,6 +336,7 @@ def _compare(retriever, question: str, intent: Intent, settings: AskSettings) ->
     lines: list[str] = []
     citations: list[Citation] = []
     all_hits: list[Hit] = []
+    firsts: list[tuple[str, Citation]] = []  # each side's first quote, as numbered in the answer
     for side in intent.compare:
         other = [o for o in intent.compare if o != side]
         docs = tuple(d for d, r in register.records.items()
@@ -353,11 +354,14 @@ def _compare(retriever, question: str, intent: Intent, settings: AskSettings) ->
             lines.append(f"【{side}】" + COMPARE_SIDE_EMPTY.format(side=side))
             continue
         shift = len(citations)
+        firsts.append((side, replace(part.answer.citations[0], n=part.answer.citations[0].n + shift)))
         text = re.sub(r"\[(\d{1,3})\]", lambda m, shift=shift: f"[{int(m.group(1)) + shift}]", part.answer.text)
         citations += [replace(c, n=c.n + shift) for c in part.answer.citations]
         lines.append(f"【{side}】\n{text}")
     if not citations:
         return Draft(replace(refusal(question, all_hits), kind="compare"), None, all_hits, {}, None, 0.0, True)
+    if len(firsts) == 2:
+        lines += differences(*firsts)
     answer = Answer(question, "\n".join(lines), tuple(citations), refused=False, kind="compare", confidence=1.0)
     return Draft(answer, None, all_hits, {}, None, 1.0, True)
 

@@ -3,17 +3,15 @@ sentence scored by their coverage and by its meaning, the best chosen and widene
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from os.path import commonprefix
 
 import numpy as np
 
-from kb.compose import LEADING_LABEL, clause_span, heading_body, is_question, is_statement, sentence_spans, with_items
+from kb.compose import clause_span, heading_body, is_question, is_statement, sentence_spans, with_items
 from kb.config import AskSettings
 from kb.evidence import EXPECTED, Terms, coverage
 from kb.kinds import cite_in_hit
-from kb.metadata import strip_span
 from kb.question import question_core
 from kb.tokenize import normalize, word_tokens
 from kb.types import Citation, Hit
@@ -173,9 +171,6 @@ def clause_citations(sentences: list[Sentence]) -> list[Citation]:
     for s in sentences:
         text = s.hit.chunk.text
         start, end = with_items(text, clause_span(text, heading_body(text, (s.start, s.end))))
-        whole = _short_article(s.hit)
-        if whole is not None and whole[0] <= start and end <= whole[1]:
-            start, end = whole
         if any(h.chunk.chunk_id == s.hit.chunk.chunk_id and a <= start < b for h, a, b in spans):
             continue
         spans = [(h, a, b) for h, a, b in spans
@@ -184,21 +179,6 @@ def clause_citations(sentences: list[Sentence]) -> list[Citation]:
     spans = _bridged(spans)
     answering = [(h, a, b) for h, a, b in spans if not is_question(h.chunk.text[a:b])]
     return [cite_in_hit(n, h, a, b) for n, (h, a, b) in enumerate(answering or spans, 1)]
-
-
-_ARTICLE = re.compile(r"^第[一二三四五六七八九十百千零〇两\d]+条")
-_SHORT_ARTICLE = 300  # characters: an article this short is quoted whole
-
-
-def _short_article(hit: Hit) -> tuple[int, int] | None:
-    """The span of a short article (条) without its label: quoted whole, its other paragraphs (款)
-    are part of the rule the sentence states."""
-    chunk = hit.chunk
-    if not _ARTICLE.match(chunk.label):
-        return None
-    label = LEADING_LABEL.match(chunk.text)
-    start, end = strip_span(chunk.text, label.end() if label and label.end() < len(chunk.text) else 0, len(chunk.text))
-    return (start, end) if end - start <= _SHORT_ARTICLE else None
 
 
 def _bridged(spans: list[tuple[Hit, int, int]]) -> list[tuple[Hit, int, int]]:

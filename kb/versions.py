@@ -165,10 +165,11 @@ def change_line(pair: list[Citation], old_in_pair: bool = True, new_in_pair: boo
     return f"变化：{'；'.join(p for p in (renumbered, *changes) if p)}。{marks}"
 
 
-def describe_changes(old: str, new: str) -> list[str]:
-    """The changes from one version of an article to the other, each in words: phrases (an item, a
-    clause between commas) added, dropped and rewritten, at most _SHOWN in all, the additions first;
-    differences only of numbering, dates or the name are not changes."""
+def describe_changes(old: str, new: str, sides: tuple[str, str] | None = None) -> list[str]:
+    """What differs from one version of an article to the other, each in words: phrases (an item, a
+    clause between commas) rewritten, added and dropped, at most _SHOWN of each kind; differences
+    only of numbering, dates or the name are none. With `sides` (two documents compared, 上海 and
+    青岛, not two versions) the same is said as what each side has."""
     old_units, new_units = _units(old), _units(new)
     paired = align([substance(u) for u in old_units], [substance(u) for u in new_units], floor=0.3)
     old_paired = {i for i, _j, _s in paired}
@@ -177,14 +178,28 @@ def describe_changes(old: str, new: str) -> list[str]:
     dropped = [u for i, u in enumerate(old_units) if i not in old_paired and substance(u)]
     rewritten = [(old_units[i], new_units[j]) for i, j, _s in sorted(paired, key=lambda p: p[1])
                  if substance(old_units[i]) != substance(new_units[j])]
-    out = [f"{_quoted(a)}改为{_quoted(b)}{_words_changed(a, b)}" for a, b in rewritten[:_SHOWN]]
+    if sides:
+        out = [f"{sides[0]}{_quoted(a)}，{sides[1]}{_quoted(b)}" for a, b in rewritten[:_SHOWN]]
+    else:
+        out = [f"{_quoted(a)}改为{_quoted(b)}{_words_changed(a, b)}" for a, b in rewritten[:_SHOWN]]
     if len(rewritten) > _SHOWN:
         out[-1] += "等"
     if added:
-        out.append(f"新版增加了{_listed(added)}")
+        out.append(f"{sides[1]}另有{_listed(added)}" if sides else f"新版增加了{_listed(added)}")
     if dropped:
-        out.append(f"删去了{_listed(dropped)}")
+        out.append(f"{sides[0]}另有{_listed(dropped)}" if sides else f"删去了{_listed(dropped)}")
     return out
+
+
+def differences(first: tuple[str, Citation], second: tuple[str, Citation]) -> list[str]:
+    """The 异同 line under two sides compared (上海 and 青岛): what their first quotes say differently,
+    when the two are about the same thing (alike as an article and its counterpart are); else none."""
+    (a, x), (b, y) = first, second
+    mine, other = bigrams(substance(x.quote)), bigrams(substance(y.quote))
+    if not mine or not other or len(mine & other) / len(mine | other) < _COUNTERPART:
+        return []
+    said = describe_changes(x.quote, y.quote, (f"【{a}】", f"【{b}】"))
+    return [f"异同：{'；'.join(said)}。[{x.n}][{y.n}]" if said else f"异同：两者规定一致。[{x.n}][{y.n}]"]
 
 
 def _words_changed(old: str, new: str) -> str:

@@ -186,7 +186,7 @@ def test_a_bare_what_is_different_skips_articles_that_changed_only_dates(tmp_pat
     _assert_verbatim(answer, rows)
 
 
-# --- an item by its place, an article quoted whole -------------------------------------------------
+# --- an item by its place -------------------------------------------------
 
 PAPER = ("二、试点工作取得的主要成效\n试点一年来，各地试点工作取得了明显成效，存在的问题也不少。\n一是类型特色更加鲜明。试点院校覆盖面广。\n二是质量稳步提升。证书通过率提高。\n"
          "三是社会培训规模不断扩大。已有50余家培训评价组织参与。\n四是校企合作更加深入。企业类型多样。\n"
@@ -201,17 +201,6 @@ def test_an_item_asked_by_its_place_is_that_item(tmp_path, question, quote):
     rows = [{"id": "paper", "title": "1+X证书制度试点工作的现状与思考", "text": PAPER}]
     answer = answer_question(index_rows(tmp_path, rows), question, AskSettings(min_confidence=0.0))
     assert [c.quote for c in answer.citations] == [quote]
-    _assert_verbatim(answer, rows)
-
-
-def test_a_short_article_is_quoted_whole(tmp_path):
-    law = ("第四十七条 国家实行专业技术职称制度。\n\n各级职称按照承担的教学、科研任务设置，分为助教、讲师、副教授、教授。"
-           "\n\n高等学校教师职务的具体任职条件由国务院规定。\n第四十八条 高等学校实行教师聘任制。\n")
-    rows = [{"id": "hel", "title": "中华人民共和国高等教育法", "text": law}]
-    answer = answer_question(index_rows(tmp_path, rows), "高等学校教师职务的任职条件由谁规定？", AskSettings(min_confidence=0.0))
-    first = answer.citations[0]
-    assert first.path[-1] == "第四十七条" and first.quote.startswith("国家实行专业技术职称制度。")
-    assert first.quote.endswith("高等学校教师职务的具体任职条件由国务院规定。")
     _assert_verbatim(answer, rows)
 
 
@@ -232,3 +221,27 @@ def test_a_sentence_in_a_one_line_notice_is_cited_under_its_inline_heading():
     offset = NOTICE.index("疫情防控期间")
     assert section_path(("一、 — 三、",), NOTICE, offset) == ("二、减免质量检验检测服务收费",)
     assert section_path(("一、 — 三、",), NOTICE, 3) == ("一、延长行政许可期限",)
+
+
+def test_two_places_compared_say_how_their_rules_differ():
+    from kb.versions import differences
+    shanghai = _cited(1, "sh", "第十七条", "设立职业学校，应当具备下列条件：\n（一）有组织机构和章程；\n（二）有合格的教师；")
+    qingdao = _cited(2, "qd", "第九条", "设立职业学校，应当具备下列条件：\n（一）有组织机构和章程；\n（二）有合格的教师和实训场所；")
+    assert differences(("上海", shanghai), ("青岛", qingdao)) == [
+        "异同：【上海】「（二）有合格的教师」，【青岛】「（二）有合格的教师和实训场所」。[1][2]"]
+    unrelated = _cited(3, "qd", "第十六条", "鼓励职业学校通过兼并、托管等形式整合办学资源。")
+    assert differences(("上海", shanghai), ("青岛", unrelated)) == []  # not about the same thing: nothing to set against
+
+
+def test_a_comparison_of_two_places_ends_with_what_differs(tmp_path):
+    rows = [{"id": "sh", "title": "上海市职业教育条例",
+             "text": "上海市职业教育条例\n第十七条 设立职业学校，应当具备下列条件：\n（一）有组织机构和章程；\n（二）有合格的教师；\n"
+                     "第十八条 本市鼓励企业参与职业教育。\n"},
+            {"id": "qd", "title": "青岛市职业教育条例",
+             "text": "青岛市职业教育条例\n第九条 设立职业学校，应当具备下列条件：\n（一）有组织机构和章程；\n（二）有合格的教师和实训场所；\n"
+                     "第十条 本市鼓励行业组织参与职业教育。\n"}]
+    answer = answer_question(index_rows(tmp_path, rows), "上海和青岛对设立职业学校的条件有什么不同？", AskSettings(min_confidence=0.0))
+    assert answer.kind == "compare"
+    last = answer.text.splitlines()[-1]
+    assert last.startswith("异同：") and "【青岛】「（二）有合格的教师和实训场所」" in last
+    _assert_verbatim(answer, rows)
