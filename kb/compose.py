@@ -381,7 +381,13 @@ _FACT_PATTERNS = {
 
 
 def lead_fact(expects: str, quote: str) -> str:
-    """The date or amount a when/how-much question asks for, as it stands in the quote, or ""."""
+    """The date or amount a when/how-much question asks for, as it stands in the quote, or "".
+
+    A full date (2020年2月17日) is the fact before a month or a year: 「2020年2月份纳税申报期限」 names
+    the month a rule is about, the day is when something happened."""
     pattern = _FACT_PATTERNS.get(expects)
-    m = pattern.search(quote) if pattern else None
+    m = (_FULL_DATE.search(quote) if expects == "date" else None) or (pattern.search(quote) if pattern else None)
     return m.group(0).strip() if m else ""
+
+
+_FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日")

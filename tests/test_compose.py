@@ -245,3 +245,10 @@ def test_a_comparison_of_two_places_ends_with_what_differs(tmp_path):
     last = answer.text.splitlines()[-1]
     assert last.startswith("异同：") and "【青岛】「（二）有合格的教师和实训场所」" in last
     _assert_verbatim(answer, rows)
+
+
+def test_a_when_answer_leads_with_the_full_date_not_the_month_a_rule_is_about():
+    from kb.compose import lead_fact
+    quote = "关于进一步延长2020年2月份纳税申报期限有关事项的通知，2020年2月17日发布。"
+    assert lead_fact("date", quote) == "2020年2月17日"
+    assert lead_fact("date", "自2020年2月起免征。") == "2020年2月"  # no day: the month it is
