@@ -12,7 +12,7 @@ from kb.config import AskSettings, SearchFilters
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
-                      doc_name, document_overview, list_answer, source_name, topic_section, version_answer,
+                      doc_name, document_overview, list_answer, ordinal_answer, source_name, topic_section,
                       version_notes, where)
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
@@ -22,6 +22,7 @@ from kb.retrieve import version_factor
 from kb.sentences import (Sentence, best_sentence_citation, candidates, choose, clause_citations, question_terms,
                           sentence_text, top_idf, weigh)
 from kb.types import Answer, Citation, Hit
+from kb.versions import differences, version_answer
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     if q.versions and len(q.versions) > 1:
-        text, citations = version_answer(index, q, hits)
+        text, citations = version_answer(index, q, hits, terms)
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     if q.doc_ids and not terms and len(set(q.doc_ids)) == 1 and q.kind == "what":
@@ -236,8 +237,13 @@ def _dates(index, hits: list[Hit]) -> tuple[str, ...]:
 def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[Sentence],
              settings: AskSettings) -> tuple[str, list[Citation]]:
     """The answer text and its citations, shaped by the kind of question."""
+    text, citations = ordinal_answer(index, q, hits, terms)
+    if citations:
+        return text, citations
     if q.kind == "list":
-        text, citations = list_answer(index, q, hits, terms)
+        best = max(sentences, key=lambda c: c.score)
+        anchor = (best.hit.chunk.doc_id, best.hit.chunk.start + best.start, best.hit.chunk.start + best.end)
+        text, citations = list_answer(index, q, hits, terms, anchor)
         if citations:
             return text, citations
     chosen = choose(sentences, settings)
@@ -267,20 +273,29 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
 
 
 def _lines_by_clause(citations: list[Citation] | tuple[Citation, ...], index) -> str:
-    """One line per source clause, naming it before quoting it, each quote ending in its [n]."""
-    lines: list[str] = []
+    """One line per source clause, naming it before quoting it, each quote ending in its [n]; a quote
+    word for word the same as an earlier one (another copy of the notice) is not repeated: its [n]
+    follows the first, under 另见, with its source named when that is another title."""
+    lines: list[list[str]] = []  # [line, markers of the copies]
     previous: tuple[str, tuple[str, ...]] | None = None
+    first_line: dict[str, tuple[int, Citation]] = {}
     for c in citations:
+        if c.quote in first_line:
+            at, original = first_line[c.quote]
+            named = "" if c.title == original.title else f"{doc_name(index, c.doc_id)}{where(c)}"
+            lines[at][1] += f"{named}[{c.n}]"
+            continue
         quote = f"{c.quote}[{c.n}]"
         if previous == (c.doc_id, c.path):
-            lines[-1] += quote
-            continue
-        label = where(c)
-        if label and c.quote.startswith(label):  # a heading the quote opens with is not named twice
-            label = ""
-        lines.append(f"{doc_name(index, c.doc_id)}{label}：{quote}")
-        previous = (c.doc_id, c.path)
-    return "\n".join(lines)
+            lines[-1][0] += quote
+        else:
+            label = where(c)
+            if label and c.quote.startswith(label):  # a heading the quote opens with is not named twice
+                label = ""
+            lines.append([f"{doc_name(index, c.doc_id)}{label}：{quote}", ""])
+            previous = (c.doc_id, c.path)
+        first_line[c.quote] = (len(lines) - 1, c)
+    return "\n".join(line + (f"（另见{copies}）" if copies else "") for line, copies in lines)
 
 
 def _staff_first(retriever, hits: list[Hit], terms: Terms) -> list[Hit]:
@@ -321,6 +336,7 @@ def _compare(retriever, question: str, intent: Intent, settings: AskSettings) ->
     lines: list[str] = []
     citations: list[Citation] = []
     all_hits: list[Hit] = []
+    firsts: list[tuple[str, Citation]] = []  # each side's first quote, as numbered in the answer
     for side in intent.compare:
         other = [o for o in intent.compare if o != side]
         docs = tuple(d for d, r in register.records.items()
@@ -338,11 +354,14 @@ def _compare(retriever, question: str, intent: Intent, settings: AskSettings) ->
             lines.append(f"【{side}】" + COMPARE_SIDE_EMPTY.format(side=side))
             continue
         shift = len(citations)
+        firsts.append((side, replace(part.answer.citations[0], n=part.answer.citations[0].n + shift)))
         text = re.sub(r"\[(\d{1,3})\]", lambda m, shift=shift: f"[{int(m.group(1)) + shift}]", part.answer.text)
         citations += [replace(c, n=c.n + shift) for c in part.answer.citations]
         lines.append(f"【{side}】\n{text}")
     if not citations:
         return Draft(replace(refusal(question, all_hits), kind="compare"), None, all_hits, {}, None, 0.0, True)
+    if len(firsts) == 2:
+        lines += differences(*firsts)
     answer = Answer(question, "\n".join(lines), tuple(citations), refused=False, kind="compare", confidence=1.0)
     return Draft(answer, None, all_hits, {}, None, 1.0, True)
 

@@ -62,8 +62,8 @@ def sentence_spans(text: str) -> list[Span]:
 def is_statement(text: str, title: str = "") -> bool:
     """Whether a span says something: not a title line, a Markdown heading or a bare section heading."""
     line = text.strip()
-    if not line or line.startswith("#") or line == title or line.replace(" ", "") == title.replace(" ", ""):
-        return False
+    if not line or line.startswith("#") or _squashed(line) == _squashed(title):
+        return False  # the title line, also when the text ends it with a full stop the title lacks
     if _DATE_LINE.match(line):
         return True
     if _FRONT_MATTER.match(line):  # a paper's 关键词/作者 lines say nothing about the question
@@ -72,6 +72,10 @@ def is_statement(text: str, title: str = "") -> bool:
     if _HEADING_START.match(line) and not ends:
         return False
     return ends or len(line) >= 40
+
+
+def _squashed(line: str) -> str:
+    return line.replace(" ", "").rstrip("。.！!")
 
 
 def line_span(text: str, offset: int) -> Span:
@@ -99,6 +103,63 @@ def with_items(text: str, span: Span, limit: int = 600) -> Span:
     return start, end
 
 
+# 「一加强人员管理。」: a numeral glued to its heading; a heading only when 二… follows as a sentence too
+_BARE_MARKER = re.compile(rf"({_CN})(?=[\u4e00-\u9fff])")
+_HEADING_CHARS = 30  # a heading sentence is short: 「二、减免质量检验检测服务收费。」
+
+
+def heading_body(text: str, span: Span, limit: int = 320) -> Span:
+    """A sentence that only heads an item (「二、减免质量检验检测服务收费。」, 「一加强人员管理。」) with the
+    body after it, up to the next item of its enumeration or `limit` characters: the heading matches
+    the question's words, the body is the answer. Other sentences are returned as they are."""
+    start, end = span
+    sentence = text[start:end]
+    if sentence.endswith(("？", "?")):
+        return _answer_after(text, span, limit)
+    style, number = _marker(sentence)
+    if not style or len(sentence) > _HEADING_CHARS or re.search(r"[，,：:；;]", sentence.rstrip("。；;")):
+        return span
+    rest = [(a + end, b + end) for a, b in sentence_spans(text[end:])]
+    if style == "bare" and not any(_marker(text[a:b]) == ("bare", number + 1) for a, b in rest):
+        return span  # 「一线医务人员…」 opens with 一, but nothing numbered 二 follows
+    body_end = end
+    for a, b in rest:
+        if _marker(text[a:b])[0] == style or (text[body_end:a].count("\n") and _HEADING_START.match(text, a)):
+            break  # the next item of the enumeration (or a heading line) begins
+        if body_end > end and b - start > limit:
+            break
+        body_end = b
+    return (start, body_end) if body_end > end else span
+
+
+def _answer_after(text: str, span: Span, limit: int) -> Span:
+    """A question the text asks itself (「如何做好返程客流高峰期的疫情防控？」, a Q&A's question) with
+    its answer: the sentences after it, up to the next question or `limit` characters."""
+    start, end = span
+    body_end = end
+    for a, b in sentence_spans(text[end:]):
+        a, b = a + end, b + end
+        if text[a:b].endswith(("？", "?")) or (body_end > end and b - start > limit):
+            break
+        body_end = b
+    return start, body_end
+
+
+def is_question(text: str) -> bool:
+    """A span that only asks: quoted alone it answers nothing."""
+    return text.rstrip().endswith(("？", "?"))
+
+
+def _marker(sentence: str) -> tuple[str, int]:
+    """(style, number) of the item marker opening a sentence (style "bare" for 「一加强…」), ("", 0) if none."""
+    for style, pattern in _ITEM_STYLES:
+        m = pattern.match(sentence)
+        if m:
+            return style, cn_number(m.group(1))
+    m = _BARE_MARKER.match(sentence)
+    return ("bare", cn_number(m.group(1))) if m else ("", 0)
+
+
 def clause_span(text: str, span: Span, limit: int = 160) -> Span:
     """The quote for a sentence: its whole paragraph when that is short, else the sentence."""
     start, end = line_span(text, span[0])
@@ -119,7 +180,9 @@ def section_path(path: tuple[str, ...], text: str, offset: int) -> tuple[str, ..
     """The structural path of the sentence at `offset` of a chunk's `text`.
 
     A chunk that runs over several sections is labelled with a range (「一、… — 二、…」, 「1. — 2.」);
-    a citation names the one section its sentence stands in: the last heading line before it.
+    a citation names the one section its sentence stands in: the last heading before it — a heading
+    line, or in a text without line breaks (a notice pasted as one paragraph) a sentence after a full
+    stop opening with a marker of the range's style (「…顺延。二、减免质量检验检测服务收费。」).
     """
     if not path or " — " not in path[-1]:
         return path
@@ -132,7 +195,13 @@ def section_path(path: tuple[str, ...], text: str, offset: int) -> tuple[str, ..
         line = text[start:end]
         if _top_level_heading(text, start, style) and _HEADING_START.match(line):
             best = _heading_label(line)
+        for m in _INLINE_HEADING.finditer(text, start, min(end, offset + 1)):
+            if style and _marker(text[m.end():end])[0] == style:
+                best = _heading_label(text[m.end():end])
     return path[:-1] + ((best,) if best else (path[-1],))
+
+
+_INLINE_HEADING = re.compile(r"[。！？]\s*")  # where a heading inside a line may begin
 
 
 def _lines(text: str) -> list[Span]:
@@ -312,7 +381,13 @@ _FACT_PATTERNS = {
 
 
 def lead_fact(expects: str, quote: str) -> str:
-    """The date or amount a when/how-much question asks for, as it stands in the quote, or ""."""
+    """The date or amount a when/how-much question asks for, as it stands in the quote, or "".
+
+    A full date (2020年2月17日) is the fact before a month or a year: 「2020年2月份纳税申报期限」 names
+    the month a rule is about, the day is when something happened."""
     pattern = _FACT_PATTERNS.get(expects)
-    m = pattern.search(quote) if pattern else None
+    m = (_FULL_DATE.search(quote) if expects == "date" else None) or (pattern.search(quote) if pattern else None)
     return m.group(0).strip() if m else ""
+
+
+_FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日")

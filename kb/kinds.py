@@ -1,22 +1,22 @@
-"""Answers shaped by the kind of question: every item of a list, two versions side by side, the
-document a rule comes from, a document's overview. Each quote is cited to the section it stands in."""
+"""Answers shaped by the kind of question: every item of a list, an article by its number, a date,
+the document a rule comes from, a document's overview (two versions side by side: kb/versions.py).
+Each quote is cited to the section it stands in."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
 
-from kb.compose import (LEADING_LABEL, align, bigrams, changed_words, clause_span, is_statement, item_quote, list_items,
+from kb.compose import (LEADING_LABEL, bigrams, clause_span, cn_number, is_statement, item_quote, list_items,
                         section_path, section_spans, sentence_spans)
-from kb.question import LIST_TOPICS, Question
+from kb.question import LIST_TOPICS, Question, list_topic
 from kb.register import NOT_NORMATIVE
 from kb.metadata import find_doc_numbers
 from kb.prompts import ABOLISHED_LEAD, ABOLISHED_NOTE, AMENDED_NOTE, CITED_NOT_HELD, SUPERSEDED_NOTE
 from kb.types import Answer, Citation, Hit, Reference
 
-_ARTICLE_LABEL = re.compile(r"^第[一二三四五六七八九十百千零〇两\d]+条")
+ARTICLE_LABEL = re.compile(r"^第[一二三四五六七八九十百千零〇两\d]+条")
 _DATE_LINE = re.compile(r"^[（(]?(?:19|20)\d{2}年\d{1,2}月\d{1,2}日")
-_MAX_CHANGED = 6  # words named in one "变化" line
 
 
 def source_name(title: str, doc_number: str, doc_id: str) -> str:
@@ -74,26 +74,21 @@ def where(c: Citation) -> str:
 
 # --- lists ------------------------------------------------------------------------------------
 
-def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, float]) -> tuple[str, list[Citation]]:
+def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, float],
+                anchor: tuple[str, int, int] | None = None) -> tuple[str, list[Citation]]:
     """All the enumerated items of the section a list question asks for, each cited; ("", []) when
-    the passages hold no enumeration."""
-    for hit in hits[:3]:
-        span = _section_for(index, hit.chunk.doc_id, question, terms) if question.list_topic else None
-        if span is not None:
-            text, (start, end), heading = span
-            items = list_items(text, start, end)
-            base = 0
-        else:
-            text, base, heading = hit.chunk.text, hit.chunk.start, ""
-            items = list_items(text)
-            if items and not _items_answer(text, items, terms):
-                items = []
-        if len(items) < 2:
-            continue
+    the passages hold no enumeration.
+
+    `anchor` (document, start, end) is the sentence that best answers the question: an enumeration
+    is the answer only where that sentence stands — in its lead-in or its items, or, for a section
+    named by its heading, in that document — not any list the first passages happen to hold.
+    """
+    for hit, text, base, items, heading in _enumerations(index, question, hits, terms, anchor):
+        doc_id = hit.chunk.doc_id
         citations = []
         for item in items:
             s, e = item_quote(text, item)
-            cited = cite_span(index, len(citations) + 1, hit.chunk.doc_id, base + s, base + e)
+            cited = cite_span(index, len(citations) + 1, doc_id, base + s, base + e)
             if cited is not None:
                 citations.append(cited)
         if len(citations) < 2:
@@ -101,9 +96,61 @@ def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, flo
         lead_where = heading or where(citations[0])
         if not heading and hit.chunk.label:
             lead_where = hit.chunk.label
-        lines = [f"{doc_name(index, hit.chunk.doc_id)}{lead_where}："]
+        lines = [f"{doc_name(index, doc_id)}{lead_where}："]
         lines += [f"{c.quote}[{c.n}]" for c in citations]
         return "\n".join(lines), citations
+    return "", []
+
+
+def _enumerations(index, question: Question, hits: list[Hit], terms: dict[str, float],
+                  anchor: tuple[str, int, int] | None = None):
+    """(hit, text, offset of text in its document, items, heading) of each enumeration of the first
+    three passages that a list question may be asking for: the section whose heading names the list
+    topic (text is then the document's), else the passage's own enumeration whose lead-in names the
+    question's terms (and holds `anchor`, see list_answer)."""
+    for hit in hits[:3]:
+        doc_id = hit.chunk.doc_id
+        span = _section_for(index, doc_id, question, terms) if question.list_topic else None
+        if span is not None and (anchor is None or anchor[0] == doc_id):
+            text, (start, end), heading = span
+            items, base = list_items(text, start, end), 0
+        else:
+            text, base, heading = hit.chunk.text, hit.chunk.start, ""
+            items = list_items(text)
+            if items and not (_items_answer(text, items, terms) and _holds(anchor, doc_id, base, text, items)):
+                items = []
+        if len(items) >= 2:
+            yield hit, text, base, items, heading
+
+
+def _holds(anchor: tuple[str, int, int] | None, doc_id: str, base: int, text: str,
+           items: list[tuple[int, int]]) -> bool:
+    """Whether the anchor sentence stands in the enumeration: in its items or the sentence leading in."""
+    if anchor is None:
+        return True
+    lead = max((s for s, e in sentence_spans(text) if e <= items[0][0]), default=items[0][0])
+    return anchor[0] == doc_id and base + lead <= anchor[1] < base + items[-1][1]
+
+
+# 「第四个成效」「第二项建议」: one item of an enumeration by its place (第十五条 is an article, handled apart)
+_ORDINAL = re.compile(r"第([一二三四五六七八九十]{1,3}|\d{1,2})(?:个|项|点|种|方面|大|条(?=建议|措施|意见|举措|经验|原则|任务))")
+
+
+def ordinal_answer(index, question: Question, hits: list[Hit], terms: dict[str, float]) -> tuple[str, list[Citation]]:
+    """「那篇文章讲的第四个成效是什么？」: the item in that place of the enumeration the question is
+    about (as for a list question), quoted and cited; ("", []) if the question names no place or no
+    enumeration has that many items."""
+    m = _ORDINAL.search(question.text)
+    n = cn_number(m.group(1)) if m else 0
+    if not n:
+        return "", []
+    topic = question.list_topic or list_topic(question.text)
+    for hit, text, base, items, heading in _enumerations(index, replace(question, list_topic=topic), hits, terms):
+        if len(items) >= n:
+            s, e = item_quote(text, items[n - 1])
+            cited = cite_span(index, 1, hit.chunk.doc_id, base + s, base + e)
+            if cited is not None:
+                return f"{doc_name(index, hit.chunk.doc_id)}{heading or where(cited)}：{cited.quote}[1]", [cited]
     return "", []
 
 
@@ -213,7 +260,7 @@ def count_answer(index, question: Question) -> tuple[str, list[Citation]]:
     if not _COUNT_ASKED.search(question.text) or not question.doc_ids:
         return "", []
     doc_id = question.doc_ids[0]
-    articles = [r for r in index.doc_rows.get(doc_id, []) if _ARTICLE_LABEL.match(index.chunks[r].label)]
+    articles = [r for r in index.doc_rows.get(doc_id, []) if ARTICLE_LABEL.match(index.chunks[r].label)]
     if not articles:
         return "", []
     last = index.chunks[articles[-1]]
@@ -249,36 +296,7 @@ def author_answer(index, question: Question) -> tuple[str, list[Citation]]:
 
 # --- versions ---------------------------------------------------------------------------------
 
-def version_answer(index, question: Question, hits: list[Hit]) -> tuple[str, list[Citation]]:
-    """The versions of a work side by side: when each was made, then corresponding articles of the
-    oldest and the newest aligned by content, with what changed."""
-    register = index.register
-    versions = sorted(question.versions, key=lambda d: register.entries[d].version_date)
-    old, new = versions[0], versions[-1]
-    citations: list[Citation] = []
-    lines = [f"{doc_name(index, new).split('（')[0]}共有{len(versions)}个版本："]
-    for v in versions:
-        made = _made_line(index, v, len(citations) + 1)
-        status = register.entries[v].status
-        if made is not None:
-            citations.append(made)
-            lines.append(f"{doc_name(index, v)}（{status}）：{made.quote}[{made.n}]")
-    old_articles, new_articles = _articles(index, old), _articles(index, new)
-    pairs = align([t for _r, t in old_articles], [t for _r, t in new_articles])
-    chosen = _pairs_asked(index, pairs, old_articles, new_articles, hits)
-    for i, j, _s in chosen:
-        pair = []
-        for doc_id, (row, _t) in ((old, old_articles[i]), (new, new_articles[j])):
-            cited = _article_quote(index, len(citations) + 1, row)
-            citations.append(cited)
-            pair.append(cited)
-            lines.append(f"{doc_name(index, doc_id)}{where(cited)}：{cited.quote}[{cited.n}]")
-        removed, added = changed_words(pair[0].quote, pair[1].quote)
-        lines.append(_change_line(removed, added, pair))
-    return "\n".join(lines), citations
-
-
-def _made_line(index, doc_id: str, n: int) -> Citation | None:
+def made_line(index, doc_id: str, n: int) -> Citation | None:
     """The line of a law's opening that says when this version was made (通过/修订/修正)."""
     rows = index.doc_rows.get(doc_id, [])
     if not rows:
@@ -291,50 +309,6 @@ def _made_line(index, doc_id: str, n: int) -> Citation | None:
     start, end = lines[-1]
     return cite_span(index, n, doc_id, first.start + start, first.start + end)
 
-
-def _articles(index, doc_id: str) -> list[tuple[int, str]]:
-    """(row, text without its label) of each article of a document, in order."""
-    out = []
-    for row in index.doc_rows.get(doc_id, []):
-        c = index.chunks[row]
-        if _ARTICLE_LABEL.match(c.label):
-            out.append((row, LEADING_LABEL.sub("", c.text, count=1)))
-    return out
-
-
-def _pairs_asked(index, pairs, old_articles, new_articles, hits: list[Hit], k: int = 2):
-    """The aligned pairs of changed articles the question's passages point at, best ranked first;
-    without any, the first changed pairs in the order of the new version."""
-    rank = {h.chunk.chunk_id: r for r, h in enumerate(hits)}
-
-    def best_rank(pair) -> int:
-        i, j, _s = pair
-        ids = (index.chunks[old_articles[i][0]].chunk_id, index.chunks[new_articles[j][0]].chunk_id)
-        return min(rank.get(x, len(hits)) for x in ids)
-
-    changed = [p for p in pairs if p[2] < 0.95]
-    picked = sorted((p for p in changed if best_rank(p) < len(hits)), key=best_rank)
-    return (picked or changed)[:k]
-
-
-def _article_quote(index, n: int, row: int) -> Citation:
-    """An article quoted whole when short, else its first paragraph."""
-    c = index.chunks[row]
-    spans = sentence_spans(c.text)
-    s, e = clause_span(c.text, spans[0], limit=200) if spans else (0, len(c.text))
-    return cite_span(index, n, c.doc_id, c.start + s, c.start + e)
-
-
-def _change_line(removed: list[str], added: list[str], pair: list[Citation]) -> str:
-    marks = "".join(f"[{c.n}]" for c in pair)
-    parts = []
-    if removed:
-        parts.append("删去了“" + "”“".join(removed[:_MAX_CHANGED]) + "”")
-    if added:
-        parts.append("新增了“" + "”“".join(added[:_MAX_CHANGED]) + "”")
-    if not parts:
-        return f"变化：两版措辞基本一致。{marks}"
-    return f"变化：新版{'，'.join(parts)}。{marks}"
 
 
 # --- which document ---------------------------------------------------------------------------
@@ -447,7 +421,7 @@ def document_overview(index, doc_id: str, limit: int = 3) -> list[Citation]:
     """What a document is, when a question names it and asks nothing more: when it was made, and
     its first statements (a law's 第一条), never its title line."""
     citations = []
-    made = _made_line(index, doc_id, 1)
+    made = made_line(index, doc_id, 1)
     if made is not None:
         citations.append(made)
     title = index.records[doc_id].meta.title

@@ -8,7 +8,7 @@ from os.path import commonprefix
 
 import numpy as np
 
-from kb.compose import clause_span, is_statement, sentence_spans, with_items
+from kb.compose import clause_span, heading_body, is_question, is_statement, sentence_spans, with_items
 from kb.config import AskSettings
 from kb.evidence import EXPECTED, Terms, coverage
 from kb.kinds import cite_in_hit
@@ -132,34 +132,69 @@ def candidates(retriever, hits: list[Hit], terms: Terms, question: str,
     return mixed, meaning, best_sentence
 
 
+# a sentence joins the answer when it scores this share of the best one; one of the best sentence's
+# own passage needs less, as it goes on with what that says (both chosen on the fit halves)
+_CLOSE = 0.6
+_CLOSE_SAME_PASSAGE = 0.5
+
+
 def choose(candidates: list[Sentence], settings: AskSettings) -> list[Sentence]:
-    """The best sentences, close to the best one, in reading order: by passage rank, then position."""
+    """The best sentences, close to the best one, in reading order: by passage rank, then position.
+
+    A sentence word for word the same as one chosen (another copy of a notice) is chosen too, for
+    its source, but takes no room: the answer shows it once (answer._lines_by_clause)."""
     if not candidates:
         return []
-    best = max(c.score for c in candidates)
+    top = max(candidates, key=lambda c: c.score)
     chosen: list[Sentence] = []
+    said: set[str] = set()
     used = 0
     for s in sorted(candidates, key=lambda c: -c.score):
-        length = s.end - s.start
+        text = sentence_text(s)
+        if text in said:
+            chosen.append(s)
+            continue
+        floor = _CLOSE_SAME_PASSAGE if s.hit.chunk.chunk_id == top.hit.chunk.chunk_id else _CLOSE
         # a weak sentence only dilutes a precise answer
-        if s.score < 0.6 * best or len(chosen) == settings.max_sentences or used + length > settings.max_chars:
+        if s.score < floor * top.score or len(said) == settings.max_sentences or used + len(text) > settings.max_chars:
             continue
         chosen.append(s)
-        used += length
+        said.add(text)
+        used += len(text)
     return sorted(chosen, key=lambda c: (c.hit_rank, c.start))
 
 
 def clause_citations(sentences: list[Sentence]) -> list[Citation]:
-    """Each sentence widened to its clause when that is short; overlapping quotes merged."""
+    """Each sentence widened to its clause when that is short, a heading to the body it heads;
+    overlapping quotes merged."""
     spans: list[tuple[Hit, int, int]] = []
     for s in sentences:
-        start, end = with_items(s.hit.chunk.text, clause_span(s.hit.chunk.text, (s.start, s.end)))
+        text = s.hit.chunk.text
+        start, end = with_items(text, clause_span(text, heading_body(text, (s.start, s.end))))
         if any(h.chunk.chunk_id == s.hit.chunk.chunk_id and a <= start < b for h, a, b in spans):
             continue
         spans = [(h, a, b) for h, a, b in spans
                  if not (h.chunk.chunk_id == s.hit.chunk.chunk_id and start <= a < end)]
         spans.append((s.hit, start, end))
-    return [cite_in_hit(n, h, a, b) for n, (h, a, b) in enumerate(spans, 1)]
+    spans = _bridged(spans)
+    answering = [(h, a, b) for h, a, b in spans if not is_question(h.chunk.text[a:b])]
+    return [cite_in_hit(n, h, a, b) for n, (h, a, b) in enumerate(answering or spans, 1)]
+
+
+def _bridged(spans: list[tuple[Hit, int, int]]) -> list[tuple[Hit, int, int]]:
+    """Two quotes of one paragraph with one sentence between them become one quote: the sentence
+    between carries the thread from one to the other (and a teacher reads one passage, not shards)."""
+    out: list[tuple[Hit, int, int]] = []
+    for h, a, b in spans:
+        if out:
+            ph, pa, pb = out[-1]
+            gap = h.chunk.text[pb:a]
+            if ph.chunk.chunk_id == h.chunk.chunk_id and pb <= a and "\n" not in gap.strip() and \
+                    len(sentence_spans(gap)) <= 1:
+                out[-1] = (h, pa, b)
+                continue
+        out.append((h, a, b))
+    return out
 
 
 def best_sentence_citation(n: int, hit: Hit, terms: Terms) -> Citation:
