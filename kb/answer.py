@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from kb.compose import lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
+from kb.entities import Entities, basis_text, entities_of, missing, sorted_out
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
@@ -16,7 +17,7 @@ from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, ci
                       version_notes, where)
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
-from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
+from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, MISSING_NOTE, NO_BASIS_REPLY, RELATED_HEADER
 from kb.question import Question, name_key, understand, unheld_document
 from kb.retrieve import version_factor
 from kb.sentences import (Sentence, best_sentence_citation, candidates, choose, clause_citations, question_terms,
@@ -80,10 +81,35 @@ def stream_answer(retriever, question: str, settings: AskSettings = AskSettings(
 
 def draft(retriever, question: str, settings: AskSettings = AskSettings(), previous: Answer | None = None,
           *, compare: bool = True) -> Draft:
-    """The extractive answer and the evidence it rests on (bench/answers.py fits on `signals`)."""
+    """The extractive answer and the evidence it rests on (bench/answers.py fits on `signals`).
+
+    A follow-up that swapped in a place, organisation or year (「那天津呢？」 after a question on 北京)
+    is refused when the quoted clauses and their documents lack it, saying what is missing: the
+    passages found are about the entity swapped out. (Elsewhere `entity_absent` is one signal of
+    the evidence model: a local notice often leaves its own place unsaid.)"""
+    d = _draft(retriever, question, settings, previous, compare=compare)
+    if d.question is None:
+        return d
+    swapped = sorted_out(d.question.swapped)
+    gaps = () if d.answer.refused or not swapped else missing(swapped, basis_text(retriever.index,
+                                                                                  d.answer.citations))
+    if gaps:
+        no_basis = _refusal(d.answer.question, d.hits, d.question, 0.0, gaps)
+        d = replace(d, answer=no_basis, confidence=0.0, final=True)
+    return replace(d, answer=replace(d.answer, understood=d.question.text))
+
+
+def _asked_before(previous: Answer | None) -> str:
+    """The previous question as it was understood (a follow-up of a follow-up completes from it)."""
+    if previous is None:
+        return ""
+    return getattr(previous, "understood", "") or previous.question
+
+
+def _draft(retriever, question: str, settings: AskSettings, previous: Answer | None, *, compare: bool) -> Draft:
     asked = question.strip()
     index = retriever.index
-    q = understand(asked, index.register, retriever.places, previous, previous.question if previous else "")
+    q = understand(asked, index.register, retriever.places, previous, _asked_before(previous))
     own = settings.search.filters
     if compare and q.intent.compare and not own and not q.versions:
         return _compare(retriever, asked, q.intent, settings)
@@ -158,8 +184,13 @@ def _named(retriever, q: Question, top: list[Hit]) -> Named:
     name = unheld_document(retriever.index.register, q.text)
     cited = {n for _s, _e, n in find_doc_numbers(passages)}
     absent = bool(name) and name not in cited and name_key(name) not in name_key(passages)
+    named = entities_of(q.text, retriever.places)
+    records = retriever.index.records
+    around = " ".join([passages, *(x for h in top for x in (records[h.chunk.doc_id].meta.title,
+                                                            records[h.chunk.doc_id].meta.issuer))])
     return Named(years=_years_asked(q.text), numbers=figures_asked(q.text), document=bool(q.doc_ids),
-                 absent_document=absent)
+                 absent_document=absent,
+                 absent_entity=bool(missing(Entities(named.places, named.organisations), around)))
 
 
 def _years_asked(text: str) -> tuple[str, ...]:
@@ -181,7 +212,8 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
     index = retriever.index
     if q.absent or (q.article and q.doc_ids and not q.versions and not article_answer(index, q)[1]):
         # the version or the article asked about is not in the knowledge base: no basis, whatever matches
-        return Draft(_refusal(asked, hits, q, 0.0), q, hits, terms, None, 0.0, True, index)
+        return Draft(_refusal(asked, hits, q, 0.0, (q.absent,) if q.absent else ()), q, hits, terms, None, 0.0,
+                     True, index)
     if hits and "exact" in hits[0].retrievers and not question_terms(_without_titles(q.text)):
         return _done(overview(asked, [h for h in hits if "exact" in h.retrievers], settings), q, hits, terms)
     missing = cited_not_held(retriever.index, asked)
@@ -215,8 +247,8 @@ def _answer(asked: str, text: str, citations: list[Citation], index, q: Question
     return Answer(asked, "\n".join([text, *notes]), tuple(citations), refused=False, kind=q.kind)
 
 
-def _refusal(asked: str, hits: list[Hit], q: Question, confidence: float) -> Answer:
-    return replace(refusal(asked, hits), kind=q.kind, confidence=round(confidence, 4))
+def _refusal(asked: str, hits: list[Hit], q: Question, confidence: float, gaps: tuple[str, ...] = ()) -> Answer:
+    return replace(refusal(asked, hits, gaps), kind=q.kind, confidence=round(confidence, 4))
 
 
 def _without_names(index, text: str, doc_ids: tuple[str, ...]) -> str:
@@ -412,13 +444,16 @@ def _is_prose(sentence: str) -> bool:
     return len(sentence) >= 12 and sentence[-1] in "。！？；”）)"
 
 
-def refusal(question: str, hits: list[Hit]) -> Answer:
-    """The fixed no-basis reply, offering the nearest documents (one passage each) as 可能相关."""
+def refusal(question: str, hits: list[Hit], gaps: tuple[str, ...] = ()) -> Answer:
+    """The fixed no-basis reply, naming what the knowledge base lacks (`gaps`: 天津, 2021) when
+    known, and offering the nearest documents (one passage each) as 可能相关."""
     firsts: dict[str, Hit] = {}
     for h in hits:
         firsts.setdefault(h.chunk.doc_id, h)
     related = tuple(firsts.values())[:3]
     lines = [NO_BASIS_REPLY]
+    if gaps:
+        lines.append(MISSING_NOTE.format(names="、".join(f"“{g}年”" if g.isdigit() else f"“{g}”" for g in gaps)))
     if related:
         lines.append(RELATED_HEADER)
         lines += [f"- {source_name(h.title, h.doc_number, h.chunk.doc_id)} {h.chunk.path_str}".rstrip()
