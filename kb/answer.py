@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from kb.compose import lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
-from kb.entities import Entities, basis_text, entities_of, missing, sorted_out
+from kb.entities import basis_text, missing, sorted_out
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
@@ -85,8 +85,9 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
 
     A follow-up that swapped in a place, organisation or year (「那天津呢？」 after a question on 北京)
     is refused when the quoted clauses and their documents lack it, saying what is missing: the
-    passages found are about the entity swapped out. (Elsewhere `entity_absent` is one signal of
-    the evidence model: a local notice often leaves its own place unsaid.)"""
+    passages found are about the entity swapped out. Elsewhere a place missing from the basis is
+    no sign: a local notice often leaves its own place unsaid (16 answerable ncp questions of the fit
+    half), and as an evidence feature it was fitted with the wrong sign."""
     d = _draft(retriever, question, settings, previous, compare=compare)
     if d.question is None:
         return d
@@ -184,13 +185,8 @@ def _named(retriever, q: Question, top: list[Hit]) -> Named:
     name = unheld_document(retriever.index.register, q.text)
     cited = {n for _s, _e, n in find_doc_numbers(passages)}
     absent = bool(name) and name not in cited and name_key(name) not in name_key(passages)
-    named = entities_of(q.text, retriever.places)
-    records = retriever.index.records
-    around = " ".join([passages, *(x for h in top for x in (records[h.chunk.doc_id].meta.title,
-                                                            records[h.chunk.doc_id].meta.issuer))])
     return Named(years=_years_asked(q.text), numbers=figures_asked(q.text), document=bool(q.doc_ids),
-                 absent_document=absent,
-                 absent_entity=bool(missing(Entities(named.places, named.organisations), around)))
+                 absent_document=absent)
 
 
 def _years_asked(text: str) -> tuple[str, ...]:

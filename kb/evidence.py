@@ -50,7 +50,6 @@ class Signals:
     rare_seen: float  # rare_absent among the terms some indexed passage holds (not a word never indexed)
     expected_in_best: float  # the answer type wanted is in the sentence that would lead the answer
     passage_similarity: float  # cosine of the first passage as a whole with the question (paraphrases)
-    entity_absent: float  # 1 when it names a place or organisation (天津, 人社部) no top passage or its document holds
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
@@ -76,7 +75,6 @@ class Named:
     numbers: tuple[str, ...] = ()  # other figures, in Arabic digits (不满16岁 -> 16, 六部门 -> 6)
     document: bool = False  # it names a document the index holds
     absent_document: bool = False  # it names a document (title or 文号) the index does not hold
-    absent_entity: bool = False  # it names a place or organisation the top passages and their documents lack
 
 
 def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: str, years: tuple[str, ...] = (),
@@ -100,7 +98,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         return Signals(0, 0, 0, 1, unknown, float(bool(names.years)), 0, 0, 0, 0, float(bool(expects)),
                        float(names.document), 1 / (1 + len(terms)), 1.0 if terms else 0.0, 0.0,
                        float(names.absent_document), float(bool(names.numbers)),
-                       1.0 if terms else 0.0, 0.0, 0.0, float(names.absent_entity))
+                       1.0 if terms else 0.0, 0.0, 0.0)
     top = [h.chunk.text for h in hits[:3]]
     first_doc = " ".join(h.chunk.text for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id)
     joined = normalize(" ".join(top))
@@ -135,7 +133,6 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         rare_seen=min(1.0, max(absent_seen, default=0.0) / top_idf) if top_idf > 0 else 0.0,
         expected_in_best=float(bool(pattern) and bool(best_text) and bool(pattern.search(best_text))),
         passage_similarity=max(0.0, min(1.0, passage_similarity)),
-        entity_absent=float(names.absent_entity),
     )
 
 
