@@ -119,3 +119,20 @@ def test_understand_resolves_this_thing_without_a_pronoun_word():
     prev = _Answered("劳模工匠进校园行动打算用多长时间实现全覆盖？", "news")
     q = understand("这个行动是哪两家发的通知？", REGISTER, previous=prev, previous_question=prev.question)
     assert q.follow_up and q.text == "劳模工匠进校园行动是哪两家发的通知？" and q.doc_ids == ("news",)
+
+
+# --- a term the documents the question names never hold ---------------------------------------------
+
+def test_a_term_the_named_document_never_holds_is_a_signal():
+    from kb.evidence import Named, read_signals
+    from kb.types import Chunk, Hit
+
+    text = "职业学校教师应当具备相应的教师资格。"
+    hits = [Hit(Chunk("d#0", "d", "d.txt", (), 0, len(text), (), text), "T", "", 1.0, ("words",))]
+    terms = {"教师资格": 3.0, "幼儿园": 6.0}
+    law = Named(document=True, named_text="第一条 为了发展职业教育。" + text)
+    assert read_signals(hits, terms, similarity=0.5, expects="", top_idf=6.0, names=law).doc_absent == 1.0
+    held = Named(document=True, named_text=text + "幼儿园教师资格另行规定。")
+    assert read_signals(hits, terms, similarity=0.5, expects="", top_idf=6.0, names=held).doc_absent == 0.0
+    # naming no document, there is nothing to read it off
+    assert read_signals(hits, terms, similarity=0.5, expects="", top_idf=6.0).doc_absent == 0.0
