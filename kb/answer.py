@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from kb.compose import lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
-from kb.entities import basis_text, missing, sorted_out
+from kb.entities import basis_text, missing, passages_text, sorted_out, years_asked
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
@@ -83,21 +83,31 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
           *, compare: bool = True) -> Draft:
     """The extractive answer and the evidence it rests on (bench/answers.py fits on `signals`).
 
-    A follow-up that swapped in a place, organisation or year (「那天津呢？」 after a question on 北京)
-    is refused when the quoted clauses and their documents lack it, saying what is missing: the
-    passages found are about the entity swapped out. Elsewhere a place missing from the basis is
-    no sign: a local notice often leaves its own place unsaid (16 answerable ncp questions of the fit
-    half), and as an evidence feature it was fitted with the wrong sign."""
+    A follow-up that swapped in a place, organisation or year (「那天津呢？」 after a question on 北京),
+    and any question asking about a year (「2022年的大赛…」), is refused when the quoted clauses and
+    their documents lack it, saying what is missing: the passages found are about another one.
+    Elsewhere a place missing from the basis is no sign: a local notice often leaves its own place
+    unsaid (16 answerable ncp questions of the fit half), and as an evidence feature it was fitted
+    with the wrong sign."""
     d = _draft(retriever, question, settings, previous, compare=compare)
     if d.question is None:
         return d
-    swapped = sorted_out(d.question.swapped)
-    gaps = () if d.answer.refused or not swapped else missing(swapped, basis_text(retriever.index,
-                                                                                  d.answer.citations))
-    if gaps:
-        no_basis = _refusal(d.answer.question, d.hits, d.question, 0.0, gaps)
-        d = replace(d, answer=no_basis, confidence=0.0, final=True)
+    # what must be in the basis: what a follow-up swapped in, and any year asked about
+    wanted = sorted_out(tuple(dict.fromkeys(d.question.swapped + years_asked(d.question.text))))
+    if wanted and not d.answer.refused:
+        gaps = missing(wanted, basis_text(retriever.index, d.answer.citations))
+        if gaps:
+            d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, 0.0, gaps), confidence=0.0,
+                        final=True)
+    elif wanted and d.answer.text.startswith(NO_BASIS_REPLY) and _SAID_MISSING not in d.answer.text:
+        # refused anyway: say what the nearest passages lack
+        gaps = missing(wanted, passages_text(retriever.index, d.hits[:3]))
+        if gaps:
+            d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, d.confidence, gaps))
     return replace(d, answer=replace(d.answer, understood=d.question.text))
+
+
+_SAID_MISSING = MISSING_NOTE.split("{")[0]
 
 
 def _asked_before(previous: Answer | None) -> str:
@@ -187,15 +197,8 @@ def _named(retriever, q: Question, top: list[Hit]) -> Named:
     absent = bool(name) and name not in cited and name_key(name) not in name_key(passages)
     index = retriever.index
     named_text = " ".join(index.chunks[r].text for d in dict.fromkeys(q.doc_ids) for r in index.doc_rows.get(d, ()))
-    return Named(years=_years_asked(q.text), numbers=figures_asked(q.text), document=bool(q.doc_ids),
+    return Named(years=years_asked(q.text), numbers=figures_asked(q.text), document=bool(q.doc_ids),
                  absent_document=absent, named_text=named_text)
-
-
-def _years_asked(text: str) -> tuple[str, ...]:
-    """Years a question asks about, not those it sets the time by: 「2020年时…」 wants the rule then."""
-    # nor the year of a full date (2020年1月25日): a notice dates its events by month and day
-    return tuple(m.group(1) for m in re.finditer(
-        r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时|\d{1,2}\s*月\s*\d{1,2}\s*日))", text))
 
 
 def _unseen(retriever, terms: Terms) -> frozenset[str]:

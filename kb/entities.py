@@ -124,6 +124,15 @@ def missing(entities: Entities, basis: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def passages_text(index, hits) -> str:
+    """The same for passages no answer quotes (a refusal's nearest ones): their text and metadata."""
+    parts: list[str] = []
+    for h in hits:
+        meta = index.records[h.chunk.doc_id].meta
+        parts += [h.chunk.text, meta.title, meta.issuer, meta.doc_number, *(d for _k, d in meta.dates)]
+    return " ".join(parts)
+
+
 def basis_text(index, citations) -> str:
     """What an answer rests on, for `missing`: each cited clause (the whole passage that holds the
     quote), and its document's title, issuer, 文号 and dates."""

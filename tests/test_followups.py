@@ -136,3 +136,17 @@ def test_a_term_the_named_document_never_holds_is_a_signal():
     assert read_signals(hits, terms, similarity=0.5, expects="", top_idf=6.0, names=held).doc_absent == 0.0
     # naming no document, there is nothing to read it off
     assert read_signals(hits, terms, similarity=0.5, expects="", top_idf=6.0).doc_absent == 0.0
+
+
+def test_a_refusal_names_what_is_missing_and_keeps_the_related_list():
+    from kb.answer import refusal
+    from kb.prompts import NO_BASIS_REPLY, RELATED_HEADER
+    from kb.types import Chunk, Hit
+
+    hit = Hit(Chunk("b#0", "b", "b.txt", ("第一条",), 0, 4, (), "北京遴选"), "北京资源库遴选", "", 1.0, ("words",))
+    answer = refusal("那天津呢？", [hit], ("天津", "2024"))
+    lines = answer.text.split("\n")
+    assert answer.refused and lines[0] == NO_BASIS_REPLY
+    assert lines[1] == "知识库中没有关于“天津”、“2024年”的相关规定或报道。"
+    assert lines[2] == RELATED_HEADER and answer.related == (hit,)
+    assert refusal("火星签证？", []).text == NO_BASIS_REPLY

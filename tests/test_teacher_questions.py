@@ -179,3 +179,10 @@ def test_that_version_is_the_law_the_previous_question_named(shared):
     assert answer.understood == "那1996年的职业教育法是根据什么制定的？"
     assert any(c.doc_id == LAW_1996 and c.path[-1] == "第一条" and "根据教育法和劳动法" in c.quote
                for c in answer.citations)
+
+
+def test_a_follow_up_swapping_in_a_year_is_refused_naming_it(shared):
+    first = ask(shared, "北京2023年打算遴选多少个市级专业教学资源库？")
+    answer = ask(shared, "那2021年的呢？", previous=first)
+    assert answer.understood == "北京2021年打算遴选多少个市级专业教学资源库？"
+    assert answer.refused and "“2021年”" in answer.text and answer.related
