@@ -8,12 +8,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from kb.intent import _PROVINCES
 from kb.tokenize import normalize
 
 # Provinces and municipalities by their short names (as people say them: 江苏, not 江苏省).
-PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建",
-             "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "四川", "贵州", "云南", "西藏", "陕西", "甘肃", "青海",
-             "宁夏", "新疆", "香港", "澳门", "台湾")
+PROVINCES = (*_PROVINCES, "香港", "澳门", "台湾")
 # National bodies a question may name, each with the ways documents write it (first: the name told).
 ORGANISATIONS: tuple[tuple[str, ...], ...] = (
     ("国务院办公厅", "国务院办公厅", "国办"),
