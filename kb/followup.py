@@ -84,3 +84,24 @@ def swap_entities(text: str, previous_question: str, places: tuple[str, ...] = (
         out = out.replace(old, here[0], 1)
         swapped.append(here[0])
     return (out, tuple(swapped)) if swapped else ("", ())
+
+
+# 「那硕士呢？」: a follow-up naming only the thing to ask the same of
+_ONLY_THING = re.compile(r"^(?:那么|那)?([\u4e00-\u9fff0-9A-Za-z+（）()]{2,10}?)(?:的)?(?:呢)?[？?。]?$")
+_ASKS = re.compile(r"什么|哪|几|多少|怎么|如何|谁|吗|是否|能否|可以|有没有|要不要")
+
+
+def ask_the_same_of(text: str, asked: str, previous_question: str, work: str = "") -> str:
+    """「那硕士呢？」 after 「专科教育的基本修业年限是几年？」 asks 「硕士的基本修业年限是几年？」: the
+    previous question with the head of its subject (the words before its first 的) replaced; "" when
+    the follow-up asks more than a name, or the previous question names a work (then 「那义务呢？」 after
+    「教师法里老师享有哪些权利？」 is about the work, and its document is read instead)."""
+    m = _ONLY_THING.match(text.strip())
+    if not m or work or not asked.rstrip("？?。 ").endswith("呢") or _ASKS.search(m.group(1)):
+        return ""
+    subject = subject_of(previous_question)
+    head, of, _rest = subject.partition("的")
+    if not of or len(head) < 2:
+        return ""
+    at = previous_question.find(head)
+    return previous_question[:at] + m.group(1) + previous_question[at + len(head):]

@@ -4,7 +4,7 @@ what a question names that an answer's basis must hold: places, organisations, y
 import pytest
 
 from kb.entities import Entities, entities_of, missing, organisations_named, places_named, sorted_out, years_asked
-from kb.followup import resolve_references, subject_of, swap_entities, thing_of
+from kb.followup import ask_the_same_of, resolve_references, subject_of, swap_entities, thing_of
 from kb.question import understand
 from tests.test_answer_units import REGISTER
 
@@ -150,3 +150,17 @@ def test_a_refusal_names_what_is_missing_and_keeps_the_related_list():
     assert lines[1] == "知识库中没有关于“天津”、“2024年”的相关规定或报道。"
     assert lines[2] == RELATED_HEADER and answer.related == (hit,)
     assert refusal("火星签证？", []).text == NO_BASIS_REPLY
+
+
+@pytest.mark.parametrize("follow, before, completed", [
+    ("那硕士呢？", "专科教育的基本修业年限是几年？", "硕士的基本修业年限是几年？"),
+    ("那职业培训机构呢？", "职业学校的设立要符合哪些基本条件？", "职业培训机构的设立要符合哪些基本条件？"),
+])
+def test_that_x_asks_the_same_of_x(follow, before, completed):
+    assert ask_the_same_of(follow.replace("呢", ""), follow, before) == completed
+
+
+def test_that_x_completes_nothing_when_it_asks_more_or_the_previous_question_names_a_work():
+    assert ask_the_same_of("那义务？", "那义务呢？", "教师法里老师享有哪些权利？", "教师法") == ""
+    assert ask_the_same_of("那重庆的试点企业范围是什么？", "那重庆的试点企业范围是什么？", "“新八级工”的级别是哪八级？") == ""
+    assert ask_the_same_of("那存在的问题？", "那存在的问题呢？", "1+X证书试点取得了哪些成效？") == ""  # no 的 to cut at
