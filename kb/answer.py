@@ -53,7 +53,7 @@ def answer_question(retriever, question: str, settings: AskSettings = AskSetting
         return d.answer
     passages = _passages(d.hits[: settings.llm_passages])
     try:
-        out = generate(d.answer.question, passages, llm)
+        out = generate(d.answer.understood or d.answer.question, passages, llm)  # a follow-up, completed
     except LLMError as e:
         return _fallback(d.answer, e)
     return _from_model(out, d, settings)
@@ -70,7 +70,7 @@ def stream_answer(retriever, question: str, settings: AskSettings = AskSettings(
     passages = _passages(d.hits[: settings.llm_passages])
     pieces: list[str] = []
     try:
-        for piece in generate_stream(d.answer.question, passages, llm):
+        for piece in generate_stream(d.answer.understood or d.answer.question, passages, llm):
             pieces.append(piece)
             yield piece
     except LLMError as e:
@@ -393,7 +393,7 @@ def _from_model(out: CheckedOutput, d: Draft, settings: AskSettings) -> Answer:
     """The model's checked reply as an Answer, its markers renumbered to the passages it cited."""
     question, hits = d.answer.question, d.hits[: settings.llm_passages]
     if out.refused:
-        return replace(refusal(question, d.hits), mode="llm")
+        return replace(refusal(question, d.hits), mode="llm", understood=d.answer.understood)
     if not out.usable:
         return replace(d.answer, mode="extractive: LLM answer cited nothing valid")
     renumber = {old: new for new, old in enumerate(out.used, 1)}
@@ -402,7 +402,8 @@ def _from_model(out: CheckedOutput, d: Draft, settings: AskSettings) -> Answer:
                   else m.group(0), out.text)
     citations = tuple(best_sentence_citation(new, hits[old - 1], d.terms) for old, new in renumber.items())
     notes = version_notes(citations, d.index) if d.index is not None else []
-    return Answer(question, "\n".join([text, *notes]), citations, refused=False, mode="llm", kind=d.answer.kind)
+    return Answer(question, "\n".join([text, *notes]), citations, refused=False, mode="llm", kind=d.answer.kind,
+                  understood=d.answer.understood)
 
 
 def _label(hit: Hit) -> str:

@@ -173,12 +173,13 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
     swapped, put_in = swap_entities(text, before, places) if before and not doc_ids and elliptic else ("", ())
     if swapped:
         text, kind = swapped, kind_of(swapped)
-    elif before:
+    own = text  # the documents it names are looked up in its own words: 「它」 is the previous answer's
+    if before and not swapped:
         # 「它」, 「这个计划」, 「那版」: what the previous question was about; 「那硕士呢？」: the same of 硕士
         work = _work_named(register, before, cited)
         text = ask_the_same_of(text, asked, before, work) or resolve_references(text, before, work)
     if not doc_ids and register is not None:
-        doc_ids = _named_works(register, text) or (_the_versioned_work(register) if old and new else ())
+        doc_ids = _named_works(register, own) or (_the_versioned_work(register) if old and new else ())
     if swapped and not doc_ids and register is not None:
         doc_ids = _documents_of(register, places_named(" ".join(put_in), places))
     if follow_up:
