@@ -129,11 +129,17 @@ def list_topic(question: str) -> str:
 _MONEY_ASKED = re.compile(r"多少钱|多少元|几元|(?:费|补贴|补助|奖励|奖金|津贴|薪资|工资|薪酬|经费|资金|报酬)[^，。？?]{0,6}?多少")
 
 
+# 「学位分几种？」: kinds are answered by naming them (学士、硕士和博士), often with no figure
+_KINDS_ASKED = re.compile(r"(?:分|设|实行|有)(?:为)?(?:哪)?几[类种级等]")
+
+
 def expected(kind: str, question: str) -> str:
     if "第几条" in question or "哪一条" in question or "哪条" in question:
         return "article"
     if kind == "how_many" and _MONEY_ASKED.search(question):
         return "money"
+    if kind == "how_many" and _KINDS_ASKED.search(question):
+        return ""
     return _EXPECTS.get(kind, "")
 
 

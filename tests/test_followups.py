@@ -164,3 +164,12 @@ def test_that_x_completes_nothing_when_it_asks_more_or_the_previous_question_nam
     assert ask_the_same_of("那义务？", "那义务呢？", "教师法里老师享有哪些权利？", "教师法") == ""
     assert ask_the_same_of("那重庆的试点企业范围是什么？", "那重庆的试点企业范围是什么？", "“新八级工”的级别是哪八级？") == ""
     assert ask_the_same_of("那存在的问题？", "那存在的问题呢？", "1+X证书试点取得了哪些成效？") == ""  # no 的 to cut at
+
+
+@pytest.mark.parametrize("question", ["学位分几种？", "高校教师职务分哪几级？", "高等学历教育分哪几种？"])
+def test_how_many_kinds_is_answered_by_naming_them(question):
+    assert understand(question, REGISTER).expects == ""
+
+
+def test_a_count_is_still_a_figure():
+    assert understand("职业学校教师每年培训几天？", REGISTER).expects == "number"
