@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from kb.compose import lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
+from kb.entities import basis_text, missing, passages_text, sorted_out, years_asked
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
@@ -16,7 +17,7 @@ from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, ci
                       version_notes, where)
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
-from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, NO_BASIS_REPLY, RELATED_HEADER
+from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, MISSING_NOTE, NO_BASIS_REPLY, RELATED_HEADER
 from kb.question import Question, name_key, understand, unheld_document
 from kb.retrieve import version_factor
 from kb.sentences import (Sentence, best_sentence_citation, candidates, choose, clause_citations, question_terms,
@@ -53,7 +54,7 @@ def answer_question(retriever, question: str, settings: AskSettings = AskSetting
         return d.answer
     passages = _passages(d.hits[: settings.llm_passages])
     try:
-        out = generate(d.answer.question, passages, llm)
+        out = generate(d.answer.understood or d.answer.question, passages, llm)  # a follow-up, completed
     except LLMError as e:
         return _fallback(d.answer, e)
     return _from_model(out, d, settings)
@@ -70,7 +71,7 @@ def stream_answer(retriever, question: str, settings: AskSettings = AskSettings(
     passages = _passages(d.hits[: settings.llm_passages])
     pieces: list[str] = []
     try:
-        for piece in generate_stream(d.answer.question, passages, llm):
+        for piece in generate_stream(d.answer.understood or d.answer.question, passages, llm):
             pieces.append(piece)
             yield piece
     except LLMError as e:
@@ -81,10 +82,46 @@ def stream_answer(retriever, question: str, settings: AskSettings = AskSettings(
 
 def draft(retriever, question: str, settings: AskSettings = AskSettings(), previous: Answer | None = None,
           *, compare: bool = True) -> Draft:
-    """The extractive answer and the evidence it rests on (bench/answers.py fits on `signals`)."""
+    """The extractive answer and the evidence it rests on (bench/answers.py fits on `signals`).
+
+    A follow-up that swapped in a place, organisation or year (「那天津呢？」 after a question on 北京),
+    and any question asking about a year (「2022年的大赛…」), is refused when the quoted clauses and
+    their documents lack it, saying what is missing: the passages found are about another one.
+    Elsewhere a place missing from the basis is no sign: a local notice often leaves its own place
+    unsaid (16 answerable ncp questions of the fit half), and as an evidence feature it was fitted
+    with the wrong sign."""
+    d = _draft(retriever, question, settings, previous, compare=compare)
+    if d.question is None:
+        return d
+    # what must be in the basis: what a follow-up swapped in, and any year asked about
+    wanted = sorted_out(tuple(dict.fromkeys(d.question.swapped + years_asked(d.question.text))))
+    if wanted and not d.answer.refused:
+        gaps = missing(wanted, basis_text(retriever.index, d.answer.citations))
+        if gaps:
+            d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, 0.0, gaps), confidence=0.0,
+                        final=True)
+    elif wanted and d.answer.text.startswith(NO_BASIS_REPLY) and _SAID_MISSING not in d.answer.text:
+        # refused anyway: say what the nearest passages lack
+        gaps = missing(wanted, passages_text(retriever.index, d.hits[:3]))
+        if gaps:
+            d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, d.confidence, gaps))
+    return replace(d, answer=replace(d.answer, understood=d.question.text))
+
+
+_SAID_MISSING = MISSING_NOTE.split("{")[0]
+
+
+def _asked_before(previous: Answer | None) -> str:
+    """The previous question as it was understood (a follow-up of a follow-up completes from it)."""
+    if previous is None:
+        return ""
+    return getattr(previous, "understood", "") or previous.question
+
+
+def _draft(retriever, question: str, settings: AskSettings, previous: Answer | None, *, compare: bool) -> Draft:
     asked = question.strip()
     index = retriever.index
-    q = understand(asked, index.register, retriever.places, previous, previous.question if previous else "")
+    q = understand(asked, index.register, retriever.places, previous, _asked_before(previous))
     own = settings.search.filters
     if compare and q.intent.compare and not own and not q.versions:
         return _compare(retriever, asked, q.intent, settings)
@@ -159,15 +196,10 @@ def _named(retriever, q: Question, top: list[Hit]) -> Named:
     name = unheld_document(retriever.index.register, q.text)
     cited = {n for _s, _e, n in find_doc_numbers(passages)}
     absent = bool(name) and name not in cited and name_key(name) not in name_key(passages)
-    return Named(years=_years_asked(q.text), numbers=figures_asked(q.text), document=bool(q.doc_ids),
-                 absent_document=absent)
-
-
-def _years_asked(text: str) -> tuple[str, ...]:
-    """Years a question asks about, not those it sets the time by: 「2020年时…」 wants the rule then."""
-    # nor the year of a full date (2020年1月25日): a notice dates its events by month and day
-    return tuple(m.group(1) for m in re.finditer(
-        r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时|\d{1,2}\s*月\s*\d{1,2}\s*日))", text))
+    index = retriever.index
+    named_text = " ".join(index.chunks[r].text for d in dict.fromkeys(q.doc_ids) for r in index.doc_rows.get(d, ()))
+    return Named(years=years_asked(q.text), numbers=figures_asked(q.text), document=bool(q.doc_ids),
+                 absent_document=absent, named_text=named_text)
 
 
 def _unseen(retriever, terms: Terms) -> frozenset[str]:
@@ -182,7 +214,8 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
     index = retriever.index
     if q.absent or (q.article and q.doc_ids and not q.versions and not article_answer(index, q)[1]):
         # the version or the article asked about is not in the knowledge base: no basis, whatever matches
-        return Draft(_refusal(asked, hits, q, 0.0), q, hits, terms, None, 0.0, True, index)
+        return Draft(_refusal(asked, hits, q, 0.0, (q.absent,) if q.absent else ()), q, hits, terms, None, 0.0,
+                     True, index)
     if hits and "exact" in hits[0].retrievers and not question_terms(_without_titles(q.text)):
         return _done(overview(asked, [h for h in hits if "exact" in h.retrievers], settings), q, hits, terms)
     missing = cited_not_held(retriever.index, asked)
@@ -216,8 +249,8 @@ def _answer(asked: str, text: str, citations: list[Citation], index, q: Question
     return Answer(asked, "\n".join([text, *notes]), tuple(citations), refused=False, kind=q.kind)
 
 
-def _refusal(asked: str, hits: list[Hit], q: Question, confidence: float) -> Answer:
-    return replace(refusal(asked, hits), kind=q.kind, confidence=round(confidence, 4))
+def _refusal(asked: str, hits: list[Hit], q: Question, confidence: float, gaps: tuple[str, ...] = ()) -> Answer:
+    return replace(refusal(asked, hits, gaps), kind=q.kind, confidence=round(confidence, 4))
 
 
 def _without_names(index, text: str, doc_ids: tuple[str, ...]) -> str:
@@ -379,7 +412,7 @@ def _from_model(out: CheckedOutput, d: Draft, settings: AskSettings) -> Answer:
     """The model's checked reply as an Answer, its markers renumbered to the passages it cited."""
     question, hits = d.answer.question, d.hits[: settings.llm_passages]
     if out.refused:
-        return replace(refusal(question, d.hits), mode="llm")
+        return replace(refusal(question, d.hits), mode="llm", understood=d.answer.understood)
     if not out.usable:
         return replace(d.answer, mode="extractive: LLM answer cited nothing valid")
     renumber = {old: new for new, old in enumerate(out.used, 1)}
@@ -388,7 +421,8 @@ def _from_model(out: CheckedOutput, d: Draft, settings: AskSettings) -> Answer:
                   else m.group(0), out.text)
     citations = tuple(best_sentence_citation(new, hits[old - 1], d.terms) for old, new in renumber.items())
     notes = version_notes(citations, d.index) if d.index is not None else []
-    return Answer(question, "\n".join([text, *notes]), citations, refused=False, mode="llm", kind=d.answer.kind)
+    return Answer(question, "\n".join([text, *notes]), citations, refused=False, mode="llm", kind=d.answer.kind,
+                  understood=d.answer.understood)
 
 
 def _label(hit: Hit) -> str:
@@ -431,13 +465,16 @@ def _is_prose(sentence: str) -> bool:
     return len(sentence) >= 12 and sentence[-1] in "。！？；”）)"
 
 
-def refusal(question: str, hits: list[Hit]) -> Answer:
-    """The fixed no-basis reply, offering the nearest documents (one passage each) as 可能相关."""
+def refusal(question: str, hits: list[Hit], gaps: tuple[str, ...] = ()) -> Answer:
+    """The fixed no-basis reply, naming what the knowledge base lacks (`gaps`: 天津, 2021) when
+    known, and offering the nearest documents (one passage each) as 可能相关."""
     firsts: dict[str, Hit] = {}
     for h in hits:
         firsts.setdefault(h.chunk.doc_id, h)
     related = tuple(firsts.values())[:3]
     lines = [NO_BASIS_REPLY]
+    if gaps:
+        lines.append(MISSING_NOTE.format(names="、".join(f"“{g}年”" if g.isdigit() else f"“{g}”" for g in gaps)))
     if related:
         lines.append(RELATED_HEADER)
         lines += [f"- {source_name(h.title, h.doc_number, h.chunk.doc_id)} {h.chunk.path_str}".rstrip()

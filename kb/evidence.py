@@ -50,6 +50,7 @@ class Signals:
     rare_seen: float  # rare_absent among the terms some indexed passage holds (not a word never indexed)
     expected_in_best: float  # the answer type wanted is in the sentence that would lead the answer
     passage_similarity: float  # cosine of the first passage as a whole with the question (paraphrases)
+    doc_absent: float  # rare_absent over the whole of the documents the question names (0: it names none)
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
@@ -75,6 +76,7 @@ class Named:
     numbers: tuple[str, ...] = ()  # other figures, in Arabic digits (不满16岁 -> 16, 六部门 -> 6)
     document: bool = False  # it names a document the index holds
     absent_document: bool = False  # it names a document (title or 文号) the index does not hold
+    named_text: str = ""  # the whole text of the documents it names (「职业教育法对幼儿园…」: none says 幼儿园)
 
 
 def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: str, years: tuple[str, ...] = (),
@@ -98,7 +100,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         return Signals(0, 0, 0, 1, unknown, float(bool(names.years)), 0, 0, 0, 0, float(bool(expects)),
                        float(names.document), 1 / (1 + len(terms)), 1.0 if terms else 0.0, 0.0,
                        float(names.absent_document), float(bool(names.numbers)),
-                       1.0 if terms else 0.0, 0.0, 0.0)
+                       1.0 if terms else 0.0, 0.0, 0.0, _rare_absent(terms, names.named_text, top_idf))
     top = [h.chunk.text for h in hits[:3]]
     first_doc = " ".join(h.chunk.text for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id)
     joined = normalize(" ".join(top))
@@ -133,7 +135,16 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         rare_seen=min(1.0, max(absent_seen, default=0.0) / top_idf) if top_idf > 0 else 0.0,
         expected_in_best=float(bool(pattern) and bool(best_text) and bool(pattern.search(best_text))),
         passage_similarity=max(0.0, min(1.0, passage_similarity)),
+        doc_absent=_rare_absent(terms, names.named_text, top_idf),
     )
+
+
+def _rare_absent(terms: Terms, text: str, top_idf: float) -> float:
+    """The weight of the rarest term `text` lacks over that of a term never indexed; 0 for no text."""
+    if not text or top_idf <= 0:
+        return 0.0
+    folded = normalize(text)
+    return min(1.0, max((w for t, w in terms.items() if t not in folded), default=0.0) / top_idf)
 
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}

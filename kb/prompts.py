@@ -7,6 +7,8 @@ NO_BASIS_MARK = "无依据"
 
 # The refusal shown to people, by the extractive answerer and by the LLM path alike.
 NO_BASIS_REPLY = "知识库中没有找到回答这个问题的依据。"
+# What the question names that no passage of a would-be answer is about (another city, year, ministry).
+MISSING_NOTE = "知识库中没有关于{names}的相关规定或报道。"
 
 # A document the question names is not in the knowledge base, but others cite it.
 CITED_NOT_HELD = "知识库中没有{name}本身；以下文件引用了它："

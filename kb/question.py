@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from kb.followup import THIS_THING, ask_the_same_of, resolve_references, swap_entities
+from kb.entities import places_named
 from kb.intent import Intent, read_intent
 from kb.tokenize import normalize
 
@@ -97,6 +99,7 @@ class Question:
     versions: tuple[str, ...] = field(default=())  # for version questions: the versions set side by side
     article: str = ""  # the article it names (第十五条), or ""
     absent: str = ""  # what it names that the index holds nothing of: a version year (2025年版), a place
+    swapped: tuple[str, ...] = ()  # what a follow-up put in the previous question's place (天津 for 北京)
 
 
 def strip_filler(question: str) -> str:
@@ -126,11 +129,17 @@ def list_topic(question: str) -> str:
 _MONEY_ASKED = re.compile(r"多少钱|多少元|几元|(?:费|补贴|补助|奖励|奖金|津贴|薪资|工资|薪酬|经费|资金|报酬)[^，。？?]{0,6}?多少")
 
 
+# 「学位分几种？」: kinds are answered by naming them (学士、硕士和博士), often with no figure
+_KINDS_ASKED = re.compile(r"(?:分|设|实行|有)(?:为)?(?:哪)?几[类种级等]")
+
+
 def expected(kind: str, question: str) -> str:
     if "第几条" in question or "哪一条" in question or "哪条" in question:
         return "article"
     if kind == "how_many" and _MONEY_ASKED.search(question):
         return "money"
+    if kind == "how_many" and _KINDS_ASKED.search(question):
+        return ""
     return _EXPECTS.get(kind, "")
 
 
@@ -160,17 +169,27 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
         doc_ids = _papers_about(register, text, floor=0.0)
     # a follow-up of a refused question still asks it again of something else (「那青岛的呢？」),
     # only the document to read comes from an answer that cited one
-    follow_up = (previous is not None or bool(previous_question)) and bool(_PRONOUN.search(text)
-                                                                        or _ELLIPTIC.search(text))
-    cited = tuple(getattr(previous, "citations", ()) or ())
+    elliptic = bool(_ELLIPTIC.search(text) or _ELLIPTIC.search(asked.strip()))  # 呢 is stripped as filler
+    follow_up = (previous is not None or bool(previous_question)) and bool(_PRONOUN.search(text) or elliptic
+                                                                        or THIS_THING.search(text))
     kind = kind_of(text)
-    if follow_up and not doc_ids and _ELLIPTIC.search(text) and previous_question:
-        # 「那青岛的呢？」 after 「上海市职业教育条例是哪天施行的？」 asks the same of 青岛's
-        text = _swap_place(text, previous_question, places) or text
+    before = strip_filler(spell_out(previous_question)) if follow_up else ""
+    cited = _about(register, tuple(getattr(previous, "citations", ()) or ()), before, places)
+    # 「那青岛的呢？」 after 「上海市职业教育条例是哪天施行的？」 asks the same of 青岛's
+    swapped, put_in = swap_entities(text, before, places) if before and not doc_ids and elliptic else ("", ())
+    if swapped:
+        text, kind = swapped, kind_of(swapped)
+    own = text  # the documents it names are looked up in its own words: 「它」 is the previous answer's
+    if before and not swapped:
+        # 「它」, 「这个计划」, 「那版」: what the previous question was about; 「那硕士呢？」: the same of 硕士
+        work = _work_named(register, before, cited)
+        text = ask_the_same_of(text, asked, before, work) or resolve_references(text, before, work)
     if not doc_ids and register is not None:
-        doc_ids = _named_works(register, text) or (_the_versioned_work(register) if old and new else ())
+        doc_ids = _named_works(register, own) or (_the_versioned_work(register) if old and new else ())
+    if swapped and not doc_ids and register is not None:
+        doc_ids = _documents_of(register, places_named(" ".join(put_in), places))
     if follow_up:
-        if not doc_ids and cited:
+        if not doc_ids and cited and not swapped:  # what it swapped in is not in the previous answer's document
             doc_ids = (cited[0].doc_id,)
         if asked.rstrip("？?。 ").endswith("呢") and kind == "what" and previous_question:
             # 「那存在的问题呢？」 after a list question; 「那1996年的版本呢？」 asks about one version, not two
@@ -188,14 +207,15 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
         absent = _absent_place(register, text, places)
     if register is not None and doc_ids:
         # 「江苏省实施职业教育法办法」 names 职业教育法 inside the document of a place the index lacks
-        absent = _absent_version(register, doc_ids, text) or _absent_place(register, text, places)
+        absent = (_absent_version(register, doc_ids, text) or _absent_place(register, text, places)
+                  or _unheld_derivative(register, doc_ids, text))
         doc_ids, versions = _pick_versions(register, doc_ids, text, old=old, new=new, kind=kind)
         if kind == "compare" and len(versions) > 1:
             kind = "version"
     article = _ARTICLE_ASKED.search(text)
     return Question(asked, text, kind, expected(kind, text), intent, doc_ids,
                     list_topic(text) if kind == "list" else "", follow_up, versions,
-                    article.group(0) if article else "", absent)
+                    article.group(0) if article else "", absent, put_in)
 
 
 _PLACE_DOCUMENT = re.compile(r"([\u4e00-\u9fff]{2,3}?)(?:省|市|自治区)?(?:的)?[\u4e00-\u9fff]{0,12}?(?:条例|办法|规定|实施意见)")
@@ -250,17 +270,43 @@ def _complete(text: str, previous_question: str, register, doc_ids: tuple[str, .
     return f"{years}{base} {text}".strip()
 
 
-def _swap_place(text: str, previous_question: str, places: tuple[str, ...]) -> str:
-    """The previous question asked of the place this follow-up names instead, or "" when it names
-    none or the previous question named no place."""
-    from kb.intent import _PROVINCES
+def _about(register, cited: tuple, previous_question: str, places: tuple[str, ...]) -> tuple:
+    """The previous answer's citations, those of documents about the place its question named first:
+    「那每天能干几个小时？」 after a question on 宁波 reads 宁波's regulation, not another one it quoted."""
+    named = places_named(previous_question, places)
+    if register is None or not named:
+        return cited
 
-    names = sorted(set(_PROVINCES) | set(places), key=len, reverse=True)
-    here = next((n for n in names if n in text), "")
-    before = next((n for n in names if n in previous_question), "")
-    if not here or not before or here == before:
+    def about(c) -> bool:
+        record = register.records.get(c.doc_id)
+        return record is not None and any(p in record.meta.title for p in named)
+
+    return tuple(c for c in cited if about(c)) + tuple(c for c in cited if not about(c))
+
+
+def _documents_of(register, places: tuple[str, ...]) -> tuple[str, ...]:
+    """The documents about a place (by title or issuer): 「上海那边呢？」 is read in 上海's documents."""
+    return tuple(d for d, r in register.records.items()
+                 if any(p in r.meta.title or p in r.meta.issuer for p in places))
+
+
+def _unheld_derivative(register, doc_ids: tuple[str, ...], text: str) -> str:
+    """「职业教育法实施条例」: a document the index lacks whose name holds a work it has (职业教育法);
+    its name, else "". The work is not what the question asks about."""
+    name = unheld_document(register, text)
+    titles = {register.records[d].meta.title.removeprefix("中华人民共和国") for d in doc_ids if d in register.records}
+    return name if name and any(t and name.startswith(t) and t != name for t in titles) else ""
+
+
+def _work_named(register, previous_question: str, cited) -> str:
+    """The short title of the work the previous question named (职业教育法), else of the document its
+    answer cited when that title is a name and not a news item's opening words; "" else."""
+    if register is None:
         return ""
-    return strip_filler(spell_out(previous_question)).replace(before, here, 1)
+    ids = _named_works(register, previous_question) or tuple(c.doc_id for c in cited[:1])
+    record = register.records.get(ids[0]) if ids else None
+    title = record.meta.title.removeprefix("中华人民共和国") if record is not None else ""
+    return title if 2 <= len(title) <= 25 and "…" not in title else ""
 
 
 def _the_versioned_work(register) -> tuple[str, ...]:

@@ -234,10 +234,11 @@ class Answer:
     mode: str = "extractive"  # extractive | llm | a note on why the LLM answer was not used
     kind: str = ""  # the kind of question it answers (kb.question.KINDS), "" when not read
     confidence: float | None = None  # probability of a basis by the evidence model, when it decided
+    understood: str = ""  # the question as searched: filler stripped, a follow-up completed from its history
 
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "answer": self.text,
                 "citations": [c.to_dict() for c in self.citations], "refused": self.refused,
                 "related": [{"doc_id": h.chunk.doc_id, "title": h.title, "doc_number": h.doc_number,
                              "path": h.chunk.path_str} for h in self.related],
-                "mode": self.mode, "kind": self.kind, "confidence": self.confidence}
+                "mode": self.mode, "kind": self.kind, "confidence": self.confidence, "understood": self.understood}

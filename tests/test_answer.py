@@ -242,3 +242,16 @@ def test_the_answer_stage_reuses_vectors_without_changing_them(retriever):
     assert retriever.sentence_vectors([]).shape == (0, retriever.embedder.dim)
     np.testing.assert_allclose(retriever.query_vector("证书有效期是多久？"),
                                retriever.embedder.embed_query("证书有效期是多久？"), rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_is_given_the_follow_up_completed(retriever):
+    first = answer_question(retriever, "证书有效期是多久？")
+    title = retriever.index.records[first.citations[0].doc_id].meta.title
+    with serve() as server:
+        server.reply(Reply("证书由培训评价组织颁发[1]。"))
+        # never refusing: what is tested is what the model is given, not the evidence decision
+        answer = answer_question(retriever, "那它由谁颁发？", AskSettings(min_confidence=0.0), llm=llm(server),
+                                 previous=first)
+        sent = server.received[0].body["messages"][-1]["content"]
+    assert answer.understood == f"那{title}由谁颁发？"
+    assert sent.endswith(answer.understood) and answer.mode == "llm" and answer.understood

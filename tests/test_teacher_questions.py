@@ -140,3 +140,49 @@ def test_a_lead_in_clause_is_quoted_with_its_items(shared):
 def test_a_version_or_a_place_the_index_lacks_is_refused_inside_a_named_law(shared, question):
     answer = ask(shared, question)
     assert answer.refused and answer.text.startswith(NO_BASIS_REPLY)
+
+
+def test_a_follow_up_swapping_in_a_place_the_news_lacks_is_refused_by_name(shared):
+    first = ask(shared, "北京2023年打算遴选多少个市级专业教学资源库？")
+    assert not first.refused and "50" in first.text
+    answer = ask(shared, "那天津呢？", previous=first)
+    assert answer.understood == "天津2023年打算遴选多少个市级专业教学资源库？"
+    assert answer.refused and answer.text.startswith(NO_BASIS_REPLY) and "“天津”" in answer.text
+    assert answer.related  # the 可能相关 list is kept
+
+
+def test_a_follow_up_swapping_in_a_place_the_index_holds_reads_its_documents(shared):
+    first = ask(shared, "青岛教育费附加用于职业教育的比例不低于多少？")
+    answer = well_cited(shared, ask(shared, "上海那边呢？", previous=first))
+    assert "上海" in answer.understood and "教育费附加" in answer.understood
+    assert answer.citations[0].doc_id == "vocational-law/上海市职业教育条例(2018-11-22).md"
+    assert "城市教育费附加应当按照规定比例，用于职业教育" in answer.citations[0].quote
+
+
+def test_its_implementing_regulation_is_a_document_the_index_lacks(shared):
+    first = ask(shared, "新职教法什么时候施行？")
+    answer = ask(shared, "那它的实施条例是哪年出台的？", previous=first)
+    assert answer.understood == "那职业教育法实施条例是哪年出台的？"
+    assert answer.refused and "“职业教育法实施条例”" in answer.text
+
+
+def test_this_plan_is_the_plan_the_previous_question_named(shared):
+    first = ask(shared, "新时代职业学校名师（名匠）名校长培养计划是谁发的？")
+    answer = well_cited(shared, ask(shared, "那这个计划是从哪年开始实施的？", previous=first))
+    assert "名校长培养计划" in answer.understood
+    assert not answer.refused and answer.text.startswith("2023年")
+
+
+def test_that_version_is_the_law_the_previous_question_named(shared):
+    first = ask(shared, "职业教育法现在是根据什么制定的？")
+    answer = well_cited(shared, ask(shared, "那1996年的那版是根据什么制定的？", previous=first))
+    assert answer.understood == "那1996年的职业教育法是根据什么制定的？"
+    assert any(c.doc_id == LAW_1996 and c.path[-1] == "第一条" and "根据教育法和劳动法" in c.quote
+               for c in answer.citations)
+
+
+def test_a_follow_up_swapping_in_a_year_is_refused_naming_it(shared):
+    first = ask(shared, "北京2023年打算遴选多少个市级专业教学资源库？")
+    answer = ask(shared, "那2021年的呢？", previous=first)
+    assert answer.understood == "北京2021年打算遴选多少个市级专业教学资源库？"
+    assert answer.refused and "“2021年”" in answer.text and answer.related

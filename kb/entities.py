@@ -1,0 +1,147 @@
+"""What a question names that an answer's basis must hold too — places, organisations, years — and
+which of them the basis lacks: 「那天津呢？」 answered from a 北京 report has no basis."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from kb.intent import _PROVINCES
+from kb.tokenize import normalize
+
+# Provinces and municipalities by their short names (as people say them: 江苏, not 江苏省).
+PROVINCES = (*_PROVINCES, "香港", "澳门", "台湾")
+# National bodies a question may name, each with the ways documents write it (first: the name told).
+ORGANISATIONS: tuple[tuple[str, ...], ...] = (
+    ("国务院办公厅", "国务院办公厅", "国办"),
+    ("国务院", "国务院"),
+    ("全国人大常委会", "全国人民代表大会常务委员会", "全国人大常委会"),
+    ("教育部", "教育部"),
+    ("人社部", "人力资源社会保障部", "人力资源和社会保障部", "人社部"),
+    ("财政部", "财政部"),
+    ("发展改革委", "发展改革委", "发改委", "发展和改革委员会"),
+    ("工业和信息化部", "工业和信息化部", "工信部"),
+    ("科技部", "科技部", "科学技术部"),
+    ("民政部", "民政部"),
+    ("商务部", "商务部"),
+    ("农业农村部", "农业农村部", "农业部"),
+    ("文化和旅游部", "文化和旅游部", "文旅部"),
+    ("国家卫生健康委", "卫生健康委", "卫健委"),
+    ("退役军人事务部", "退役军人事务部"),
+    ("国资委", "国资委", "国有资产监督管理委员会"),
+    ("市场监管总局", "市场监管总局", "市场监督管理总局"),
+    ("全国总工会", "全国总工会", "中华全国总工会"),
+    ("共青团中央", "共青团中央", "团中央"),
+    ("中国残联", "中国残联", "残疾人联合会"),
+    ("国家乡村振兴局", "乡村振兴局"),
+)
+# A year asked about, not one the question sets the time by (「2020年时」) nor the year of a full date
+_YEAR_ASKED = re.compile(r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时|\d{1,2}\s*月\s*\d{1,2}\s*日))")
+
+
+@lru_cache(maxsize=1)
+def _gazetteer() -> frozenset[str]:
+    """City and province names from jieba's dictionary: the stem of each word tagged as a place (ns)
+    that ends in 市 or 省, when the stem itself is no other kind of word (杭州市 -> 杭州; 和平 is not)."""
+    import jieba
+
+    tags: dict[str, str] = {}
+    with open(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"), encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3:
+                tags[parts[0]] = parts[2]
+    stems = {w[:-1] for w, t in tags.items() if t == "ns" and w[-1] in "市省" and 3 <= len(w) <= 5
+             and tags.get(w[:-1], "ns") == "ns"}
+    return frozenset(stems | set(PROVINCES))
+
+
+def places_named(text: str, places: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The places a text names, longest first and not inside one another: 北京, 青岛, 宁波.
+    `places` adds the names the index's own documents are about (示例市)."""
+    found: list[tuple[int, str]] = []
+    names = _gazetteer() | {p.removesuffix("市").removesuffix("省") for p in places if len(p) >= 2}
+    for n in range(4, 1, -1):
+        for i in range(len(text) - n + 1):
+            word = text[i:i + n]
+            if word in names and not any(s <= i < s + len(w) or i <= s < i + n for s, w in found):
+                found.append((i, word))
+    return tuple(w for _i, w in sorted(found))
+
+
+def organisations_named(text: str) -> tuple[str, ...]:
+    """The national bodies a text names (教育部, 人社部, 国务院办公厅), by the name told, in order."""
+    found: list[tuple[int, int, str]] = []
+    for told, *spellings in ORGANISATIONS:
+        for s in spellings:
+            at = text.find(s)
+            if at >= 0 and not any(a <= at < b or at <= a < at + len(s) for a, b, _t in found):
+                found.append((at, at + len(s), told))
+                break
+    return tuple(t for _a, _b, t in sorted(found))
+
+
+def years_asked(text: str) -> tuple[str, ...]:
+    """Years a question asks about, not those it sets the time by: 「2020年时…」 wants the rule then."""
+    return tuple(dict.fromkeys(_YEAR_ASKED.findall(text)))
+
+
+@dataclass(frozen=True)
+class Entities:
+    """What a question names that its answer must be about."""
+
+    places: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
+    years: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.places or self.organisations or self.years)
+
+
+def entities_of(question: str, places: tuple[str, ...] = ()) -> Entities:
+    """The places, organisations and years a (completed) question names."""
+    return Entities(places_named(question, places), organisations_named(question), years_asked(question))
+
+
+def sorted_out(names: tuple[str, ...]) -> Entities:
+    """Names (天津, 人社部, 2021) sorted into places, organisations and years."""
+    bodies = {o[0] for o in ORGANISATIONS}
+    return Entities(tuple(n for n in names if not n.isdigit() and n not in bodies),
+                    tuple(n for n in names if n in bodies), tuple(n for n in names if n.isdigit()))
+
+
+def missing(entities: Entities, basis: str) -> tuple[str, ...]:
+    """The entities `basis` (quoted clauses, their documents' titles, issuers and dates) does not hold,
+    as named in the question: ("天津",) when a 北京 report would answer 「天津…」."""
+    held = normalize(basis)
+    out = [p for p in entities.places if p not in held]
+    spellings = {o[0]: o[1:] for o in ORGANISATIONS}
+    out += [o for o in entities.organisations if not any(s in held for s in spellings[o])]
+    out += [y for y in entities.years if y not in held]
+    return tuple(out)
+
+
+def passages_text(index, hits) -> str:
+    """The same for passages no answer quotes (a refusal's nearest ones): their text and metadata."""
+    parts: list[str] = []
+    for h in hits:
+        meta = index.records[h.chunk.doc_id].meta
+        parts += [h.chunk.text, meta.title, meta.issuer, meta.doc_number, *(d for _k, d in meta.dates)]
+    return " ".join(parts)
+
+
+def basis_text(index, citations) -> str:
+    """What an answer rests on, for `missing`: each cited clause (the whole passage that holds the
+    quote), and its document's title, issuer, 文号 and dates."""
+    parts: list[str] = []
+    for c in citations:
+        record = index.records.get(c.doc_id)
+        if record is not None:
+            meta = record.meta
+            parts += [meta.title, meta.issuer, meta.doc_number, *(d for _k, d in meta.dates)]
+        rows = getattr(index, "doc_rows", {}).get(c.doc_id, ())
+        held = [index.chunks[r].text for r in rows if index.chunks[r].start <= c.start < index.chunks[r].end]
+        parts += held or [c.quote]
+    return " ".join(parts)

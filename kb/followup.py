@@ -1,0 +1,107 @@
+"""Complete a follow-up from the turn before it: 「那天津呢？」 after 「北京2023年打算遴选多少个资源库？」
+asks 「天津2023年打算遴选多少个资源库？」; 「它」, 「这个计划」 and 「那版」 become what the previous
+question was about, so that retrieval and the evidence judge the question actually asked."""
+
+from __future__ import annotations
+
+import re
+
+from kb.entities import ORGANISATIONS, organisations_named, places_named, years_asked
+
+# 「这个计划」, 「该通知」, 「那个方案」: a thing of the previous question, by the kind of thing it is
+_THING = (r"计划|方案|行动|通知|文件|条例|办法|意见|规定|政策|项目|平台|大赛|比赛|活动|制度|法律|法|共同体|工程|补贴|证书|"
+          r"资源库|意见|细则|试点|名单|标准|文章|论文|报道|会议")
+THIS_THING = re.compile(rf"(?:这个|那个|该|此|这项|那项|这份|那份|这部|那部|这次|那次|这篇|那篇)({_THING})")
+# 「它」, 「该法」, 「这部法」, 「那版」: the previous question's subject itself (not 其: 其他, 其中, 及其)
+_IT = re.compile(r"(?<!其)它们|(?<!其)它|该法|本法|这部法|那部法|这个法|(?:的)?(?:那|这)(?:个)?版(?:本)?")
+# what a subject of the previous question runs up to: the words that ask or act on it
+_SUBJECT_END = re.compile(r"(?:是|为|有|由|在|对|从|要|能|可以|会|里|中|的(?:作者|文号|目标|要求|规定|内容))|"
+                          r"规定|提出|要求|明确|印发|发布|分为|包括|享有|施行|实施|成立|开始|打算|"
+                          r"什么|哪|几|多少|怎么|如何|谁|吗|呢|[，,。？?！!、：:；;\s]")
+# what may stand before 「这个计划」 when it refers back (not a descriptor: 「名单那个通知」)
+_BEFORE_THIS = re.compile(r"(?:^|[，,。？?！!、：:；;\s]|那|那么|对|在|按|从|和|跟|与|把|给|还有|另外)$")
+_CLAUSE_BREAK = re.compile(r"[，,。？?！!、：:；;\s]")
+_LEADING = re.compile(r"^(?:那么|那|还有|另外|请问|我想问|想问)")
+
+
+def subject_of(previous_question: str, work: str = "") -> str:
+    """What the previous question was about: the work it names (`work`, e.g. 职业教育法) when it
+    names one, else its opening words up to the first that asks (国家轨道交通装备行业产教融合共同体)."""
+    if work:
+        return work
+    text = _LEADING.sub("", previous_question.strip())
+    m = _SUBJECT_END.search(text, 2)
+    subject = text[:m.start()] if m else text
+    return subject if len(subject) >= 2 else ""
+
+
+def thing_of(previous_question: str, thing: str) -> str:
+    """The phrase of the previous question naming a `thing` (计划 -> 新时代职业学校名师（名匠）名校长
+    培养计划), from the start of its clause; "" when it names none."""
+    at = previous_question.rfind(thing)
+    if at < 0:
+        return ""
+    start = max((m.end() for m in _CLAUSE_BREAK.finditer(previous_question, 0, at)), default=0)
+    phrase = _LEADING.sub("", previous_question[start:at + len(thing)])
+    return phrase if len(phrase) > len(thing) else ""
+
+
+def resolve_references(text: str, previous_question: str, work: str = "") -> str:
+    """「它」, 「这个计划」 and 「那版」 replaced by what they stand for in the previous question;
+    `text` unchanged when it has none or the previous question does not say."""
+    def thing(m: re.Match) -> str:
+        if m.start() > 0 and not _BEFORE_THIS.search(text[:m.start()]):
+            return m.group(0)  # 「名单那个通知」 names its own thing
+        return thing_of(previous_question, m.group(1)) or m.group(0)
+
+    out = THIS_THING.sub(thing, text)
+    subject = subject_of(previous_question, work)
+    if subject:
+        # 「它的实施条例」 is a document of its own: 职业教育法实施条例, not 职业教育法的实施条例
+        out = re.sub(r"(?:(?<!其)它|该法|本法)的(?=实施(?:条例|细则|办法))", subject, out)
+        out = _IT.sub(lambda m: ("的" if m.group(0).startswith("的") else "") + subject, out, count=1)
+    return out
+
+
+def swap_entities(text: str, previous_question: str, places: tuple[str, ...] = ()) -> tuple[str, tuple[str, ...]]:
+    """The previous question asked again of the place, organisation or year this follow-up names
+    instead (「那天津呢？」, 「那2021年的呢？」), and what was put in; ("", ()) when it swaps nothing
+    the previous one named."""
+    out = previous_question
+    swapped: list[str] = []
+    spellings = {o[0]: o[1:] for o in ORGANISATIONS}
+    for here_all, before_all, spell in ((places_named(text, places), places_named(previous_question, places), None),
+                                        (organisations_named(text), organisations_named(previous_question),
+                                         spellings),
+                                        (years_asked(text), years_asked(previous_question), None)):
+        here = [h for h in here_all if h not in before_all]
+        before = [b for b in before_all if b not in here_all]
+        if not here or not before:
+            continue
+        old = before[0]
+        if spell is not None:  # the organisation as the previous question spelled it
+            old = next(s for s in spell[old] if s in out)
+        out = out.replace(old, here[0], 1)
+        swapped.append(here[0])
+    return (out, tuple(swapped)) if swapped else ("", ())
+
+
+# 「那硕士呢？」: a follow-up naming only the thing to ask the same of
+_ONLY_THING = re.compile(r"^(?:那么|那)?([\u4e00-\u9fff0-9A-Za-z+（）()]{2,10}?)(?:的)?(?:呢)?[？?。]?$")
+_ASKS = re.compile(r"什么|哪|几|多少|怎么|如何|谁|吗|是否|能否|可以|有没有|要不要")
+
+
+def ask_the_same_of(text: str, asked: str, previous_question: str, work: str = "") -> str:
+    """「那硕士呢？」 after 「专科教育的基本修业年限是几年？」 asks 「硕士的基本修业年限是几年？」: the
+    previous question with the head of its subject (the words before its first 的) replaced; "" when
+    the follow-up asks more than a name, or the previous question names a work (then 「那义务呢？」 after
+    「教师法里老师享有哪些权利？」 is about the work, and its document is read instead)."""
+    m = _ONLY_THING.match(text.strip())
+    if not m or work or not asked.rstrip("？?。 ").endswith("呢") or _ASKS.search(m.group(1)):
+        return ""
+    subject = subject_of(previous_question)
+    head, of, _rest = subject.partition("的")
+    if not of or len(head) < 2:
+        return ""
+    at = previous_question.find(head)
+    return previous_question[:at] + m.group(1) + previous_question[at + len(head):]

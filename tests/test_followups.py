@@ -1,0 +1,175 @@
+"""Follow-ups completed from the turn before (an entity swapped, 它 / 这个计划 / 那版 resolved), and
+what a question names that an answer's basis must hold: places, organisations, years."""
+
+import pytest
+
+from kb.entities import Entities, entities_of, missing, organisations_named, places_named, sorted_out, years_asked
+from kb.followup import ask_the_same_of, resolve_references, subject_of, swap_entities, thing_of
+from kb.question import understand
+from tests.test_answer_units import REGISTER
+
+# --- what a question names ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, places", [
+    ("那天津呢？", ("天津",)),
+    ("杭州市职业教育校企合作促进条例是哪年施行的？", ("杭州",)),
+    ("广东和江苏实施职业教育法的办法有什么不同？", ("广东", "江苏")),
+    ("内蒙古的补贴标准是多少？", ("内蒙古",)),
+    ("职业学校教育分为哪些？", ()),
+    ("和平年代的职业教育方针是什么？", ()),  # 和平 is a word, not the place 和平县
+])
+def test_places_are_read_from_a_gazetteer_of_cities_and_provinces(text, places):
+    assert places_named(text) == places
+
+
+def test_the_indexs_own_places_count_as_places():
+    assert places_named("示例市的补贴是多少？", ("示例市",)) == ("示例",)
+
+
+def test_organisations_are_named_as_told_and_the_longer_name_wins():
+    assert organisations_named("1+X试点方案是国务院办公厅印发的吧？") == ("国务院办公厅",)
+    assert organisations_named("人力资源社会保障部和教育部联合发文") == ("人社部", "教育部")
+
+
+def test_years_asked_leave_out_the_year_a_question_is_set_at():
+    assert years_asked("2020年时职业学校怎么设立？") == ()
+    assert years_asked("北京2023年打算遴选多少个资源库？") == ("2023",)
+
+
+def test_missing_names_what_the_basis_lacks_in_the_questions_words():
+    named = entities_of("那人社部2021年在天津的规定呢？")
+    assert named == Entities(("天津",), ("人社部",), ("2021",))
+    # 人社部 is held under its full name; 天津 and the year are not
+    assert missing(named, "北京市 人力资源社会保障部 2023年") == ("天津", "2021")
+    assert missing(named, "天津市人力资源和社会保障部2021年通知") == ()
+
+
+# --- follow-ups completed ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("follow, before, completed", [
+    ("那天津呢？", "北京2023年打算遴选多少个市级专业教学资源库？", "天津2023年打算遴选多少个市级专业教学资源库？"),
+    ("那2024年的呢？", "北京2023年打算遴选多少个市级专业教学资源库？", "北京2024年打算遴选多少个市级专业教学资源库？"),
+    ("那财政部呢？", "教育部哪年发的通知？", "财政部哪年发的通知？"),
+])
+def test_a_follow_up_swaps_the_entity_it_names(follow, before, completed):
+    assert swap_entities(follow, before)[0] == completed
+
+
+def test_a_follow_up_naming_nothing_of_the_same_kind_swaps_nothing():
+    assert swap_entities("那天津呢？", "职业学校教育分为哪些？") == ("", ())
+    assert swap_entities("那北京呢？", "北京2023年打算遴选多少个市级专业教学资源库？") == ("", ())
+
+
+def test_a_swap_says_what_it_put_in():
+    assert swap_entities("那天津2024年的呢？", "北京2023年打算遴选多少个资源库？") == (
+        "天津2024年打算遴选多少个资源库？", ("天津", "2024"))
+    assert sorted_out(("天津", "人社部", "2024")) == Entities(("天津",), ("人社部",), ("2024",))
+
+
+@pytest.mark.parametrize("follow, before, work, completed", [
+    ("那它的实施条例是哪年出台的？", "职业教育法什么时候施行？", "职业教育法", "那职业教育法实施条例是哪年出台的？"),
+    ("那1996年的那版是根据什么制定的？", "职业教育法现在是根据什么制定的？", "职业教育法",
+     "那1996年的职业教育法是根据什么制定的？"),
+    ("它最早是哪年通过的？", "教师法是什么时候施行的？", "教师法", "教师法最早是哪年通过的？"),
+    ("那这个计划是从哪年开始实施的？", "新时代职业学校名师（名匠）名校长培养计划是谁发的？", "",
+     "那新时代职业学校名师（名匠）名校长培养计划是从哪年开始实施的？"),
+    ("它的目标时间节点是哪一年？", "国家轨道交通装备行业产教融合共同体是什么时候成立的？", "",
+     "国家轨道交通装备行业产教融合共同体的目标时间节点是哪一年？"),
+])
+def test_references_become_what_the_previous_question_was_about(follow, before, work, completed):
+    assert resolve_references(follow, before, work) == completed
+
+
+def test_words_holding_a_pronoun_character_or_a_descriptor_are_left_alone():
+    assert resolve_references("其它学校呢？", "教师法是什么时候施行的？", "教师法") == "其它学校呢？"
+    # 「名单那个通知」 names its own notice, not the previous question's
+    kept = "那首批产教融合型企业名单那个通知的文号呢？"
+    assert resolve_references(kept, "2020年关于做好1+X证书制度试点工作的通知文号是什么？") == kept
+
+
+def test_the_subject_and_the_thing_of_a_previous_question():
+    assert subject_of("艺考培训规范管理的通知是哪几个部门发的？") == "艺考培训规范管理的通知"
+    assert subject_of("教师法是什么时候施行的？", "教师法") == "教师法"
+    assert thing_of("那劳模工匠进校园行动打算用多长时间实现全覆盖？", "行动") == "劳模工匠进校园行动"
+    assert thing_of("职业学校教育分为哪些？", "计划") == ""
+
+
+class _Answered:
+    def __init__(self, question, doc_id):
+        self.question = question
+        self.citations = (type("C", (), {"doc_id": doc_id})(),)
+
+
+def test_understand_completes_a_swapped_year_of_the_previous_question():
+    prev = _Answered("1996年职业教育法是从哪天开始施行的？", "law1996")
+    q = understand("那2022年的呢？", REGISTER, previous=prev, previous_question=prev.question)
+    assert q.follow_up and q.text == "2022年职业教育法是从哪天开始施行的？"
+    assert q.doc_ids == ("law2022",) and q.kind == "when"
+
+
+def test_understand_resolves_it_to_the_law_the_previous_question_named():
+    prev = _Answered("新职教法什么时候施行？", "law2022")
+    q = understand("那它的实施条例是哪年出台的？", REGISTER, previous=prev, previous_question=prev.question)
+    assert q.text == "那职业教育法实施条例是哪年出台的？"
+
+
+def test_understand_resolves_this_thing_without_a_pronoun_word():
+    prev = _Answered("劳模工匠进校园行动打算用多长时间实现全覆盖？", "news")
+    q = understand("这个行动是哪两家发的通知？", REGISTER, previous=prev, previous_question=prev.question)
+    assert q.follow_up and q.text == "劳模工匠进校园行动是哪两家发的通知？" and q.doc_ids == ("news",)
+
+
+# --- a term the documents the question names never hold ---------------------------------------------
+
+def test_a_term_the_named_document_never_holds_is_a_signal():
+    from kb.evidence import Named, read_signals
+    from kb.types import Chunk, Hit
+
+    text = "职业学校教师应当具备相应的教师资格。"
+    hits = [Hit(Chunk("d#0", "d", "d.txt", (), 0, len(text), (), text), "T", "", 1.0, ("words",))]
+    terms = {"教师资格": 3.0, "幼儿园": 6.0}
+    law = Named(document=True, named_text="第一条 为了发展职业教育。" + text)
+    assert read_signals(hits, terms, similarity=0.5, expects="", top_idf=6.0, names=law).doc_absent == 1.0
+    held = Named(document=True, named_text=text + "幼儿园教师资格另行规定。")
+    assert read_signals(hits, terms, similarity=0.5, expects="", top_idf=6.0, names=held).doc_absent == 0.0
+    # naming no document, there is nothing to read it off
+    assert read_signals(hits, terms, similarity=0.5, expects="", top_idf=6.0).doc_absent == 0.0
+
+
+def test_a_refusal_names_what_is_missing_and_keeps_the_related_list():
+    from kb.answer import refusal
+    from kb.prompts import NO_BASIS_REPLY, RELATED_HEADER
+    from kb.types import Chunk, Hit
+
+    hit = Hit(Chunk("b#0", "b", "b.txt", ("第一条",), 0, 4, (), "北京遴选"), "北京资源库遴选", "", 1.0, ("words",))
+    answer = refusal("那天津呢？", [hit], ("天津", "2024"))
+    lines = answer.text.split("\n")
+    assert answer.refused and lines[0] == NO_BASIS_REPLY
+    assert lines[1] == "知识库中没有关于“天津”、“2024年”的相关规定或报道。"
+    assert lines[2] == RELATED_HEADER and answer.related == (hit,)
+    assert refusal("火星签证？", []).text == NO_BASIS_REPLY
+
+
+@pytest.mark.parametrize("follow, before, completed", [
+    ("那硕士呢？", "专科教育的基本修业年限是几年？", "硕士的基本修业年限是几年？"),
+    ("那职业培训机构呢？", "职业学校的设立要符合哪些基本条件？", "职业培训机构的设立要符合哪些基本条件？"),
+])
+def test_that_x_asks_the_same_of_x(follow, before, completed):
+    assert ask_the_same_of(follow.replace("呢", ""), follow, before) == completed
+
+
+def test_that_x_completes_nothing_when_it_asks_more_or_the_previous_question_names_a_work():
+    assert ask_the_same_of("那义务？", "那义务呢？", "教师法里老师享有哪些权利？", "教师法") == ""
+    assert ask_the_same_of("那重庆的试点企业范围是什么？", "那重庆的试点企业范围是什么？", "“新八级工”的级别是哪八级？") == ""
+    assert ask_the_same_of("那存在的问题？", "那存在的问题呢？", "1+X证书试点取得了哪些成效？") == ""  # no 的 to cut at
+
+
+@pytest.mark.parametrize("question", ["学位分几种？", "高校教师职务分哪几级？", "高等学历教育分哪几种？"])
+def test_how_many_kinds_is_answered_by_naming_them(question):
+    assert understand(question, REGISTER).expects == ""
+
+
+def test_a_count_is_still_a_figure():
+    assert understand("职业学校教师每年培训几天？", REGISTER).expects == "number"
