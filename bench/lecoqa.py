@@ -63,7 +63,7 @@ GRID = {
 }
 # the settings before this bench existed: no expansion, no law-level aggregation
 OLD_DEFAULT = {"dense_weight": 0.1, "word_weight": 0.1, "expand_weight": 0.0, "expand_min_coverage": 0.5,
-               "expand_min_strength": 0.0, "law_weight": 0.0, "law_passages": 3}
+               "expand_min_strength": 0.0, "expand_min_statute": 0.0, "law_weight": 0.0, "law_passages": 3}
 FUSION = ("dense_weight", "word_weight")
 EXPAND = ("expand_weight",)
 GATE = ("expand_min_strength",)

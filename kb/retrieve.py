@@ -18,6 +18,13 @@ from kb.tokenize import QUERY_ANALYZERS, word_tokens
 from kb.types import Hit, Ranked
 
 _TITLE_QUOTE = re.compile(r"《([^《》]{2,80})》")
+# a numbered article of a statute: 第十五条, 第一千零七十九条 (a notice's 一、 or 1. is not one)
+_ARTICLE = re.compile(r"^第[零〇一二三四五六七八九十百千万两0-9]+条")
+
+
+def is_article(label: str) -> bool:
+    """Whether a chunk's structural label is a statute's numbered article."""
+    return bool(_ARTICLE.match(label))
 
 
 def rrf(rankings: dict[str, list[int]], k: int = 60, weights: dict[str, float] | None = None) -> dict[int, float]:
@@ -161,6 +168,7 @@ class Retriever:
         self._last_query: tuple[str, np.ndarray | None] = ("", None)
         self._sentences: dict[str, np.ndarray] = {}  # sentence -> vector, for the answer stage
         self._translation = translation
+        self._articles: np.ndarray | None = None  # per row: is it a numbered article (see statute_share)
 
     @property
     def translation(self) -> TermTranslation:
@@ -200,7 +208,7 @@ class Retriever:
         named = match_named_documents(self.index, question)
         query = named.rest if len(named.rest) >= 2 else question
         allowed = allowed_rows(self.index, settings.filters)
-        ranked = self._retrieve(query, settings, allowed)
+        ranked = self._gate_expansion(self._retrieve(query, settings, allowed), settings)
         found = {name: r.rows for name, r in ranked.items()}
         named_rows = [r for d in named.doc_ids for r in self.index.doc_rows.get(d, [])
                       if allowed is None or allowed[r]]
@@ -242,6 +250,36 @@ class Retriever:
         if not terms or max(terms.values()) < settings.expand_min_strength:
             return {}
         return {"expand": ("words", terms)}
+
+    def statute_share(self, ranked: dict[str, Ranked], settings: SearchSettings) -> float:
+        """The share of numbered articles (第N条) among the first `expand_statute_depth` hits of the plain
+        search (every channel but the expansion, fused as the search fuses them)."""
+        plain = {name: r for name, r in ranked.items() if name != "expand"}
+        rows = np.unique(np.concatenate([r.rows for r in plain.values()] or [np.zeros(0)]).astype(np.int64))
+        if len(rows) == 0:
+            return 0.0
+        fused = self._fuse(rows, plain, settings)
+        top = rows[np.lexsort((rows, -fused))[: settings.expand_statute_depth]]
+        return float(self.article_rows()[top].mean())
+
+    def article_rows(self) -> np.ndarray:
+        """Per chunk row, whether its label is a numbered article; computed once per index."""
+        if self._articles is None or len(self._articles) != len(self.index.chunks):
+            self._articles = np.array([is_article(c.label) for c in self.index.chunks], dtype=bool)
+        return self._articles
+
+    def _gate_expansion(self, ranked: dict[str, Ranked], settings: SearchSettings) -> dict[str, Ranked]:
+        """The channels without the expansion when the question is not asked of statutes.
+
+        The table translates lay words into statute words: over notices, news or a paper it only pulls
+        the question towards words those texts do not use. Whether a question is asked of statutes
+        shows in what the plain search finds first: numbered articles (第N条) of laws, or not.
+        """
+        if "expand" not in ranked or settings.expand_min_statute <= 0:
+            return ranked
+        if self.statute_share(ranked, settings) >= settings.expand_min_statute:
+            return ranked
+        return {name: r for name, r in ranked.items() if name != "expand"}
 
     def _fuse(self, candidates, ranked: dict[str, Ranked], settings: SearchSettings) -> np.ndarray:
         lex_w = 1.0 - settings.dense_weight
