@@ -111,7 +111,8 @@ def test_expand_settings_are_checked(field, value):
 # ---------------------------------------------------------------- in a real search
 
 # only lexical channels and no learned ones, so that each test turns on only what it checks
-PLAIN = SearchSettings(top_k=3, dense_weight=0.0, expand_weight=0.0, expand_min_strength=0.0, law_weight=0.0)
+PLAIN = SearchSettings(top_k=3, dense_weight=0.0, expand_weight=0.0, expand_min_strength=0.0, law_weight=0.0,
+                       mapped_weight=0.0)
 
 LAW = """中华人民共和国示例婚姻法
 
