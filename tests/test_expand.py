@@ -200,17 +200,23 @@ def _weighted_plan(retriever, terms: dict[str, float], **options) -> SearchPlan:
                       weighted={"expand": ("words", terms)}, **options)
 
 
-@NEEDS_LITE
-def test_milvus_scores_weighted_terms_from_the_local_counts_as_faiss_does(tmp_path):
+def on_both_stores(tmp_path, files: dict[str, str]) -> dict[str, Retriever]:
+    """These files indexed with the hashing embedder by the FAISS store and by Milvus Lite."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "婚姻法.txt").write_text(LAW, encoding="utf-8")
-    (corpus / "学校法.txt").write_text(SCHOOL, encoding="utf-8")
+    for name, text in files.items():
+        (corpus / name).write_text(text, encoding="utf-8")
     retrievers = {}
     for backend, settings in (("faiss", BuildSettings(embedder="hashing")),
                               ("milvus", milvus(str(tmp_path / "milvus.db"), embedder="hashing"))):
         build_index(corpus, tmp_path / backend, settings)
         retrievers[backend] = open_retriever(tmp_path / backend)
+    return retrievers
+
+
+@NEEDS_LITE
+def test_milvus_scores_weighted_terms_from_the_local_counts_as_faiss_does(tmp_path):
+    retrievers = on_both_stores(tmp_path, {"婚姻法.txt": LAW, "学校法.txt": SCHOOL})
     try:
         terms = {"抚养费": 1.0, "子女": 0.5}
         lists = {b: r.index.store.search(_weighted_plan(r, terms)) for b, r in retrievers.items()}

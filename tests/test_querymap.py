@@ -13,8 +13,8 @@ from kb.errors import ConfigError, KBError
 from kb.pipeline import build_index, open_retriever
 from kb.querymap import QueryMap, fit_query_map, map_file, shipped_map
 from kb.retrieve import Retriever
-from tests.test_backends import NEEDS_LITE, close, milvus
-from tests.test_expand import LAW, NOTICE
+from tests.test_backends import NEEDS_LITE, close
+from tests.test_expand import LAW, NOTICE, on_both_stores
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -130,14 +130,7 @@ def test_the_mapped_channel_stays_off_inside_named_documents(tmp_path):
 
 @NEEDS_LITE
 def test_the_mapped_channel_is_the_same_on_milvus(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "law.txt").write_text(LAW, encoding="utf-8")
-    retrievers = {}
-    for backend, settings in (("faiss", BuildSettings(embedder="hashing")),
-                              ("milvus", milvus(str(tmp_path / "milvus.db"), embedder="hashing"))):
-        build_index(corpus, tmp_path / backend, settings)
-        retrievers[backend] = open_retriever(tmp_path / backend)
+    retrievers = on_both_stores(tmp_path, {"law.txt": LAW})
     try:
         tops = {}
         local = retrievers["faiss"]  # Milvus keeps the vectors on its side: the map is made from the local ones
