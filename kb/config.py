@@ -119,16 +119,22 @@ class SearchSettings:
     candidates: int = 100  # per retriever, before fusion
     # the learned lay-to-statute term translation (kb/expand.py): weight of the expanded query's BM25
     # channel in weighted fusion (0: off; the other channels' weights sum to 1), how many statute
-    # words each question word adds, and the share of a question's words the table must know for it
-    # to expand at all (lay legal questions; a policy notice's wording is mostly unknown to it), and
-    # the weight its strongest statute word must reach (a notice's words the table knows lead only to
-    # weak, generic ones: 合同, 民法典)
-    # (weight chosen by 5-fold cross-validation on LeCoQA dev, bench/lecoqa.py; both gates on ncp
-    # dev, whose MRR@10 the ungated expansion lowers)
+    # words each question word adds, the share of a question's words the table must know for it to
+    # expand at all (a table that knows one word in three expands from that one: 学校 -> 尽到,
+    # 幼儿园), and the weight its strongest statute word must reach (0: no such gate)
+    # (weight chosen by 5-fold cross-validation on LeCoQA dev, bench/lecoqa.py)
     expand_weight: float = 0.5
     expand_per_word: int = 8
-    expand_min_coverage: float = 0.65
-    expand_min_strength: float = 1.0
+    expand_min_coverage: float = 0.4
+    expand_min_strength: float = 0.0
+    # ... and only a question asked of statutes: at least expand_min_statute of the plain search's first
+    # expand_statute_depth hits are numbered articles (第N条). A notice corpus has none, so there the
+    # expansion never fires; on the laws it nearly always does (0: no such gate)
+    expand_min_statute: float = 0.5
+    expand_statute_depth: int = 10
+    # the learned query map (kb/querymap.py): weight of a second dense search with the question's vector
+    # mapped towards statute wording, for questions asked of statutes (the gate above); 0: off
+    mapped_weight: float = 1.5
     # law-level aggregation: each passage gains law_weight times its document's score (the sum of its
     # law_passages best fused scores, over the best document's), so a question that names its domain
     # (离婚, 工伤) lifts every article of that law
@@ -143,7 +149,7 @@ class SearchSettings:
             raise ConfigError(f"top_k must be at least 1, got {self.top_k}")
         if not 0.0 <= self.dense_weight <= 1.0 or not 0.0 <= self.word_weight <= 1.0:
             raise ConfigError("dense_weight and word_weight must be between 0 and 1")
-        for name in ("expand_weight", "law_weight"):
+        for name in ("expand_weight", "law_weight", "mapped_weight"):
             if not 0.0 <= getattr(self, name) <= 10.0:
                 raise ConfigError(f"{name} must be between 0 and 10, got {getattr(self, name)}")
         if self.expand_min_strength < 0:
@@ -152,6 +158,10 @@ class SearchSettings:
             raise ConfigError(f"expand_min_coverage must be between 0 and 1, got {self.expand_min_coverage}")
         if self.law_passages < 1:
             raise ConfigError(f"law_passages must be at least 1, got {self.law_passages}")
+        if not 0.0 <= self.expand_min_statute <= 1.0:
+            raise ConfigError(f"expand_min_statute must be between 0 and 1, got {self.expand_min_statute}")
+        if self.expand_statute_depth < 1:
+            raise ConfigError(f"expand_statute_depth must be at least 1, got {self.expand_statute_depth}")
         if self.expand_per_word < 1:
             raise ConfigError(f"expand_per_word must be at least 1, got {self.expand_per_word}")
 

@@ -10,6 +10,7 @@ import numpy as np
 from kb.config import SearchFilters, SearchSettings
 from kb.expand import TermTranslation, load_table
 from kb.ondisk import LoadedIndex
+from kb.querymap import QueryMap, shipped_map
 from kb.intent import Intent, read_intent, without_markers
 from kb.metadata import find_doc_numbers, normalize_doc_number, normalize_title
 from kb.segment import defined_terms
@@ -18,6 +19,13 @@ from kb.tokenize import QUERY_ANALYZERS, word_tokens
 from kb.types import Hit, Ranked
 
 _TITLE_QUOTE = re.compile(r"《([^《》]{2,80})》")
+# a numbered article of a statute: 第十五条, 第一千零七十九条 (a notice's 一、 or 1. is not one)
+_ARTICLE = re.compile(r"^第[零〇一二三四五六七八九十百千万两0-9]+条")
+
+
+def is_article(label: str) -> bool:
+    """Whether a chunk's structural label is a statute's numbered article."""
+    return bool(_ARTICLE.match(label))
 
 
 def rrf(rankings: dict[str, list[int]], k: int = 60, weights: dict[str, float] | None = None) -> dict[int, float]:
@@ -152,21 +160,31 @@ SENTENCE_CACHE = 20_000  # sentence vectors kept for answers: 40 MB at 512 dimen
 class Retriever:
     """Searches one loaded index with one embedder; both are loaded once and reused per question."""
 
-    def __init__(self, index: LoadedIndex, embedder, translation: TermTranslation | None = None):
+    def __init__(self, index: LoadedIndex, embedder, translation: TermTranslation | None = None,
+                 query_map: QueryMap | None = None):
         """`translation`: the lay-to-statute table of SearchSettings.expand_weight (default: the shipped
-        one, kb/data/term_translation.json, read on first use)."""
+        one, kb/data/term_translation.json, read on first use); `query_map`: the map of
+        SearchSettings.mapped_weight (default: the one shipped for the embedder's model, if any)."""
         self.index = index
         self.embedder = embedder
         self.places = index.register.places()
         self._last_query: tuple[str, np.ndarray | None] = ("", None)
         self._sentences: dict[str, np.ndarray] = {}  # sentence -> vector, for the answer stage
         self._translation = translation
+        self._query_map = query_map
+        self._articles: np.ndarray | None = None  # per row: is it a numbered article (see statute_share)
 
     @property
     def translation(self) -> TermTranslation:
         if self._translation is None:
             self._translation = load_table()
         return self._translation
+
+    @property
+    def query_map(self) -> QueryMap | None:
+        if self._query_map is None:
+            return shipped_map(self.embedder.model, self.embedder.dim)
+        return self._query_map
 
     def query_vector(self, text: str) -> np.ndarray:
         """The question's embedding; the last one is kept, so that the answer stage reuses the
@@ -195,25 +213,35 @@ class Retriever:
 
     def search(self, question: str, settings: SearchSettings = SearchSettings()) -> list[Hit]:
         """The top_k chunks for a question, best first."""
-        if not self.index.chunks or not question.strip():
-            return []
+        return self.search_weighted(question, [settings])[0]
+
+    def search_weighted(self, question: str, variants: list[SearchSettings]) -> list[list[Hit]]:
+        """`search` under each of several settings that differ only in their fusion weights: the
+        channels are fetched once, as the first asks them (a weight grid re-fuses them per point)."""
+        if not self.index.chunks or not question.strip() or not variants:
+            return [[] for _ in variants]
+        first = variants[0]
         named = match_named_documents(self.index, question)
         query = named.rest if len(named.rest) >= 2 else question
-        allowed = allowed_rows(self.index, settings.filters)
-        ranked = self._retrieve(query, settings, allowed)
+        allowed = allowed_rows(self.index, first.filters)
+        ranked = self._statute_channels(query, self._retrieve(query, first, allowed), first, allowed)
         found = {name: r.rows for name, r in ranked.items()}
         named_rows = [r for d in named.doc_ids for r in self.index.doc_rows.get(d, [])
                       if allowed is None or allowed[r]]
         candidates = np.unique(np.concatenate([*found.values(), named_rows]).astype(np.int64))
         if len(candidates) == 0:
-            return []
-        fused = self._fuse(candidates, ranked, settings)
-        fused = self._lift_by_law(candidates, fused, settings)
-        fused = self._weigh_by_register(candidates, fused, question, settings)
-        if named_rows:
-            fused = _named_first(fused, np.isin(candidates, named_rows), read_in_order=not word_tokens(named.rest))
-        order = np.lexsort((candidates, -fused))[: settings.top_k]
-        return [self._hit(int(candidates[i]), float(fused[i]), found, named_rows) for i in order]
+            return [[] for _ in variants]
+        out = []
+        for settings in variants:
+            fused = self._fuse(candidates, ranked, settings)
+            fused = self._lift_by_law(candidates, fused, settings)
+            fused = self._weigh_by_register(candidates, fused, question, settings)
+            if named_rows:
+                fused = _named_first(fused, np.isin(candidates, named_rows),
+                                     read_in_order=not word_tokens(named.rest))
+            order = np.lexsort((candidates, -fused))[: settings.top_k]
+            out.append([self._hit(int(candidates[i]), float(fused[i]), found, named_rows) for i in order])
+        return out
 
     def _retrieve(self, query: str, settings: SearchSettings, allowed: np.ndarray | None) -> dict[str, Ranked]:
         """Each channel's best rows from the store; with fusion "rrf" a store may fuse them itself
@@ -243,15 +271,59 @@ class Retriever:
             return {}
         return {"expand": ("words", terms)}
 
+    def statute_share(self, ranked: dict[str, Ranked], settings: SearchSettings) -> float:
+        """The share of numbered articles (第N条) among the first `expand_statute_depth` hits of the plain
+        search (every channel but the expansion, fused as the search fuses them)."""
+        plain = {name: r for name, r in ranked.items() if name != "expand"}
+        rows = np.unique(np.concatenate([r.rows for r in plain.values()] or [np.zeros(0)]).astype(np.int64))
+        if len(rows) == 0:
+            return 0.0
+        fused = self._fuse(rows, plain, settings)
+        top = rows[np.lexsort((rows, -fused))[: settings.expand_statute_depth]]
+        return float(self.article_rows()[top].mean())
+
+    def article_rows(self) -> np.ndarray:
+        """Per chunk row, whether its label is a numbered article; computed once per index."""
+        if self._articles is None or len(self._articles) != len(self.index.chunks):
+            self._articles = np.array([is_article(c.label) for c in self.index.chunks], dtype=bool)
+        return self._articles
+
+    def _statute_channels(self, query: str, ranked: dict[str, Ranked], settings: SearchSettings,
+                          allowed: np.ndarray | None) -> dict[str, Ranked]:
+        """The channels learned from lay questions on the laws, for a question asked of statutes: the
+        expansion (dropped otherwise) and the mapped dense search (added, `mapped_weight`).
+
+        Both translate lay wording into statute wording: over notices, news or a paper they only pull
+        the question towards what those texts do not say. Whether a question is asked of statutes
+        shows in what the plain search finds first: numbered articles (第N条) of laws, or not.
+        """
+        # inside the documents a question names (职业教育法 -> its version in force) the question's own
+        # words find the article; the map pulls towards where lay questions' answers lie among all the
+        # laws, which there is noise: one word asked (「那职业培训机构呢？」) lets it outweigh them
+        searched_alone = bool(settings.filters.doc_ids)
+        query_map = self.query_map if settings.mapped_weight > 0 and not searched_alone else None
+        if "expand" not in ranked and query_map is None:
+            return ranked
+        if settings.expand_min_statute > 0 and self.statute_share(ranked, settings) < settings.expand_min_statute:
+            return {name: r for name, r in ranked.items() if name != "expand"}
+        if query_map is not None:
+            plan = SearchPlan({}, query_map.apply(self.query_vector(query)), settings.candidates, allowed)
+            ranked = {**ranked, "mapped": self.index.store.search(plan)["dense"]}
+        return ranked
+
     def _fuse(self, candidates, ranked: dict[str, Ranked], settings: SearchSettings) -> np.ndarray:
         lex_w = 1.0 - settings.dense_weight
         weights = {"dense": settings.dense_weight, "words": lex_w * settings.word_weight,
                    "chars": lex_w * (1.0 - settings.word_weight), "expand": settings.expand_weight,
-                   "hybrid": 1.0}  # hybrid: the store fused
+                   "mapped": settings.mapped_weight, "hybrid": 1.0}  # hybrid: the store fused
         if settings.fusion == "rrf":
             by_row = rrf({k: r.rows.tolist() for k, r in ranked.items()}, k=settings.rrf_k, weights=weights)
             return np.array([by_row.get(int(r), 0.0) for r in candidates])
-        return weighted_fusion({name: r.scores_of(candidates) for name, r in ranked.items()}, weights)
+        fused = weighted_fusion({name: r.scores_of(candidates) for name, r in ranked.items()}, weights)
+        # with the statute channels on, the weights sum past 1: scaled back, a fused score stays in
+        # [0, 1] (the answer stage reads scores as such), the order unchanged
+        total = sum(weights.get(name, 0.0) for name in ranked)
+        return fused / total if total > 1.0 else fused
 
     def _lift_by_law(self, candidates: np.ndarray, fused: np.ndarray, settings: SearchSettings) -> np.ndarray:
         """Each passage plus `law_weight` times its document's score: the sum of the fused scores of

@@ -111,7 +111,8 @@ def test_expand_settings_are_checked(field, value):
 # ---------------------------------------------------------------- in a real search
 
 # only lexical channels and no learned ones, so that each test turns on only what it checks
-PLAIN = SearchSettings(top_k=3, dense_weight=0.0, expand_weight=0.0, expand_min_strength=0.0, law_weight=0.0)
+PLAIN = SearchSettings(top_k=3, dense_weight=0.0, expand_weight=0.0, expand_min_strength=0.0, law_weight=0.0,
+                       mapped_weight=0.0)
 
 LAW = """中华人民共和国示例婚姻法
 
@@ -199,17 +200,23 @@ def _weighted_plan(retriever, terms: dict[str, float], **options) -> SearchPlan:
                       weighted={"expand": ("words", terms)}, **options)
 
 
-@NEEDS_LITE
-def test_milvus_scores_weighted_terms_from_the_local_counts_as_faiss_does(tmp_path):
+def on_both_stores(tmp_path, files: dict[str, str]) -> dict[str, Retriever]:
+    """These files indexed with the hashing embedder by the FAISS store and by Milvus Lite."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "婚姻法.txt").write_text(LAW, encoding="utf-8")
-    (corpus / "学校法.txt").write_text(SCHOOL, encoding="utf-8")
+    for name, text in files.items():
+        (corpus / name).write_text(text, encoding="utf-8")
     retrievers = {}
     for backend, settings in (("faiss", BuildSettings(embedder="hashing")),
                               ("milvus", milvus(str(tmp_path / "milvus.db"), embedder="hashing"))):
         build_index(corpus, tmp_path / backend, settings)
         retrievers[backend] = open_retriever(tmp_path / backend)
+    return retrievers
+
+
+@NEEDS_LITE
+def test_milvus_scores_weighted_terms_from_the_local_counts_as_faiss_does(tmp_path):
+    retrievers = on_both_stores(tmp_path, {"婚姻法.txt": LAW, "学校法.txt": SCHOOL})
     try:
         terms = {"抚养费": 1.0, "子女": 0.5}
         lists = {b: r.index.store.search(_weighted_plan(r, terms)) for b, r in retrievers.items()}
@@ -250,3 +257,79 @@ def test_law_scores_sum_each_documents_best_passages_over_the_best_documents():
     np.testing.assert_allclose(law_scores(docs, fused, 2), np.array([1.7, 0.9, 1.7, 0.1, 0.9, 1.7]) / 1.7)
     np.testing.assert_allclose(law_scores(docs, fused, 1), np.array([0.9, 0.5, 0.9, 0.1, 0.5, 0.9]) / 0.9)
     assert not law_scores(docs, np.zeros(6), 3).any()
+
+
+# ---------------------------------------------------------------- the statute gate
+
+# a notice that speaks of children and schools as the laws do, but in sections (一、二、), not articles
+NOTICE = """示例市教育局关于做好孩子入学工作的通知
+
+一、离婚家庭的子女入学，凭抚养费协议由孩子户籍所在地学校接收。
+
+二、各学校应当公示收费项目，孩子入学不收取赞助费。
+"""
+
+
+@pytest.mark.parametrize("label, ok", [("第二条", True), ("第一千零七十九条", True), ("第15条", True),
+                                       ("一、", False), ("1.", False), ("第二章", False), ("", False)])
+def test_only_numbered_articles_are_statute_articles(label, ok):
+    from kb.retrieve import is_article
+
+    assert is_article(label) is ok
+
+
+@pytest.fixture(scope="module")
+def notice_retriever(tmp_path_factory) -> Retriever:
+    corpus = tmp_path_factory.mktemp("notices")
+    (corpus / "通知.txt").write_text(NOTICE, encoding="utf-8")
+    index = tmp_path_factory.mktemp("notice-index")
+    build_index(corpus, index, BuildSettings(embedder="hashing"))
+    return Retriever(open_retriever(index).index, open_retriever(index).embedder, TABLE)
+
+
+GATED = replace(PLAIN, expand_weight=2.0, expand_min_coverage=0.0, expand_min_statute=0.5)
+
+
+def test_the_expansion_fires_on_statutes(law_retriever):
+    retriever = Retriever(law_retriever.index, law_retriever.embedder, TABLE)
+    question = "离婚了孩子谁管"
+    ranked = retriever._retrieve(question, GATED, None)
+    # the dense channel (hashing) returns every chunk: five articles and the two laws' title lines
+    assert "expand" in ranked and retriever.statute_share(ranked, GATED) == pytest.approx(5 / 7)
+    hits = retriever.search(question, GATED)
+    assert (hits[0].title, hits[0].chunk.label) == ("中华人民共和国示例婚姻法", "第二条")
+    assert "expand" in hits[0].retrievers
+
+
+def test_the_expansion_never_fires_on_notices(notice_retriever):
+    question = "离婚了孩子谁管"
+    ranked = notice_retriever._retrieve(question, GATED, None)
+    assert "expand" in ranked  # the table speaks to the question ...
+    assert notice_retriever.statute_share(ranked, GATED) == 0.0  # ... but what it finds are no articles
+    assert all("expand" not in h.retrievers for h in notice_retriever.search(question, GATED))
+    # without the gate the same search takes the expansion in
+    ungated = notice_retriever.search(question, replace(GATED, expand_min_statute=0.0))
+    assert any("expand" in h.retrievers for h in ungated)
+
+
+def test_the_statute_gate_reads_the_plain_ranking_of_a_mixed_corpus(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "婚姻法.txt").write_text(LAW, encoding="utf-8")
+    (corpus / "通知.txt").write_text(NOTICE, encoding="utf-8")
+    build_index(corpus, tmp_path / "index", BuildSettings(embedder="hashing"))
+    base = open_retriever(tmp_path / "index")
+    retriever = Retriever(base.index, base.embedder, TABLE)
+    one = replace(GATED, expand_statute_depth=1)
+    # 入学 and 赞助费 are the notice's words: its section comes first, so the question is not of statutes
+    notice = retriever._retrieve("孩子入学赞助费", one, None)
+    assert retriever.statute_share(notice, one) == 0.0
+    law = retriever._retrieve("孩子抚养教育的义务", one, None)
+    assert retriever.statute_share(law, one) == 1.0
+
+
+@pytest.mark.parametrize("field, value", [("expand_min_statute", 1.5), ("expand_min_statute", -0.1),
+                                          ("expand_statute_depth", 0)])
+def test_statute_gate_settings_are_checked(field, value):
+    with pytest.raises(ConfigError, match=field):
+        SearchSettings(**{field: value})
