@@ -68,8 +68,15 @@ class Item:
         """"fit" or "report", by the id's hash: stable across runs and machines."""
         if self.held_out:
             return "report"
+        return "fit" if self._hash() % 2 == 0 else "report"
+
+    def fold(self, folds: int) -> int:
+        """Which of `folds` folds of its half the question falls in (the same group, the same fold)."""
+        return (self._hash() // 2) % folds
+
+    def _hash(self) -> int:
         key = self.group or self.id
-        return "fit" if int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % 2 == 0 else "report"
+        return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16)
 
 
 @dataclass
@@ -210,22 +217,33 @@ def by_style(rows: list[Result], threshold: float) -> dict:
     return table
 
 
-def fit_model(rows: list[Result]) -> EvidenceModel:
-    """The evidence model fitted on the fit halves, its threshold the operating point there."""
+def fit_model(rows: list[Result], folds: int = 5) -> EvidenceModel:
+    """The evidence model fitted on the fit halves, its threshold the operating point there.
+
+    The threshold is read off out-of-fold probabilities (each fit-half question scored by a model
+    fitted on the other folds): a model scores the very questions it was fitted on too kindly, so a
+    threshold chosen on them refuses more answerable questions than it promises on new ones."""
     used = [r for r in rows if r.signals is not None]
     x = np.vstack([r.signals for r in used])
     y = np.array([r.item.answerable for r in used], dtype=np.float64)
+    fold = np.array([r.item.fold(folds) for r in used])
+    p = np.zeros(len(used))
+    for k in range(folds):
+        test = fold == k
+        w, b, mean, scale = fit(x[~test], y[~test])
+        held = EvidenceModel(tuple(map(float, w)), b, tuple(map(float, mean)), tuple(map(float, scale)), 0.5,
+                             FEATURES)
+        p[test] = [held.probability_of(v) for v in x[test]]
     w, b, mean, scale = fit(x, y)
-    model = EvidenceModel(tuple(map(float, w)), b, tuple(map(float, mean)), tuple(map(float, scale)), 0.5, FEATURES)
-    p = np.array([model.probability_of(v) for v in x])
     # refuse at most 5% of each set's answerable questions (the larger set would hide the other's)
     origin = np.array([r.item.style == "ncp" for r in used])
     threshold = min(operating_point(p[(y == 1) & (origin == o)], p[y == 0], max_false_refusals=0.05)
                     for o in (True, False))
     sets = sorted({r.item.style for r in used})
-    return EvidenceModel(model.weights, model.bias, model.mean, model.scale, round(threshold, 4), FEATURES,
+    return EvidenceModel(tuple(map(float, w)), b, tuple(map(float, mean)), tuple(map(float, scale)),
+                         round(threshold, 4), FEATURES,
                          f"fit half of bench/answers.py sets: {len(used)} questions ({int(y.sum())} answerable), "
-                         f"styles {', '.join(sets)}")
+                         f"styles {', '.join(sets)}; threshold from {folds}-fold out-of-fold probabilities")
 
 
 def _print(name: str, table: dict) -> None:
