@@ -120,8 +120,10 @@ def test_chat_empty_message(retriever):
 
 
 def test_sources_escape_document_text(tmp_path):
-    row = {"id": "x1", "title": "测试", "text": "证书有效期为三年。<script>alert(1)</script>[链接](javascript:alert(1))"}
-    _, sources, _ = run_chat(app.make_chat(index_rows(tmp_path, [row])), "证书有效期是多久？")
+    row = {"id": "x1", "title": "职业技能等级证书管理办法",
+           "text": "第十二条 证书有效期为三年，自颁证之日起计算。<script>alert(1)</script>[链接](javascript:alert(1))"}
+    _, sources, answer = run_chat(app.make_chat(index_rows(tmp_path, [row])), "证书有效期是多久？")
+    assert not answer.refused  # the passage is shown, so its markup must be escaped there
     assert "<script>" not in sources and "&lt;script&gt;alert(1)&lt;/script&gt;" in sources
 
 
