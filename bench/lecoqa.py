@@ -20,6 +20,10 @@ The query map (kb/querymap.py) is fitted per fold the same way: fold f is search
 without it (every variant, so the shipped map is never used here), and the mapped channel's weight is
 chosen by real searches of the training questions, each under a map fitted without its own fold too.
 
+Variants that change one step of the default's search (bench/lecoqa_variants.py: the mapped vector mixed
+with the expansion's statute words, RM3 word feedback, a law prior from a second map) are measured at
+fixed settings on the held-out folds, a sweep; none gained, so none was nested inside the training folds.
+
 --fit-table writes the table fitted on every question: what PolicyKB ships (word pairs and their
 weights; no question and no label); --fit-map the query map fitted on every question (one matrix).
 Prints a table to stderr and one JSON object to stdout.
@@ -49,6 +53,8 @@ from kb.querymap import QueryMap, fit_query_map, map_file  # noqa: E402
 from kb.retrieve import Retriever, minmax  # noqa: E402
 from kb.store import SearchPlan  # noqa: E402
 from kb.tokenize import QUERY_ANALYZERS, word_tokens  # noqa: E402
+
+from bench.lecoqa_variants import ExpansionMixRetriever, FeedbackRetriever, LawPriorRetriever  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 QA = SHARED / "eval/lecoqa/dev.jsonl"
@@ -91,11 +97,30 @@ VARIANTS = {
     "previous-default": ((), {"expand_weight": 0.5, "expand_min_coverage": 0.65, "expand_min_strength": 1.0}),
     "expand+statute": ((), {"expand_weight": 0.5, "expand_min_coverage": 0.4, "expand_min_statute": 0.5}),
     "default": (None, {}),
+    # the default with deeper candidate lists: every channel (the mapped one included) contributes its
+    # first N rows to the fusion instead of 100; rows a channel did not list are scored exactly anyway
+    "default+candidates-200": (None, {"candidates": 200}),
+    "default+candidates-400": (None, {"candidates": 400}),
 }
 # variants with the learned query map (kb/querymap.py): each fold's map fitted on its training folds,
 # the mapped channel's weight chosen on them by real searches under maps that did not see the question
 # searched (fitted without its fold too); the other settings are the default's
 MAPPED_VARIANTS = {"default+mapped": {}, "mapped-no-expand": {"expand_weight": 0.0}}
+# the default's search with one step changed (bench/lecoqa_variants.py), at fixed settings: a sweep over
+# the held-out folds, to be nested inside the training folds only if a setting gains
+SEARCH_VARIANTS = {
+    **{f"default+mix-{m}": (ExpansionMixRetriever, {"mix": m}) for m in (0.25, 0.5, 1.0)},
+    **{f"default+rm3-{d}-{w}": (FeedbackRetriever, {"feedback": d, "feedback_weight": w})
+       for d in (3, 5) for w in (0.2, 0.4)},
+}
+# the default plus a law prior (LawPriorRetriever): a second map, fitted per fold, from question vectors
+# to their gold law's title vector; the value is the prior's weight
+LAW_PRIOR_VARIANTS = {f"default+law-prior-{w}": w for w in (0.1, 0.2, 0.4)}
+# ... and with its weight chosen on the training folds by real searches, each training question under
+# query and law maps fitted without its own fold too
+LAW_PRIOR_GRID = (0.05, 0.1, 0.2, 0.4)
+NESTED_VARIANTS = ("default+law-prior",)
+ALL_VARIANTS = (*VARIANTS, *MAPPED_VARIANTS, *SEARCH_VARIANTS, *LAW_PRIOR_VARIANTS, *NESTED_VARIANTS)
 MAPPED_GRID = (0.5, 1.0, 1.5, 2.0, 3.0)
 MAP_ALPHA = 3.0  # ridge pull towards the identity; 1, 3, 10, 30 gave dense-only MRR@10 0.378 / 0.380 / 0.366 / 0.340
 
@@ -133,15 +158,18 @@ class Corpus:
             self.rows_of.setdefault(key, []).append(row)
         self._words: dict[int, list[str]] = {}
         self.bm25 = index.store.lexical["words"]
-        self._with: dict[tuple[int, int], Retriever] = {}
+        self._with: dict[tuple, Retriever] = {}
         self._qvec: dict[str, np.ndarray] = {}
 
-    def with_table(self, table: TermTranslation, query_map: QueryMap | None = None) -> Retriever:
-        """A retriever over the same index and embedder with this table (and query map)."""
-        key = (id(table), id(query_map))
+    def with_table(self, table: TermTranslation, query_map: QueryMap | None = None, kind=Retriever,
+                   **options) -> Retriever:
+        """A retriever (of class `kind`, with its `options`) over the same index and embedder with this
+        table (and query map)."""
+        key = (id(table), id(query_map), kind, tuple((k, v if isinstance(v, (int, float, str)) else id(v))
+                                                     for k, v in sorted(options.items())))
         if key not in self._with:
             base = self.retriever
-            self._with[key] = Retriever(base.index, base.embedder, table, query_map)
+            self._with[key] = kind(base.index, base.embedder, table, query_map, **options)
             self._with[key].places = base.places  # read once from the register, not per table
         return self._with[key]
 
@@ -153,6 +181,22 @@ class Corpus:
         qv = np.vstack([self.question_vector(q) for q, _ in pairs])
         cv = np.vstack([np.asarray(vectors[rows], dtype=np.float32).mean(0) for _, rows in pairs])
         return fit_query_map(qv, cv, self.retriever.embedder.model, MAP_ALPHA)
+
+    def title_vectors(self) -> np.ndarray:
+        """Each document's title embedded, in index.doc_order (computed once)."""
+        if not hasattr(self, "_titles"):
+            index = self.retriever.index
+            self._titles = self.retriever.embedder.embed_documents(
+                [index.records[d].meta.title for d in index.doc_order])
+        return self._titles
+
+    def fit_law_map(self, questions: list[Question]) -> QueryMap:
+        """A query map from these questions' vectors to the (mean) title vector of their gold laws."""
+        docs = self.retriever.index.chunk_doc
+        pairs = [(q, sorted(set(docs[self.gold_rows(q)].tolist()))) for q in questions if self.gold_rows(q)]
+        qv = np.vstack([self.question_vector(q) for q, _ in pairs])
+        tv = np.vstack([self.title_vectors()[d].mean(0) for _, d in pairs])
+        return fit_query_map(qv, tv, self.retriever.embedder.model, MAP_ALPHA)
 
     def question_vector(self, q: Question) -> np.ndarray:
         if q.qid not in self._qvec:
@@ -316,12 +360,14 @@ def clause_scores(q: Question, hits) -> dict[str, float]:
     return out
 
 
-def held_out(corpus: Corpus, questions: list[Question], settings_of, table_of, map_of=lambda fold: None) -> dict:
-    """Real searches of every question under its fold's settings, table and map; micro-averaged figures."""
+def held_out(corpus: Corpus, questions: list[Question], settings_of, table_of, map_of=lambda fold: None,
+             kind=Retriever, options_of=lambda fold: {}) -> dict:
+    """Real searches of every question under its fold's settings, table and map (by a retriever of class
+    `kind` with its fold's options); micro-averaged figures."""
     sums: dict[str, float] = {}
     latencies = []
     for q in questions:
-        retriever = corpus.with_table(table_of(q.fold), map_of(q.fold))
+        retriever = corpus.with_table(table_of(q.fold), map_of(q.fold), kind, **options_of(q.fold))
         t = time.perf_counter()
         hits = retriever.search(q.text, settings_of(q.fold))
         latencies.append((time.perf_counter() - t) * 1000)
@@ -362,8 +408,8 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
                "map_fit_seconds": round(time.perf_counter() - t, 1), "variants": {}}
     for name in [v for v in variants if v in VARIANTS]:
         learned, fixed = VARIANTS[name]
-        if learned is None:
-            chosen = {f: None for f in range(folds)}
+        if learned is None:  # the shipped default, with the settings the variant fixes
+            chosen = {f: dict(fixed) or None for f in range(folds)}
         elif not learned:
             chosen = {f: {**OLD_DEFAULT, **fixed} for f in range(folds)}
         else:
@@ -371,6 +417,21 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
         figures = held_out(corpus, questions, lambda f: settings_for(chosen[f]), lambda f: outer[f],
                            lambda f: maps[f])
         _report(results, name, figures, chosen)
+    for name in [v for v in variants if v in SEARCH_VARIANTS]:
+        kind, options = SEARCH_VARIANTS[name]
+        figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f],
+                           lambda f: maps[f], kind, lambda f: options)
+        _report(results, name, figures, {f: options for f in range(folds)})
+    law_priors = [v for v in variants if v in LAW_PRIOR_VARIANTS]
+    if law_priors:
+        law_maps = {f: corpus.fit_law_map([q for q in questions if q.fold != f]) for f in range(folds)}
+    for name in law_priors:
+        options = {"law_prior": LAW_PRIOR_VARIANTS[name], "title_vectors": corpus.title_vectors()}
+        figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f],
+                           lambda f: maps[f], LawPriorRetriever, lambda f: {**options, "law_map": law_maps[f]})
+        _report(results, name, figures, {f: {"law_prior": options["law_prior"]} for f in range(folds)})
+    if "default+law-prior" in variants:
+        _run_law_prior(corpus, questions, folds, outer, maps, results)
     mapped = [name for name in variants if name in MAPPED_VARIANTS]
     if mapped:
         _run_mapped(corpus, questions, folds, mapped, outer, maps, results)
@@ -410,6 +471,36 @@ def _run_mapped(corpus: Corpus, questions: list[Question], folds: int, names: li
         _report(results, name, figures, chosen)
 
 
+def _run_law_prior(corpus: Corpus, questions: list[Question], folds: int, outer: dict, maps: dict,
+                   results: dict) -> None:
+    """The law prior at the weight whose training-fold MRR@10 is best: each training question g of fold
+    f searched under the query and law maps fitted without f and g (and the table without f)."""
+    t = time.perf_counter()
+    pairs = [(f, g) for f in range(folds) for g in range(folds) if f != g]
+    inner = {p: corpus.fit_map([q for q in questions if q.fold not in p]) for p in pairs}
+    inner_law = {p: corpus.fit_law_map([q for q in questions if q.fold not in p]) for p in pairs}
+    law_maps = {f: corpus.fit_law_map([q for q in questions if q.fold != f]) for f in range(folds)}
+    results["map_fit_seconds"] += round(time.perf_counter() - t, 1)
+    titles = corpus.title_vectors()
+    chosen = {}
+    for f in range(folds):
+        training = [q for q in questions if q.fold != f]
+        scores = {}
+        for w in LAW_PRIOR_GRID:
+            total = 0.0
+            for q in training:
+                retriever = corpus.with_table(outer[f], inner[(f, q.fold)], LawPriorRetriever, law_prior=w,
+                                              title_vectors=titles, law_map=inner_law[(f, q.fold)])
+                total += clause_scores(q, retriever.search(q.text, settings_for(None)))["mrr@10"]
+            scores[w] = round(total / len(training), 4)
+        best = max(LAW_PRIOR_GRID, key=lambda w: (scores[w], -w))
+        chosen[f] = {"law_prior": best, "train_mrr@10": scores[best]}
+    figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f], lambda f: maps[f],
+                       LawPriorRetriever, lambda f: {"law_prior": chosen[f]["law_prior"], "title_vectors": titles,
+                                                     "law_map": law_maps[f]})
+    _report(results, "default+law-prior", figures, chosen)
+
+
 def _fit_and_featurise(corpus: Corpus, questions: list[Question], folds: int, grid: bool = True):
     """Each fold's table, and (with `grid`) the training questions' features for each fold's weight grid."""
     t = time.perf_counter()
@@ -436,8 +527,8 @@ def main() -> int:
     ap.add_argument("--index", required=True, help="index of the laws (without DLC/ and 案例/)")
     ap.add_argument("--qa", default=str(QA))
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--variants", default=",".join([*VARIANTS, *MAPPED_VARIANTS]),
-                    help="comma-separated subset of: " + ", ".join([*VARIANTS, *MAPPED_VARIANTS]))
+    ap.add_argument("--variants", default=",".join(ALL_VARIANTS),
+                    help="comma-separated subset of: " + ", ".join(ALL_VARIANTS))
     ap.add_argument("--limit", type=int, default=0, help="only the first N questions (a quick look)")
     ap.add_argument("--fit-table", help="write the table fitted on every question here")
     ap.add_argument("--cache", help="keep the fitted tables and features in this file between runs")
@@ -449,9 +540,9 @@ def main() -> int:
         print(f"{qa} is absent: this benchmark needs ../shared", file=sys.stderr)
         return 2
     variants = args.variants.split(",")
-    unknown = set(variants) - set(VARIANTS) - set(MAPPED_VARIANTS)
+    unknown = set(variants) - set(ALL_VARIANTS)
     if unknown:
-        print(f"unknown variants {sorted(unknown)}; valid: {', '.join([*VARIANTS, *MAPPED_VARIANTS])}", file=sys.stderr)
+        print(f"unknown variants {sorted(unknown)}; valid: {', '.join(ALL_VARIANTS)}", file=sys.stderr)
         return 2
     t = time.perf_counter()
     retriever = open_retriever(Path(args.index))

@@ -1,0 +1,146 @@
+"""Searches bench/lecoqa.py measures that PolicyKB does not ship: the mapped query mixed with the expansion's
+statute words, and RM3-style word feedback from the first articles. Each is the default's search with
+one step changed, so a variant's figures differ from the default's by that step alone."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from kb.config import SearchSettings
+from kb.expand import is_statute_word
+from kb.pipeline import index_text
+from kb.retrieve import Retriever, minmax
+from kb.store import SearchPlan
+from kb.tokenize import word_tokens
+from kb.types import Ranked
+
+
+class _MixedMap:
+    """The query map whose mapped vector is pulled towards the vector of the question's statute words."""
+
+    def __init__(self, base, retriever: "ExpansionMixRetriever"):
+        self.base = base
+        self.retriever = retriever
+
+    def apply(self, vector: np.ndarray) -> np.ndarray:
+        mapped = self.base.apply(vector)
+        extra = self.retriever.mix_vector
+        if extra is None:
+            return mapped
+        mixed = mapped + self.retriever.mix * extra
+        return mixed / max(float(np.linalg.norm(mixed)), 1e-12)
+
+
+class ExpansionMixRetriever(Retriever):
+    """The mapped channel searches normalise(map(q) + mix * v), v the weight-averaged embedding of the
+    question's expanded statute words (their first `mix_terms`), each word embedded once."""
+
+    def __init__(self, index, embedder, translation=None, query_map=None, *, mix: float = 0.5,
+                 mix_terms: int = 16):
+        super().__init__(index, embedder, translation, query_map)
+        self.mix = mix
+        self.mix_terms = mix_terms
+        self.mix_vector: np.ndarray | None = None
+        self._term_vectors: dict[str, np.ndarray] = {}
+
+    @property
+    def query_map(self):
+        base = super().query_map
+        return None if base is None else _MixedMap(base, self)
+
+    def _statute_channels(self, query: str, ranked: dict[str, Ranked], settings: SearchSettings,
+                          allowed: np.ndarray | None) -> dict[str, Ranked]:
+        terms = self.expansion(query, settings).get("expand", ("", {}))[1]
+        self.mix_vector = self._words_vector(dict(list(terms.items())[: self.mix_terms])) if terms else None
+        return super()._statute_channels(query, ranked, settings, allowed)
+
+    def _words_vector(self, terms: dict[str, float]) -> np.ndarray:
+        new = [t for t in terms if t not in self._term_vectors]
+        if new:
+            self._term_vectors.update(zip(new, self.embedder.embed_documents(new)))
+        total = sum(w * self._term_vectors[t] for t, w in terms.items())
+        return total / max(float(np.linalg.norm(total)), 1e-12)
+
+
+class FeedbackRetriever(Retriever):
+    """RM3 over the expansion: the first `feedback` passages of the default's fusion give a relevance model
+    (sum over them of P(word | passage) times the passage's fused score), whose `feedback_terms` strongest
+    statute words, the question's own left out, join the expansion's words at share `feedback_weight`
+    (both sides normalised to sum 1) and the expand channel is searched again with them."""
+
+    def __init__(self, index, embedder, translation=None, query_map=None, *, feedback: int = 5,
+                 feedback_weight: float = 0.3, feedback_terms: int = 20):
+        super().__init__(index, embedder, translation, query_map)
+        self.feedback = feedback
+        self.feedback_weight = feedback_weight
+        self.feedback_terms = feedback_terms
+        self._words: dict[int, Counter[str]] = {}
+
+    def _statute_channels(self, query: str, ranked: dict[str, Ranked], settings: SearchSettings,
+                          allowed: np.ndarray | None) -> dict[str, Ranked]:
+        ranked = super()._statute_channels(query, ranked, settings, allowed)
+        if "expand" not in ranked:  # not asked of statutes, or the table knows too little of it
+            return ranked
+        rows = np.unique(np.concatenate([r.rows for r in ranked.values()]).astype(np.int64))
+        fused = self._fuse(rows, ranked, settings)
+        order = np.lexsort((rows, -fused))[: self.feedback]
+        asked = set(word_tokens(query))
+        model: Counter[str] = Counter()
+        for i in order:
+            counts = self._row_words(int(rows[i]))
+            length = sum(counts.values()) or 1
+            for word, c in counts.items():
+                if word not in asked:
+                    model[word] += float(fused[i]) * c / length
+        top = dict(model.most_common(self.feedback_terms))
+        table_terms = self.expansion(query, settings)["expand"][1]
+        mixed = _interpolate(table_terms, top, self.feedback_weight)
+        plan_terms = {"expand": ("words", mixed)}
+        plan = SearchPlan({}, self.query_vector(query), settings.candidates, allowed, weighted=plan_terms)
+        return {**ranked, "expand": self.index.store.search(plan)["expand"]}
+
+    def _row_words(self, row: int) -> Counter[str]:
+        if row not in self._words:
+            chunk = self.index.chunks[row]
+            text = index_text(self.index.records[chunk.doc_id].meta.title, chunk)
+            self._words[row] = Counter(w for w in word_tokens(text) if is_statute_word(w))
+        return self._words[row]
+
+
+def _interpolate(a: dict[str, float], b: dict[str, float], share_b: float) -> dict[str, float]:
+    """(1 - share_b) * a / sum(a) + share_b * b / sum(b), over the union of their words."""
+    sa, sb = sum(a.values()) or 1.0, sum(b.values()) or 1.0
+    out = {t: (1 - share_b) * w / sa for t, w in a.items()}
+    for t, w in b.items():
+        out[t] = out.get(t, 0.0) + share_b * w / sb
+    return out
+
+
+class LawPriorRetriever(Retriever):
+    """A law prior for a question asked of statutes: its vector through `law_map` (question vectors ->
+    their gold law's title vector) against every law's title vector; each candidate gains `law_prior`
+    times its law's score, min-max scaled over the candidates' laws."""
+
+    def __init__(self, index, embedder, translation=None, query_map=None, *, law_map=None,
+                 title_vectors: np.ndarray | None = None, law_prior: float = 0.2):
+        super().__init__(index, embedder, translation, query_map)
+        self.law_map = law_map
+        self.title_vectors = title_vectors  # (documents, dim), in index.doc_order
+        self.law_prior = law_prior
+        self._law_scores: np.ndarray | None = None
+
+    def _statute_channels(self, query: str, ranked: dict[str, Ranked], settings: SearchSettings,
+                          allowed: np.ndarray | None) -> dict[str, Ranked]:
+        ranked = super()._statute_channels(query, ranked, settings, allowed)
+        self._law_scores = None
+        if "mapped" in ranked:  # asked of statutes (the map's gate)
+            self._law_scores = self.title_vectors @ self.law_map.apply(self.query_vector(query))
+        return ranked
+
+    def _lift_by_law(self, candidates: np.ndarray, fused: np.ndarray, settings: SearchSettings) -> np.ndarray:
+        fused = super()._lift_by_law(candidates, fused, settings)
+        if self._law_scores is None or len(candidates) == 0:
+            return fused
+        return fused + self.law_prior * minmax(self._law_scores[self.index.chunk_doc[candidates]].astype(np.float64))
