@@ -21,8 +21,9 @@ without it (every variant, so the shipped map is never used here), and the mappe
 chosen by real searches of the training questions, each under a map fitted without its own fold too.
 
 Variants that change one step of the default's search (bench/lecoqa_variants.py: the mapped vector mixed
-with the expansion's statute words, RM3 word feedback, a law prior from a second map) are measured at
-fixed settings on the held-out folds, a sweep; none gained, so none was nested inside the training folds.
+with the expansion's statute words, RM3 word feedback, priors over laws or chapters from maps of their
+own) are measured at fixed settings on the held-out folds, a sweep; the one that gained, the law prior,
+also with its weight chosen on the training folds ("default+law-prior").
 
 --fit-table writes the table fitted on every question: what PolicyKB ships (word pairs and their
 weights; no question and no label); --fit-map the query map fitted on every question (one matrix).
@@ -54,7 +55,7 @@ from kb.retrieve import Retriever, minmax  # noqa: E402
 from kb.store import SearchPlan  # noqa: E402
 from kb.tokenize import QUERY_ANALYZERS, word_tokens  # noqa: E402
 
-from bench.lecoqa_variants import ExpansionMixRetriever, FeedbackRetriever, LawPriorRetriever  # noqa: E402
+from bench.lecoqa_variants import ExpansionMixRetriever, FeedbackRetriever, LawPriorRetriever, Prior  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 QA = SHARED / "eval/lecoqa/dev.jsonl"
@@ -115,7 +116,10 @@ SEARCH_VARIANTS = {
 }
 # the default plus a law prior (LawPriorRetriever): a second map, fitted per fold, from question vectors
 # to their gold law's title vector; the value is the prior's weight
-LAW_PRIOR_VARIANTS = {f"default+law-prior-{w}": w for w in (0.1, 0.2, 0.4)}
+LAW_PRIOR_VARIANTS = {**{f"default+law-prior-{w}": (w, 0.0) for w in (0.1, 0.2, 0.4)},
+                      # ... and over each law's chapter/section (title and headings embedded), alone and beside it
+                      **{f"default+heading-prior-{w}": (0.0, w) for w in (0.1, 0.2)},
+                      **{f"default+law-prior-0.1+heading-prior-{w}": (0.1, w) for w in (0.05, 0.1)}}
 # ... and with its weight chosen on the training folds by real searches, each training question under
 # query and law maps fitted without its own fold too
 LAW_PRIOR_GRID = (0.05, 0.1, 0.2, 0.4)
@@ -160,11 +164,13 @@ class Corpus:
         self.bm25 = index.store.lexical["words"]
         self._with: dict[tuple, Retriever] = {}
         self._qvec: dict[str, np.ndarray] = {}
+        self._units: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def with_table(self, table: TermTranslation, query_map: QueryMap | None = None, kind=Retriever,
                    **options) -> Retriever:
         """A retriever (of class `kind`, with its `options`) over the same index and embedder with this
         table (and query map)."""
+        # options other than numbers are told apart by identity: the caller keeps them alive
         key = (id(table), id(query_map), kind, tuple((k, v if isinstance(v, (int, float, str)) else id(v))
                                                      for k, v in sorted(options.items())))
         if key not in self._with:
@@ -182,21 +188,33 @@ class Corpus:
         cv = np.vstack([np.asarray(vectors[rows], dtype=np.float32).mean(0) for _, rows in pairs])
         return fit_query_map(qv, cv, self.retriever.embedder.model, MAP_ALPHA)
 
-    def title_vectors(self) -> np.ndarray:
-        """Each document's title embedded, in index.doc_order (computed once)."""
-        if not hasattr(self, "_titles"):
+    def units(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each chunk row's unit and each unit's embedded text (computed once): "law": the document, its
+        title; "heading": the document's chapter/section the row sits in, its title and headings."""
+        if kind not in self._units:
             index = self.retriever.index
-            self._titles = self.retriever.embedder.embed_documents(
-                [index.records[d].meta.title for d in index.doc_order])
-        return self._titles
+            if kind == "law":
+                of_row = np.asarray(index.chunk_doc)
+                texts = [index.records[d].meta.title for d in index.doc_order]
+            else:
+                keys = [(c.doc_id, " ".join(c.path[:-1])) for c in index.chunks]
+                ids: dict[tuple[str, str], int] = {}
+                of_row = np.array([ids.setdefault(k, len(ids)) for k in keys])
+                texts = [f"{index.records[d].meta.title} {h}".strip() for d, h in ids]
+            self._units[kind] = (of_row, self.retriever.embedder.embed_documents(texts))
+        return self._units[kind]
 
-    def fit_law_map(self, questions: list[Question]) -> QueryMap:
-        """A query map from these questions' vectors to the (mean) title vector of their gold laws."""
-        docs = self.retriever.index.chunk_doc
-        pairs = [(q, sorted(set(docs[self.gold_rows(q)].tolist()))) for q in questions if self.gold_rows(q)]
+    def fit_unit_map(self, questions: list[Question], kind: str = "law") -> QueryMap:
+        """A query map from these questions' vectors to the (mean) vector of their gold rows' units."""
+        of_row, vectors = self.units(kind)
+        pairs = [(q, sorted(set(of_row[self.gold_rows(q)].tolist()))) for q in questions if self.gold_rows(q)]
         qv = np.vstack([self.question_vector(q) for q, _ in pairs])
-        tv = np.vstack([self.title_vectors()[d].mean(0) for _, d in pairs])
+        tv = np.vstack([vectors[u].mean(0) for _, u in pairs])
         return fit_query_map(qv, tv, self.retriever.embedder.model, MAP_ALPHA)
+
+    def prior(self, query_map: QueryMap, kind: str, weight: float) -> Prior:
+        of_row, vectors = self.units(kind)
+        return Prior(query_map, vectors, of_row, weight)
 
     def question_vector(self, q: Question) -> np.ndarray:
         if q.qid not in self._qvec:
@@ -424,12 +442,16 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
         _report(results, name, figures, {f: options for f in range(folds)})
     law_priors = [v for v in variants if v in LAW_PRIOR_VARIANTS]
     if law_priors:
-        law_maps = {f: corpus.fit_law_map([q for q in questions if q.fold != f]) for f in range(folds)}
+        unit_maps = {(kind, f): corpus.fit_unit_map([q for q in questions if q.fold != f], kind)
+                     for kind in ("law", "heading") for f in range(folds)}
     for name in law_priors:
-        options = {"law_prior": LAW_PRIOR_VARIANTS[name], "title_vectors": corpus.title_vectors()}
+        weights = LAW_PRIOR_VARIANTS[name]  # (law prior, heading prior)
+        priors_of = {f: tuple(corpus.prior(unit_maps[(kind, f)], kind, w)
+                              for kind, w in zip(("law", "heading"), weights) if w) for f in range(folds)}
         figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f],
-                           lambda f: maps[f], LawPriorRetriever, lambda f: {**options, "law_map": law_maps[f]})
-        _report(results, name, figures, {f: {"law_prior": options["law_prior"]} for f in range(folds)})
+                           lambda f: maps[f], LawPriorRetriever, lambda f: {"priors": priors_of[f]})
+        _report(results, name, figures, {f: {"law_prior": weights[0], "heading_prior": weights[1]}
+                                         for f in range(folds)})
     if "default+law-prior" in variants:
         _run_law_prior(corpus, questions, folds, outer, maps, results)
     mapped = [name for name in variants if name in MAPPED_VARIANTS]
@@ -478,10 +500,11 @@ def _run_law_prior(corpus: Corpus, questions: list[Question], folds: int, outer:
     t = time.perf_counter()
     pairs = [(f, g) for f in range(folds) for g in range(folds) if f != g]
     inner = {p: corpus.fit_map([q for q in questions if q.fold not in p]) for p in pairs}
-    inner_law = {p: corpus.fit_law_map([q for q in questions if q.fold not in p]) for p in pairs}
-    law_maps = {f: corpus.fit_law_map([q for q in questions if q.fold != f]) for f in range(folds)}
+    inner_law = {p: corpus.fit_unit_map([q for q in questions if q.fold not in p]) for p in pairs}
+    law_maps = {f: corpus.fit_unit_map([q for q in questions if q.fold != f]) for f in range(folds)}
     results["map_fit_seconds"] += round(time.perf_counter() - t, 1)
-    titles = corpus.title_vectors()
+    # built once and kept: Corpus.with_table tells retrievers apart by their options' identities
+    inner_priors = {(p, w): (corpus.prior(inner_law[p], "law", w),) for p in pairs for w in LAW_PRIOR_GRID}
     chosen = {}
     for f in range(folds):
         training = [q for q in questions if q.fold != f]
@@ -489,15 +512,15 @@ def _run_law_prior(corpus: Corpus, questions: list[Question], folds: int, outer:
         for w in LAW_PRIOR_GRID:
             total = 0.0
             for q in training:
-                retriever = corpus.with_table(outer[f], inner[(f, q.fold)], LawPriorRetriever, law_prior=w,
-                                              title_vectors=titles, law_map=inner_law[(f, q.fold)])
+                retriever = corpus.with_table(outer[f], inner[(f, q.fold)], LawPriorRetriever,
+                                              priors=inner_priors[((f, q.fold), w)])
                 total += clause_scores(q, retriever.search(q.text, settings_for(None)))["mrr@10"]
             scores[w] = round(total / len(training), 4)
         best = max(LAW_PRIOR_GRID, key=lambda w: (scores[w], -w))
         chosen[f] = {"law_prior": best, "train_mrr@10": scores[best]}
+    priors = {f: (corpus.prior(law_maps[f], "law", chosen[f]["law_prior"]),) for f in range(folds)}
     figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f], lambda f: maps[f],
-                       LawPriorRetriever, lambda f: {"law_prior": chosen[f]["law_prior"], "title_vectors": titles,
-                                                     "law_map": law_maps[f]})
+                       LawPriorRetriever, lambda f: {"priors": priors[f]})
     _report(results, "default+law-prior", figures, chosen)
 
 

@@ -1,10 +1,12 @@
 """Searches bench/lecoqa.py measures that PolicyKB does not ship: the mapped query mixed with the expansion's
-statute words, and RM3-style word feedback from the first articles. Each is the default's search with
+statute words, RM3-style word feedback from the first articles, and priors over laws (or their chapters)
+from maps fitted towards their titles' vectors. Each is the default's search with
 one step changed, so a variant's figures differ from the default's by that step alone."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -118,29 +120,38 @@ def _interpolate(a: dict[str, float], b: dict[str, float], share_b: float) -> di
     return out
 
 
-class LawPriorRetriever(Retriever):
-    """A law prior for a question asked of statutes: its vector through `law_map` (question vectors ->
-    their gold law's title vector) against every law's title vector; each candidate gains `law_prior`
-    times its law's score, min-max scaled over the candidates' laws."""
+@dataclass(frozen=True)
+class Prior:
+    """Units (laws, or a law's chapter) scored against the question through their own map: `unit_of_row`
+    gives each chunk row its unit, `vectors` each unit's embedded title (and headings)."""
 
-    def __init__(self, index, embedder, translation=None, query_map=None, *, law_map=None,
-                 title_vectors: np.ndarray | None = None, law_prior: float = 0.2):
+    query_map: object  # a QueryMap: question vectors -> their gold units' vectors
+    vectors: np.ndarray  # (units, dim)
+    unit_of_row: np.ndarray  # (rows,) int
+    weight: float
+
+
+class LawPriorRetriever(Retriever):
+    """Priors for a question asked of statutes: its vector through each prior's map against every unit's
+    vector; each candidate gains the prior's weight times its unit's score, min-max scaled over the
+    candidates' units. With one prior over laws: question vectors -> their gold law's title vector."""
+
+    def __init__(self, index, embedder, translation=None, query_map=None, *, priors: tuple[Prior, ...] = ()):
         super().__init__(index, embedder, translation, query_map)
-        self.law_map = law_map
-        self.title_vectors = title_vectors  # (documents, dim), in index.doc_order
-        self.law_prior = law_prior
-        self._law_scores: np.ndarray | None = None
+        self.priors = priors
+        self._unit_scores: list[np.ndarray] = []
 
     def _statute_channels(self, query: str, ranked: dict[str, Ranked], settings: SearchSettings,
                           allowed: np.ndarray | None) -> dict[str, Ranked]:
         ranked = super()._statute_channels(query, ranked, settings, allowed)
-        self._law_scores = None
+        self._unit_scores = []
         if "mapped" in ranked:  # asked of statutes (the map's gate)
-            self._law_scores = self.title_vectors @ self.law_map.apply(self.query_vector(query))
+            vector = self.query_vector(query)
+            self._unit_scores = [p.vectors @ p.query_map.apply(vector) for p in self.priors]
         return ranked
 
     def _lift_by_law(self, candidates: np.ndarray, fused: np.ndarray, settings: SearchSettings) -> np.ndarray:
         fused = super()._lift_by_law(candidates, fused, settings)
-        if self._law_scores is None or len(candidates) == 0:
-            return fused
-        return fused + self.law_prior * minmax(self._law_scores[self.index.chunk_doc[candidates]].astype(np.float64))
+        for prior, scores in zip(self.priors, self._unit_scores):
+            fused = fused + prior.weight * minmax(scores[prior.unit_of_row[candidates]].astype(np.float64))
+        return fused
