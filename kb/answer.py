@@ -196,10 +196,8 @@ def _named(retriever, q: Question, top: list[Hit]) -> Named:
     name = unheld_document(retriever.index.register, q.text)
     cited = {n for _s, _e, n in find_doc_numbers(passages)}
     absent = bool(name) and name not in cited and name_key(name) not in name_key(passages)
-    index = retriever.index
-    named_text = " ".join(index.chunks[r].text for d in dict.fromkeys(q.doc_ids) for r in index.doc_rows.get(d, ()))
     return Named(years=years_asked(q.text), numbers=figures_asked(q.text), document=bool(q.doc_ids),
-                 absent_document=absent, named_text=named_text)
+                 absent_document=absent, named_text=retriever.folded_text(q.doc_ids))
 
 
 def _unseen(retriever, terms: Terms) -> frozenset[str]:

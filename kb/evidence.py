@@ -76,7 +76,7 @@ class Named:
     numbers: tuple[str, ...] = ()  # other figures, in Arabic digits (不满16岁 -> 16, 六部门 -> 6)
     document: bool = False  # it names a document the index holds
     absent_document: bool = False  # it names a document (title or 文号) the index does not hold
-    named_text: str = ""  # the whole text of the documents it names (「职业教育法对幼儿园…」: none says 幼儿园)
+    named_text: str = ""  # the whole text of the documents it names, folded (「职业教育法对幼儿园…」: none says 幼儿园)
 
 
 def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: str, years: tuple[str, ...] = (),
@@ -139,11 +139,11 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
     )
 
 
-def _rare_absent(terms: Terms, text: str, top_idf: float) -> float:
-    """The weight of the rarest term `text` lacks over that of a term never indexed; 0 for no text."""
-    if not text or top_idf <= 0:
+def _rare_absent(terms: Terms, folded: str, top_idf: float) -> float:
+    """The weight of the rarest term the folded text (kb.tokenize.normalize) lacks over that of a term
+    never indexed; 0 for no text."""
+    if not folded or top_idf <= 0:
         return 0.0
-    folded = normalize(text)
     return min(1.0, max((w for t, w in terms.items() if t not in folded), default=0.0) / top_idf)
 
 

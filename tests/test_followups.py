@@ -138,6 +138,17 @@ def test_a_term_the_named_document_never_holds_is_a_signal():
     assert read_signals(hits, terms, similarity=0.5, expects="", top_idf=6.0).doc_absent == 0.0
 
 
+def test_the_named_documents_text_is_folded_once_per_retriever(tmp_path):
+    from tests.conftest import index_rows
+
+    retriever = index_rows(tmp_path, [{"id": "law", "title": "示例法", "text": "第一条 ＡＢＣ幼儿园教师。"},
+                                      {"id": "other", "title": "别的", "text": "第一条 无关。"}])
+    folded = retriever.folded_text(["law", "law"])
+    assert "abc幼儿园" in folded and "无关" not in folded
+    retriever.index.chunks.clear()  # a second question naming it reads the kept text, not the chunks
+    assert retriever.folded_text(["law"]) == folded
+
+
 def test_a_refusal_names_what_is_missing_and_keeps_the_related_list():
     from kb.answer import refusal
     from kb.prompts import NO_BASIS_REPLY, RELATED_HEADER
