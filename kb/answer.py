@@ -100,8 +100,8 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
         if gaps:
             d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, 0.0, gaps), confidence=0.0,
                         final=True)
-    elif wanted and d.answer.text.startswith(NO_BASIS_REPLY) and _SAID_MISSING not in d.answer.text:
-        # refused anyway: say what the nearest passages lack
+    elif wanted and _SAID_MISSING not in d.answer.text:
+        # refused anyway (every refusal is `refusal`'s): say what the nearest passages lack
         gaps = missing(wanted, passages_text(retriever.index, d.hits[:3]))
         if gaps:
             d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, d.confidence, gaps))

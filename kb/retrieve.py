@@ -274,8 +274,8 @@ class Retriever:
         "离婚后孩子归谁" reaches 抚养 and 子女, which it never says. The table was learned from lay
         legal questions, and a policy notice's wording that it half knows (企业, 职工) would be pulled
         towards labour-law clauses; so only a question at least `expand_min_coverage` of whose words
-        the table knows, and whose strongest statute word weighs `expand_min_strength` or more (a
-        notice's words lead only to weak, generic ones: 合同, 民法典), is expanded.
+        the table knows, and whose strongest statute word weighs `expand_min_strength` or more, is
+        expanded here — and kept only when it is asked of statutes (`_statute_channels`).
         """
         if settings.expand_weight <= 0:
             return {}
