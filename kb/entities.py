@@ -123,12 +123,16 @@ def missing(entities: Entities, basis: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _about_document(meta) -> list[str]:
+    """What a document's record says of it besides its text: title, issuer, 文号 and dates."""
+    return [meta.title, meta.issuer, meta.doc_number, *(d for _k, d in meta.dates)]
+
+
 def passages_text(index, hits) -> str:
     """The same for passages no answer quotes (a refusal's nearest ones): their text and metadata."""
     parts: list[str] = []
     for h in hits:
-        meta = index.records[h.chunk.doc_id].meta
-        parts += [h.chunk.text, meta.title, meta.issuer, meta.doc_number, *(d for _k, d in meta.dates)]
+        parts += [h.chunk.text, *_about_document(index.records[h.chunk.doc_id].meta)]
     return " ".join(parts)
 
 
@@ -139,8 +143,7 @@ def basis_text(index, citations) -> str:
     for c in citations:
         record = index.records.get(c.doc_id)
         if record is not None:
-            meta = record.meta
-            parts += [meta.title, meta.issuer, meta.doc_number, *(d for _k, d in meta.dates)]
+            parts += _about_document(record.meta)
         rows = getattr(index, "doc_rows", {}).get(c.doc_id, ())
         held = [index.chunks[r].text for r in rows if index.chunks[r].start <= c.start < index.chunks[r].end]
         parts += held or [c.quote]
