@@ -11,11 +11,11 @@ from kb.compose import (LEADING_LABEL, bigrams, clause_span, cn_number, is_state
                         section_path, section_spans, sentence_spans)
 from kb.question import LIST_TOPICS, Question, list_topic
 from kb.register import NOT_NORMATIVE
+from kb.segment import is_article
 from kb.metadata import find_doc_numbers
 from kb.prompts import ABOLISHED_LEAD, ABOLISHED_NOTE, AMENDED_NOTE, CITED_NOT_HELD, SUPERSEDED_NOTE
 from kb.types import Answer, Citation, Hit, Reference
 
-ARTICLE_LABEL = re.compile(r"^第[一二三四五六七八九十百千零〇两\d]+条")
 _DATE_LINE = re.compile(r"^[（(]?(?:19|20)\d{2}年\d{1,2}月\d{1,2}日")
 
 
@@ -260,7 +260,7 @@ def count_answer(index, question: Question) -> tuple[str, list[Citation]]:
     if not _COUNT_ASKED.search(question.text) or not question.doc_ids:
         return "", []
     doc_id = question.doc_ids[0]
-    articles = [r for r in index.doc_rows.get(doc_id, []) if ARTICLE_LABEL.match(index.chunks[r].label)]
+    articles = [r for r in index.doc_rows.get(doc_id, []) if is_article(index.chunks[r].label)]
     if not articles:
         return "", []
     last = index.chunks[articles[-1]]

@@ -13,19 +13,12 @@ from kb.ondisk import LoadedIndex
 from kb.querymap import QueryMap, shipped_map
 from kb.intent import Intent, read_intent, without_markers
 from kb.metadata import find_doc_numbers, normalize_doc_number, normalize_title
-from kb.segment import defined_terms
+from kb.segment import defined_terms, is_article
 from kb.store import SearchPlan
 from kb.tokenize import QUERY_ANALYZERS, normalize, word_tokens
 from kb.types import Hit, Ranked
 
 _TITLE_QUOTE = re.compile(r"《([^《》]{2,80})》")
-# a numbered article of a statute: 第十五条, 第一千零七十九条 (a notice's 一、 or 1. is not one)
-_ARTICLE = re.compile(r"^第[零〇一二三四五六七八九十百千万两0-9]+条")
-
-
-def is_article(label: str) -> bool:
-    """Whether a chunk's structural label is a statute's numbered article."""
-    return bool(_ARTICLE.match(label))
 
 
 def rrf(rankings: dict[str, list[int]], k: int = 60, weights: dict[str, float] | None = None) -> dict[int, float]:

@@ -28,6 +28,13 @@ _NUM = rf"(?:{_CN}|[0-9０-９]+)"
 _MD_RE = re.compile(r"#{1,6}(?:\s+|(?=第))")
 _OUTLINE_RE = re.compile(rf"第({_NUM})(编|章|节|部分)")
 _ARTICLE_RE = re.compile(rf"第({_NUM})条(?:之({_CN}))?")
+_ARTICLE_LABEL = re.compile(rf"第{_NUM}条")
+
+
+def is_article(label: str) -> bool:
+    """Whether a chunk's structural label is a statute's numbered article (第十五条, 第15条), not a
+    notice's 一、 or 1. nor a 章."""
+    return bool(_ARTICLE_LABEL.match(label))
 # "第十二条规定的…", "第五条第二款", "第三条、第四条" start a line as references, not as articles.
 _CROSS_REF_RE = re.compile(rf"(?:规定|的|第|至|、|，|和|或|及|所|款|项|之(?!{_CN}))|\s+第{_NUM}[条款项]")
 _ANNEX_RE = re.compile(r"附件\s*([0-9０-９]+|[一二三四五六七八九十]+)?\s*(?:[：:]|(?=\s)|$)")

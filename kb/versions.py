@@ -8,8 +8,9 @@ import re
 
 from kb.compose import LEADING_LABEL, align, bigrams, changed_words, sentence_spans, with_items
 from kb.evidence import Terms, coverage
-from kb.kinds import ARTICLE_LABEL, cite_span, doc_name, made_line, where
+from kb.kinds import cite_span, doc_name, made_line, where
 from kb.question import Question
+from kb.segment import is_article
 from kb.types import Citation, Hit
 
 _QUOTED_WHOLE = 400  # an article up to this long is quoted whole, items included
@@ -62,7 +63,7 @@ def articles(index, doc_id: str) -> list[tuple[int, str]]:
     out = []
     for row in index.doc_rows.get(doc_id, []):
         c = index.chunks[row]
-        if ARTICLE_LABEL.match(c.label):
+        if is_article(c.label):
             out.append((row, LEADING_LABEL.sub("", c.text, count=1)))
     return out
 
