@@ -160,6 +160,7 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
     text = strip_filler(asked)
     old, new = bool(_OLD.search(text)), bool(_NEW.search(text))
     text = spell_out(text)
+    old = old or (register is not None and _called_old(register, text))
     doc_ids: tuple[str, ...] = ()
     paper = _PAPER.search(text)
     if paper and register is not None:
@@ -355,6 +356,18 @@ def _named_works(register, text: str) -> tuple[str, ...]:
         taken.append(m.span())
         found.extend(register.works[key])
     return tuple(found)
+
+
+def _called_old(register, text: str) -> bool:
+    """「老职业教育法」, 「旧的教师法」, 「原职业教育法」: 旧/老/原 right before the name of a work."""
+    folded = normalize(text)
+    for key in register.works:
+        if len(key) < 3:
+            continue
+        for m in _title_pattern(key).finditer(folded):
+            if re.search(r"(?:旧|老|原)(?:的|版)?$", folded[:m.start()]):
+                return True
+    return False
 
 
 @lru_cache(maxsize=4096)

@@ -117,9 +117,16 @@ def test_a_law_named_without_a_year_is_its_version_in_force():
     assert q.doc_ids == ("law2022",) and q.kind == "list"
 
 
-@pytest.mark.parametrize("question", ["1996年的职业教育法怎么规定职业学校教育的？", "旧职教法怎么规定职业学校教育的？"])
+@pytest.mark.parametrize("question", ["1996年的职业教育法怎么规定职业学校教育的？", "旧职教法怎么规定职业学校教育的？",
+                                      "老职业教育法里实行哪几种证书制度？", "旧的职业教育法怎么规定职业学校教育的？",
+                                      "原职业教育法对职业学校教育是怎么说的？"])
 def test_a_year_or_old_law_names_the_superseded_version(question):
     assert understand(question, REGISTER).doc_ids == ("law1996",)
+
+
+@pytest.mark.parametrize("question", ["老师们想问职业教育法怎么规定职业学校教育的？", "职业教育法对老年人培训有什么规定？"])
+def test_old_in_other_words_is_not_the_old_version(question):
+    assert understand(question, REGISTER).doc_ids == ("law2022",)
 
 
 def test_new_law_nickname_is_the_version_in_force():
