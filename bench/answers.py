@@ -217,24 +217,34 @@ def by_style(rows: list[Result], threshold: float) -> dict:
     return table
 
 
-def fit_model(rows: list[Result], folds: int = 5) -> EvidenceModel:
+def fit_model(rows: list[Result], folds: int = 5, penalties: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)) -> EvidenceModel:
     """The evidence model fitted on the fit halves, its threshold the operating point there.
 
-    The threshold is read off out-of-fold probabilities (each fit-half question scored by a model
-    fitted on the other folds): a model scores the very questions it was fitted on too kindly, so a
+    The L2 penalty is the one of `penalties` whose out-of-fold probabilities (each fit-half question
+    scored by a model fitted on the other folds) have the lowest log loss, and the threshold is read
+    off those probabilities too: a model scores the very questions it was fitted on too kindly, so a
     threshold chosen on them refuses more answerable questions than it promises on new ones."""
     used = [r for r in rows if r.signals is not None]
     x = np.vstack([r.signals for r in used])
     y = np.array([r.item.answerable for r in used], dtype=np.float64)
     fold = np.array([r.item.fold(folds) for r in used])
-    p = np.zeros(len(used))
-    for k in range(folds):
-        test = fold == k
-        w, b, mean, scale = fit(x[~test], y[~test])
-        held = EvidenceModel(tuple(map(float, w)), b, tuple(map(float, mean)), tuple(map(float, scale)), 0.5,
-                             FEATURES)
-        p[test] = [held.probability_of(v) for v in x[test]]
-    w, b, mean, scale = fit(x, y)
+
+    def out_of_fold(l2: float) -> np.ndarray:
+        p = np.zeros(len(used))
+        for k in range(folds):
+            test = fold == k
+            w, b, mean, scale = fit(x[~test], y[~test], l2=l2)
+            held = EvidenceModel(tuple(map(float, w)), b, tuple(map(float, mean)), tuple(map(float, scale)), 0.5,
+                                 FEATURES)
+            p[test] = [held.probability_of(v) for v in x[test]]
+        return p
+
+    def log_loss(p: np.ndarray) -> float:
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    l2, p = min(((l2, out_of_fold(l2)) for l2 in penalties), key=lambda lp: log_loss(lp[1]))
+    w, b, mean, scale = fit(x, y, l2=l2)
     # refuse at most 5% of each set's answerable questions (the larger set would hide the other's)
     origin = np.array([r.item.style == "ncp" for r in used])
     threshold = min(operating_point(p[(y == 1) & (origin == o)], p[y == 0], max_false_refusals=0.05)
@@ -243,7 +253,8 @@ def fit_model(rows: list[Result], folds: int = 5) -> EvidenceModel:
     return EvidenceModel(tuple(map(float, w)), b, tuple(map(float, mean)), tuple(map(float, scale)),
                          round(threshold, 4), FEATURES,
                          f"fit half of bench/answers.py sets: {len(used)} questions ({int(y.sum())} answerable), "
-                         f"styles {', '.join(sets)}; threshold from {folds}-fold out-of-fold probabilities")
+                         f"styles {', '.join(sets)}; L2 penalty {l2:g} and threshold from {folds}-fold "
+                         f"out-of-fold probabilities")
 
 
 def _print(name: str, table: dict) -> None:

@@ -11,6 +11,7 @@ from kb.compose import lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
 from kb.entities import basis_text, missing, passages_text, sorted_out, years_asked
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
+from kb.focus import focus_words
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
                       doc_name, document_overview, list_answer, ordinal_answer, source_name, topic_section,
@@ -177,7 +178,8 @@ def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
                            top_idf=top_idf(retriever), best_sentence=best_sentence,
                            names=_named(retriever, q, top), sources=sources,
                            best_text=sentence_text(max(sentences, key=lambda c: c.score)) if sentences else "",
-                           passage_similarity=_passage_similarity(retriever, q.text, hits))
+                           passage_similarity=_passage_similarity(retriever, q.text, hits),
+                           focus=focus_words(q.text))
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
 
 

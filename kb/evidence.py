@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.errors import ConfigError
+from kb.focus import focus_absent, is_topical
 from kb.tokenize import normalize
 from kb.types import Hit
 
@@ -51,6 +52,9 @@ class Signals:
     expected_in_best: float  # the answer type wanted is in the sentence that would lead the answer
     passage_similarity: float  # cosine of the first passage as a whole with the question (paraphrases)
     doc_absent: float  # rare_absent over the whole of the documents the question names (0: it names none)
+    focus_absent: float  # share of the words at its asking words (主题是什么 -> 主题) no top passage holds
+    focus_absent_best: float  # the same in the sentence that would lead the answer
+    unknown_topic: float  # `unknown` over the terms that name a thing (碳排放, not 来着): a topic not indexed
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
@@ -82,7 +86,8 @@ class Named:
 def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: str, years: tuple[str, ...] = (),
                  dates: tuple[str, ...] = (), named: bool = False, unseen: frozenset[str] = frozenset(),
                  top_idf: float = 0.0, best_sentence: float = 0.0, names: Named | None = None,
-                 sources: tuple[str, ...] = (), best_text: str = "", passage_similarity: float = 0.0) -> Signals:
+                 sources: tuple[str, ...] = (), best_text: str = "", passage_similarity: float = 0.0,
+                 focus: tuple[str, ...] = ()) -> Signals:
     """The signals of one question over its ranked passages.
 
     `similarity` is the best sentence cosine, `years` the years the question names, `dates` the
@@ -91,7 +96,8 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
     the best term coverage of one sentence, `best_text` the sentence that would lead the answer,
     `passage_similarity` the first passage's cosine, `names` what else the question names (its years and
     named flag take over from `years` and `named`), `sources` the titles and issuers of the top
-    passages' documents (a figure they name counts as held).
+    passages' documents (a figure they name counts as held), `focus` the words at its asking words
+    (kb.focus.focus_words).
     """
     names = names or Named(years=years, document=named)
     total = sum(terms.values()) or 1.0
@@ -100,7 +106,8 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         return Signals(0, 0, 0, 1, unknown, float(bool(names.years)), 0, 0, 0, 0, float(bool(expects)),
                        float(names.document), 1 / (1 + len(terms)), 1.0 if terms else 0.0, 0.0,
                        float(names.absent_document), float(bool(names.numbers)),
-                       1.0 if terms else 0.0, 0.0, 0.0, _rare_absent(terms, names.named_text, top_idf))
+                       1.0 if terms else 0.0, 0.0, 0.0, _rare_absent(terms, names.named_text, top_idf),
+                       float(bool(focus)), float(bool(focus)), _unknown_topic(terms, unseen))
     top = [h.chunk.text for h in hits[:3]]
     first_doc = " ".join(h.chunk.text for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id)
     joined = normalize(" ".join(top))
@@ -136,7 +143,15 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         expected_in_best=float(bool(pattern) and bool(best_text) and bool(pattern.search(best_text))),
         passage_similarity=max(0.0, min(1.0, passage_similarity)),
         doc_absent=_rare_absent(terms, names.named_text, top_idf),
+        focus_absent=focus_absent(focus, around),
+        focus_absent_best=focus_absent(focus, normalize(best_text)) if best_text else float(bool(focus)),
+        unknown_topic=_unknown_topic(terms, unseen),
     )
+
+
+def _unknown_topic(terms: Terms, unseen: frozenset[str]) -> float:
+    total = sum(terms.values()) or 1.0
+    return sum(w for t, w in terms.items() if t in unseen and is_topical(t)) / total
 
 
 def _rare_absent(terms: Terms, folded: str, top_idf: float) -> float:
