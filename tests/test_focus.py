@@ -40,3 +40,29 @@ def test_focus_absent_is_the_share_the_text_lacks():
     assert focus_absent(("幼儿园", "资格"), "取得教师资格的，可以聘任") == 0.5
     assert focus_absent(("主题",), "活动周的主题是技能成才") == 0.0
     assert focus_absent((), "anything") == 0.0
+
+
+def _hit(text: str):
+    from kb.types import Chunk, Hit
+    return Hit(Chunk("d#0", "d", "d.txt", (), 0, len(text), (), text), "T", "", 1.0, ("words",))
+
+
+def test_the_evidence_signals_read_the_focus_off_the_passages_and_the_sentence_leading_the_answer():
+    from kb.evidence import read_signals
+    hits = [_hit("每年5月的第二周为职业教育活动周。"), _hit("活动周的主题由教育部确定。")]
+    s = read_signals(hits, {"职业教育": 2.0, "活动周": 5.0, "主题": 3.0}, similarity=0.5, expects="",
+                     best_text="每年5月的第二周为职业教育活动周。", focus=("主题",))
+    assert (s.focus_absent, s.focus_absent_best) == (0.0, 1.0)  # held by a passage, not by the lead sentence
+    s = read_signals(hits[:1], {"活动周": 5.0, "放假": 4.0}, similarity=0.5, expects="",
+                     best_text="每年5月的第二周为职业教育活动周。", focus=("放假",))
+    assert (s.focus_absent, s.focus_absent_best) == (1.0, 1.0)
+
+
+def test_an_unindexed_word_naming_a_thing_is_an_unknown_topic_but_talk_is_not():
+    from kb.evidence import read_signals
+    from kb.focus import is_topical
+    assert is_topical("碳排放") and is_topical("配额") and not is_topical("来着") and not is_topical("大概")
+    hits = [_hit("加强活禽交易市场分类管理。")]
+    s = read_signals(hits, {"碳排放": 6.0, "交易": 2.0, "来着": 6.0}, similarity=0.4, expects="",
+                     unseen=frozenset({"碳排放", "来着"}))
+    assert s.unknown == pytest.approx(12 / 14) and s.unknown_topic == pytest.approx(6 / 14)
