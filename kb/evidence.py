@@ -143,8 +143,8 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         expected_in_best=float(bool(pattern) and bool(best_text) and bool(pattern.search(best_text))),
         passage_similarity=max(0.0, min(1.0, passage_similarity)),
         doc_absent=_rare_absent(terms, names.named_text, top_idf),
-        focus_absent=focus_absent(focus, around),
-        focus_absent_best=focus_absent(focus, normalize(best_text)) if best_text else float(bool(focus)),
+        focus_absent=focus_absent(focus, around, terms),
+        focus_absent_best=focus_absent(focus, normalize(best_text), terms) if best_text else float(bool(focus)),
         unknown_topic=_unknown_topic(terms, unseen),
     )
 

@@ -102,11 +102,16 @@ def _before(tokens: list[tuple[str, str]], i: int, only_topic: bool = False) -> 
     return []
 
 
-def focus_absent(focus: tuple[str, ...], text: str) -> float:
-    """Share of the focus words the folded `text` (kb.tokenize.normalize) lacks; 0.0 for no focus words."""
+def focus_absent(focus: tuple[str, ...], text: str, weights: dict[str, float] | None = None) -> float:
+    """Share of the focus words the folded `text` (kb.tokenize.normalize) lacks, each weighted by
+    `weights` (the question's term weights; their largest for a word they do not weigh) or all alike;
+    0.0 for no focus words."""
     if not focus:
         return 0.0
-    return sum(w not in text for w in focus) / len(focus)
+    weights = weights or {}
+    default = max(weights.values(), default=1.0)
+    weight = {w: weights.get(w, default) for w in focus}
+    return sum(v for w, v in weight.items() if w not in text) / (sum(weight.values()) or 1.0)
 
 
 _NOT_TOPICAL = re.compile(r"^(?:r|d|m|y|u|zg|k|p|c|e|o|q|t|f)")
