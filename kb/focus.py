@@ -22,7 +22,12 @@ _GENERIC = frozenset("规定 要求 内容 情况 方面 问题 东西 相关 �
                      # by the suggestions, 「什么定位」 by 龙头
                      "建议 措施 举措 政策 优惠 优惠政策 照顾 便利 范围 地点 资源 意义 目的 定位 种类 类型 机构 额度 "
                      "关键点 指代 处理 做法 方式 方法 途径 原则 导向 特点 成效 任务 目标 重点 形式 程序 流程 后果 "
-                     "影响 好处 依据 理由 原因 结果 效果 作用 用途 对象 名称 名字 含义 定义 规矩".split())
+                     "影响 好处 依据 理由 原因 结果 效果 作用 用途 对象 名称 名字 含义 定义 规矩 "
+                     # a figure or a number answers these: 「文号是多少」 is 鲁人社发〔2023〕5号, 「多少比例」 百分之一点五
+                     "文号 编号 比例 数量 金额 人数 规模 次数 时长 期限 年限 年龄 数字".split())
+# everyday words and the ones the documents use for the same thing
+_SAME = {"老师": ("教师",), "职校": ("职业学校", "职业院校"), "高职": ("高等职业",), "中职": ("中等职业",),
+         "社保": ("社会保险",), "学生": ("受教育者",), "钱": ("经费", "资金", "费用")}
 _NOUNISH = re.compile(r"^(?:n|vn|nz|eng|x|l|j|an|v)")
 _CLAUSE = re.compile(r"^[，,。？?！!；;：:\s]+$")
 
@@ -111,7 +116,8 @@ def focus_absent(focus: tuple[str, ...], text: str, weights: dict[str, float] | 
     weights = weights or {}
     default = max(weights.values(), default=1.0)
     weight = {w: weights.get(w, default) for w in focus}
-    return sum(v for w, v in weight.items() if w not in text) / (sum(weight.values()) or 1.0)
+    absent = (v for w, v in weight.items() if w not in text and not any(s in text for s in _SAME.get(w, ())))
+    return sum(absent) / (sum(weight.values()) or 1.0)
 
 
 _NOT_TOPICAL = re.compile(r"^(?:r|d|m|y|u|zg|k|p|c|e|o|q|t|f)")
