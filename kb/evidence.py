@@ -54,6 +54,7 @@ class Signals:
     doc_absent: float  # rare_absent over the whole of the documents the question names (0: it names none)
     focus_absent: float  # share of the words at its asking words (主题是什么 -> 主题) no top passage holds
     focus_absent_best: float  # the same in the sentence that would lead the answer
+    focus_doc_absent: float  # focus_absent over the whole of the documents the question names (0: it names none)
     unknown_topic: float  # `unknown` over the terms that name a thing (碳排放, not 来着): a topic not indexed
 
     def vector(self) -> np.ndarray:
@@ -107,7 +108,8 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
                        float(names.document), 1 / (1 + len(terms)), 1.0 if terms else 0.0, 0.0,
                        float(names.absent_document), float(bool(names.numbers)),
                        1.0 if terms else 0.0, 0.0, 0.0, _rare_absent(terms, names.named_text, top_idf),
-                       float(bool(focus)), float(bool(focus)), _unknown_topic(terms, unseen))
+                       float(bool(focus)), float(bool(focus)), _focus_in_named(focus, names, terms),
+                       _unknown_topic(terms, unseen))
     top = [h.chunk.text for h in hits[:3]]
     first_doc = " ".join(h.chunk.text for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id)
     joined = normalize(" ".join(top))
@@ -145,8 +147,14 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         doc_absent=_rare_absent(terms, names.named_text, top_idf),
         focus_absent=focus_absent(focus, around, terms),
         focus_absent_best=focus_absent(focus, normalize(best_text), terms) if best_text else float(bool(focus)),
+        focus_doc_absent=_focus_in_named(focus, names, terms),
         unknown_topic=_unknown_topic(terms, unseen),
     )
+
+
+def _focus_in_named(focus: tuple[str, ...], names: Named, terms: Terms) -> float:
+    """「职业教育法对幼儿园教师资格有什么规定？」: the law it names never says 幼儿园."""
+    return focus_absent(focus, names.named_text, terms) if names.named_text else 0.0
 
 
 def _unknown_topic(terms: Terms, unseen: frozenset[str]) -> float:

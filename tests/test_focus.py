@@ -67,3 +67,14 @@ def test_an_unindexed_word_naming_a_thing_is_an_unknown_topic_but_talk_is_not():
     s = read_signals(hits, {"碳排放": 6.0, "交易": 2.0, "来着": 6.0}, similarity=0.4, expects="",
                      unseen=frozenset({"碳排放", "来着"}))
     assert s.unknown == pytest.approx(12 / 14) and s.unknown_topic == pytest.approx(6 / 14)
+
+
+def test_a_named_document_that_never_says_the_focus_word_is_no_basis():
+    from kb.evidence import Named, read_signals
+    hits = [_hit("取得教师资格的，可以根据其技术职称聘任为相应的教师职务。")]
+    named = Named(document=True, named_text="职业学校 教师资格 技术职称 企业 实习")
+    s = read_signals(hits, {"幼儿园": 8.0, "教师资格": 4.0}, similarity=0.6, expects="", names=named,
+                     focus=("幼儿园", "教师资格"))
+    assert s.focus_doc_absent == pytest.approx(8 / 12)
+    unnamed = read_signals(hits, {"幼儿园": 8.0}, similarity=0.6, expects="", focus=("幼儿园",))
+    assert unnamed.focus_doc_absent == 0.0  # it names no document: nothing to read it off
