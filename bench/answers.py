@@ -6,7 +6,9 @@
 - ncp: ../shared/eval/ncp/dev.jsonl over the ncp corpus, and bench/data/unanswerable_ncp.jsonl;
 - fresh (`--sets teacher,ncp,fresh`): teacher questions written after the answer stage was tuned
   (bench/data/teacher_fresh.jsonl, teacher_fresh_unanswerable.jsonl), never fitted on: every one of
-  them is in the report half.
+  them is in the report half;
+- lay (`--sets lay`): questions in everyday words over the laws (bench/data/teacher_lay.jsonl, 19, and
+  8 near misses), written together with kb/data/lay_terms.tsv, so tuned on; never fitted on either.
 
 Every question falls in the fit half or the report half by a hash of its id. `--fit` fits the
 evidence model (kb/evidence_model.json) on the fit halves only and picks its operating point there;
@@ -133,6 +135,12 @@ def teacher_items(answerable: str = "teacher_dev.jsonl", unanswerable: str = "te
 
 def fresh_items() -> list[Item]:
     return teacher_items("teacher_fresh.jsonl", "teacher_fresh_unanswerable.jsonl", held_out=True)
+
+
+def lay_items() -> list[Item]:
+    """Questions in everyday words (生孩子, 私立学校) over the laws, written with kb/data/lay_terms.tsv:
+    tuned on, unlike the fresh set; never fitted on, all in the report half."""
+    return teacher_items("teacher_lay.jsonl", "teacher_lay_unanswerable.jsonl", held_out=True)
 
 
 def ncp_items() -> list[Item]:
@@ -290,7 +298,8 @@ def main() -> int:
         return 2
     sets = {"teacher": (SHARED / "corpus", args.corpus_index, teacher_items),
             "ncp": (SHARED / "eval/ncp/corpus.jsonl", args.ncp_index, ncp_items),
-            "fresh": (SHARED / "corpus", args.corpus_index, fresh_items)}
+            "fresh": (SHARED / "corpus", args.corpus_index, fresh_items),
+            "lay": (SHARED / "corpus", args.corpus_index, lay_items)}
     results = {}
     if args.load:
         results = load_results(Path(args.load))

@@ -16,6 +16,7 @@ from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
                       doc_name, document_overview, list_answer, ordinal_answer, source_name, topic_section,
                       version_notes, where)
+from kb.lay import formalize, search_text
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
 from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, MISSING_NOTE, NO_BASIS_REPLY, RELATED_HEADER
@@ -128,9 +129,11 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
         return _compare(retriever, asked, q.intent, settings)
     # the documents the question names (职业教育法 -> the version in force) are searched alone
     filters = own or (SearchFilters(doc_ids=q.doc_ids) if q.doc_ids else own)
-    hits = retriever.search(q.text, replace(settings.search, filters=filters))
+    # everyday words are searched with the documents' words for them (生孩子: 生育 产假), and the basis
+    # must hold the documents' words
+    hits = retriever.search(search_text(q.text), replace(settings.search, filters=filters))
     # dates and words of time (2020年时, 旧法) choose the version; they are not what the text says
-    terms = weigh(retriever, question_terms(_without_names(index, without_markers(q.text), q.doc_ids)))
+    terms = weigh(retriever, question_terms(_without_names(index, without_markers(formalize(q.text)), q.doc_ids)))
     special = _by_name(retriever, asked, q, hits, terms, settings)
     if special is not None:
         return special
@@ -139,8 +142,9 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     if judged.confidence < threshold and filters is not own:
         # the documents it seemed to name hold no answer: the rest of the index may
         wide = replace(q, doc_ids=())
-        wide_terms = weigh(retriever, question_terms(without_markers(q.text)))
-        other = _judge(retriever, wide, retriever.search(q.text, replace(settings.search, filters=own)), wide_terms)
+        wide_terms = weigh(retriever, question_terms(without_markers(formalize(q.text))))
+        other = _judge(retriever, wide, retriever.search(search_text(q.text), replace(settings.search, filters=own)),
+                       wide_terms)
         if other.confidence > judged.confidence:
             judged, q = other, wide
     hits, terms = judged.hits, judged.terms
@@ -179,7 +183,7 @@ def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
                            names=_named(retriever, q, top), sources=sources,
                            best_text=sentence_text(max(sentences, key=lambda c: c.score)) if sentences else "",
                            passage_similarity=_passage_similarity(retriever, q.text, hits),
-                           focus=focus_words(q.text))
+                           focus=focus_words(formalize(q.text)))
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
 
 

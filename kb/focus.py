@@ -13,6 +13,7 @@ _WH = re.compile(r"^(?:什么样?的?|多少钱|哪些|哪几[个类种项级]?|
 _YES_NO = ("要不要", "能不能", "可不可以", "会不会", "有没有", "是否", "给不给", "发不发", "用不用", "算不算")
 # between the asking word and what it asks about: counters, copulas
 _SKIP = frozenset("个 种 类 项 篇 家 所 名 位 节 条 次 批 门 样 的 具体 主要".split())
+_COUNTERS = frozenset("个种类项篇家所名位节条次批门天元年月周岁")
 _COPULA = frozenset("是 为 有 要 都 还 会 能 可以 需要 应该 应当 包括 分为 分 要交 叫 算".split())
 # words that say how something is asked, or the setting every passage shares, not what about
 _GENERIC = frozenset("规定 要求 内容 情况 方面 问题 东西 相关 有关 文件 政策 说法 标准 条件 措施 办法 意见 通知 方案 "
@@ -66,6 +67,8 @@ def _noun_after(tokens: list[tuple[str, str]], j: int, verbs: bool = False) -> l
     """The first content word after the asking word (counters skipped), and a noun right after it."""
     while j < len(tokens) and tokens[j][0] in _SKIP | {"规定", "明确", "了"}:
         j += 1
+    if j < len(tokens) and tokens[j][0][0] in _COUNTERS:  # 「多少天假」 cut as 多少 / 天假: the counter is no word
+        return []
     if j >= len(tokens) or _CLAUSE.match(tokens[j][0]) or not _content(*tokens[j], verbs=verbs):
         return []
     out = [tokens[j][0]]

@@ -1,0 +1,57 @@
+"""Everyday words read in the documents' words (kb.lay, kb/data/lay_terms.tsv)."""
+
+import pytest
+
+from kb.errors import KBError
+from kb.lay import formal_words, formalize, lay_words, lexicon, search_text
+
+from conftest import index_rows
+
+
+def test_the_shipped_list_loads_and_maps_everyday_words_to_others():
+    table = lexicon()
+    assert table["生孩子"] == ("生育", "产假") and "民办学校" in table["私立学校"]
+    assert all(lay not in words for lay, words in table.items())
+
+
+def test_the_longest_everyday_word_is_read_first():
+    assert lay_words("学校能请非遗传承人来上课吗") == ("非遗传承人",)  # not 传人 or 非遗 alone
+    assert formal_words("私立学校能办成赚钱的吗") == ("民办学校", "营利")
+
+
+def test_words_the_question_already_says_are_not_added():
+    assert formal_words("女员工生孩子后女职工的产假") == ("生育",)
+    assert search_text("职业学校的设立条件") == "职业学校的设立条件"
+
+
+def test_formalize_puts_the_documents_words_in_the_everyday_ones_place():
+    assert formalize("女员工生孩子能休多少天假？").split() == ["女职工", "生育", "产假", "能休多少天假？"]
+
+
+@pytest.mark.parametrize("line", ["生孩子", "生孩子\t", "\t生育", "生孩子\t生孩子"])
+def test_a_broken_list_is_an_error_naming_the_file_and_line(tmp_path, line):
+    path = tmp_path / "lay.tsv"
+    path.write_text("# comment\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(KBError, match=r"lay\.tsv:2"):
+        lexicon(path)
+
+
+def test_a_question_in_everyday_words_finds_and_trusts_the_clause_in_the_documents_words(tmp_path, monkeypatch):
+    from kb.answer import draft
+    from kb.config import AskSettings
+    rows = [{"id": "labour", "title": "示例劳动保护条例",
+             "text": "第一条 为了保护劳动者的合法权益，制定本条例。\n"
+                     "第二条 女职工生育享受不少于九十天的产假。\n"
+                     "第三条 用人单位应当按时足额支付劳动者工资。\n"},
+            {"id": "school", "title": "示例学校管理办法",
+             "text": "第一条 学校应当建立健全安全管理制度。\n第二条 学生宿舍应当定期检查。\n"}]
+    retriever = index_rows(tmp_path, rows)
+    everyday = AskSettings(min_confidence=0.0)
+    read = draft(retriever, "女员工生孩子能休多少天假？", everyday)
+    assert "九十天的产假" in read.answer.text and read.answer.citations[0].doc_id == "labour"
+    # read in its own words only: nothing in the documents says 女员工 or 生孩子
+    monkeypatch.setattr("kb.answer.search_text", lambda text: text)
+    monkeypatch.setattr("kb.answer.formalize", lambda text: text)
+    literal = draft(retriever, "女员工生孩子能休多少天假？", everyday)
+    assert read.signals.coverage > literal.signals.coverage + 0.3
+    assert read.confidence > literal.confidence + 0.2
