@@ -11,7 +11,8 @@ from tests.conftest import REPO, shared_path
 
 DATA = REPO / "bench" / "data"
 PAIRS = [("teacher_dev.jsonl", "teacher_unanswerable.jsonl"),
-         ("teacher_fresh.jsonl", "teacher_fresh_unanswerable.jsonl")]
+         ("teacher_fresh.jsonl", "teacher_fresh_unanswerable.jsonl"),
+         ("teacher_lay.jsonl", "teacher_lay_unanswerable.jsonl")]
 LAW = "laws/示例条例.md"
 
 
