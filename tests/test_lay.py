@@ -4,8 +4,7 @@ import pytest
 
 from kb.errors import KBError
 from kb.lay import formal_words, formalize, lay_words, lexicon, search_text
-
-from conftest import index_rows
+from tests.conftest import index_rows
 
 
 def test_the_shipped_list_loads_and_maps_everyday_words_to_others():
