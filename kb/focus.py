@@ -5,9 +5,7 @@ holds them; one that only shares the question's setting (职业教育活动周, 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-
-from kb.tokenize import STOP_WORDS, _jieba, normalize
+from kb.tokenize import STOP_WORDS, normalize, tagged_words
 
 _WH = re.compile(r"^(?:什么样?的?|多少钱|哪些|哪几[个类种项级]?|哪个|哪种|哪类|哪项|多少|几[个种类项篇家所名位节条次批门天元]?)$")
 _YES_NO = ("要不要", "能不能", "可不可以", "会不会", "有没有", "是否", "给不给", "发不发", "用不用", "算不算")
@@ -21,9 +19,9 @@ _GENERIC = frozenset("规定 要求 内容 情况 方面 问题 东西 相关 �
                      "这个 那个 一个 这些 那些 我们 你们 他们 来着 怎么 如何 怎样 什么 哪些 "
                      # the kind of answer wanted, which the answer gives without naming: 「有哪些建议」 is answered
                      # by the suggestions, 「什么定位」 by 龙头
-                     "建议 措施 举措 政策 优惠 优惠政策 照顾 便利 范围 地点 资源 意义 目的 定位 种类 类型 机构 额度 "
+                     "建议 举措 优惠 优惠政策 照顾 便利 范围 地点 资源 意义 目的 定位 种类 类型 机构 额度 "
                      "关键点 指代 处理 做法 方式 方法 途径 原则 导向 特点 成效 任务 目标 重点 形式 程序 流程 后果 "
-                     "影响 好处 依据 理由 原因 结果 效果 作用 用途 对象 名称 名字 含义 定义 规矩 "
+                     "影响 好处 依据 理由 原因 结果 效果 用途 对象 名称 名字 含义 定义 规矩 "
                      # a figure or a number answers these: 「文号是多少」 is 鲁人社发〔2023〕5号, 「多少比例」 百分之一点五
                      "文号 编号 比例 数量 金额 人数 规模 次数 时长 期限 年限 年龄 数字".split())
 # everyday words and the ones the documents use for the same thing
@@ -33,17 +31,10 @@ _NOUNISH = re.compile(r"^(?:n|vn|nz|eng|x|l|j|an|v)")
 _CLAUSE = re.compile(r"^[，,。？?！!；;：:\s]+$")
 
 
-@lru_cache(maxsize=1)
-def _tagger():
-    import jieba.posseg
-
-    return jieba.posseg.POSTokenizer(_jieba())
-
-
 def focus_words(question: str) -> tuple[str, ...]:
     """The content words at the question's asking words, in order, generic ones left out; () when it
     has no asking words to read them by (a bare topic, 「第十二条」, 「什么时候」)."""
-    tokens = [(t.word, t.flag) for t in _tagger().lcut(normalize(question))]
+    tokens = tagged_words(normalize(question))
     words: list[str] = []
     for i, (word, _flag) in enumerate(tokens):
         if _WH.match(word):
@@ -58,18 +49,19 @@ def focus_words(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words))
 
 
-def _content(word: str, flag: str, verbs: bool = False) -> bool:
+def _content(word: str, flag: str) -> bool:
+    """A word of two characters or more that names something: a noun, a verb or a term, not a number."""
     return (len(word) >= 2 and word not in _GENERIC and word not in STOP_WORDS and not re.search(r"\d|第", word)
-            and bool(_NOUNISH.match(flag)) and (verbs or flag != "v" or len(word) >= 2))
+            and bool(_NOUNISH.match(flag)))
 
 
-def _noun_after(tokens: list[tuple[str, str]], j: int, verbs: bool = False) -> list[str]:
+def _noun_after(tokens: list[tuple[str, str]], j: int) -> list[str]:
     """The first content word after the asking word (counters skipped), and a noun right after it."""
     while j < len(tokens) and tokens[j][0] in _SKIP | {"规定", "明确", "了"}:
         j += 1
     if j < len(tokens) and tokens[j][0][0] in _COUNTERS:  # 「多少天假」 cut as 多少 / 天假: the counter is no word
         return []
-    if j >= len(tokens) or _CLAUSE.match(tokens[j][0]) or not _content(*tokens[j], verbs=verbs):
+    if j >= len(tokens) or _CLAUSE.match(tokens[j][0]) or not _content(*tokens[j]):
         return []
     out = [tokens[j][0]]
     if j + 1 < len(tokens) and _content(*tokens[j + 1]) and tokens[j + 1][1].startswith("n"):
@@ -83,7 +75,7 @@ def _phrase_after(tokens: list[tuple[str, str]], j: int) -> list[str]:
         j += 1
     out = []
     while j < len(tokens) and not _CLAUSE.match(tokens[j][0]) and len(out) < 3:
-        if _content(*tokens[j], verbs=True):
+        if _content(*tokens[j]):
             out.append(tokens[j][0])
         j += 1
     return out
@@ -129,7 +121,7 @@ _NOT_TOPICAL = re.compile(r"^(?:r|d|m|y|u|zg|k|p|c|e|o|q|t|f)")
 def is_topical(term: str) -> bool:
     """Whether a word names a thing or a field (碳排放, 配额, 花艺) rather than being talk around a question
     (来着, 我们系, 大概, 想问): a question term no indexed passage holds says the topic is absent only then."""
-    tags = [t.flag for t in _tagger().lcut(term)]
+    tags = [flag for _word, flag in tagged_words(term)]
     if not tags or any(_NOT_TOPICAL.match(f) for f in tags):
         return False
     return not all(f[0] in "va" and f != "vn" for f in tags)

@@ -64,6 +64,18 @@ def plain_words(text: str) -> list[str]:
     return [t for t in (t.strip() for t in tokens) if t and t not in STOP_WORDS and not _PUNCT.match(t)]
 
 
+@lru_cache(maxsize=1)
+def _tagger():
+    import jieba.posseg
+
+    return jieba.posseg.POSTokenizer(_jieba())
+
+
+def tagged_words(text: str) -> list[tuple[str, str]]:
+    """jieba precise-mode words with their part-of-speech flags (n, v, vn, nz, …), as written."""
+    return [(t.word, t.flag) for t in _tagger().lcut(text)]
+
+
 def char_tokens(text: str) -> list[str]:
     """CJK unigrams and bigrams within runs of CJK characters, plus ASCII words and numbers.
 
