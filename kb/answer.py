@@ -303,7 +303,7 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
             # the citing sentence is the answer; the paper's other sentences would only pad it
             return f"{lead}\n{doc_name(index, quoted.doc_id)}{where(quoted)}：{quoted.quote}[1]", [quoted]
         return f"{lead}\n{body}", citations
-    fact = lead_fact(q.expects, first.quote) if q.kind in ("when", "how_many") else ""
+    fact = lead_fact(q.expects, first.quote, q.text) if q.kind in ("when", "how_many") else ""
     if fact:
         return f"{fact}。[{first.n}]\n{body}", citations
     return body, citations

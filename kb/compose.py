@@ -380,14 +380,28 @@ _FACT_PATTERNS = {
 }
 
 
-def lead_fact(expects: str, quote: str) -> str:
+def lead_fact(expects: str, quote: str, question: str = "") -> str:
     """The date or amount a when/how-much question asks for, as it stands in the quote, or "".
 
     A full date (2020年2月17日) is the fact before a month or a year: 「2020年2月份纳税申报期限」 names
-    the month a rule is about, the day is when something happened."""
+    the month a rule is about, the day is when something happened. Of several figures, the one whose
+    words before it share most with the question: 「每个月最多加多少小时」 is 每月不得超过三十六小时, not
+    the 每日 figures before it."""
     pattern = _FACT_PATTERNS.get(expects)
-    m = (_FULL_DATE.search(quote) if expects == "date" else None) or (pattern.search(quote) if pattern else None)
-    return m.group(0).strip() if m else ""
+    full = _FULL_DATE.search(quote) if expects == "date" else None
+    if full or pattern is None:
+        return full.group(0).strip() if full else ""
+    found = list(pattern.finditer(quote))
+    if not found:
+        return ""
+    asked = set(re.findall(r"[\u4e00-\u9fff]", question)) - _COMMON_CHARS
+    # the figure's own unit (小时) says nothing of which one
+    best = max(found, key=lambda m: len((asked - set(m.group(0))) & set(quote[max(0, m.start() - 8):m.start()])))
+    return best.group(0).strip()
+
+
+# characters too common in any clause to say which figure a question is after
+_COMMON_CHARS = frozenset("的了是在不得和与或及等为有应当其本条款规定人")
 
 
 _FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日")

@@ -390,3 +390,14 @@ def test_a_lead_in_brings_the_items_it_announces():
     assert text[a:b].endswith("（二）有经费。") and "按国家规定" not in text[a:b]
     sentence = (text.index("设立按"), len(text))
     assert with_items(text, sentence) == sentence  # no colon: nothing more
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("加班每个月最多能加多少小时？", "三十六小时"),
+    ("一般每天最多加班多少小时？", "一小时"),
+    ("最多加班多少小时？", "一小时"),  # nothing says which: the first figure
+])
+def test_of_several_figures_the_one_the_question_is_after_leads(question, fact):
+    quote = ("用人单位可以延长工作时间，一般每日不得超过一小时；因特殊原因需要延长工作时间的，"
+             "每日不得超过三小时，但是每月不得超过三十六小时。")
+    assert lead_fact("number", quote, question) == fact
