@@ -1,7 +1,7 @@
 """Check the lay-word list (kb/data/lay_terms.tsv) against the documents it is meant to reach.
 
     python bench/data/check_lay_terms.py [LIST] [--corpus ../shared/corpus] [--laws ../shared/corpus-scale/laws]
-                                         [--max-laws 3] [--show]
+                                         [--max-laws 3] [--show [--notices ../shared/eval/ncp/corpus.jsonl]]
 
 An entry is `everyday word<TAB>formal words`. Rules:
 - every formal word occurs in some document of the corpus or of the wider law collection, so putting
@@ -12,7 +12,9 @@ An entry is `everyday word<TAB>formal words`. Rules:
 - no entry maps a word to itself, no everyday word is listed twice, no line lacks its tab or formal words.
 
 Prints each problem and exits 1 when there is any, else prints a summary and exits 0 (2: a folder is
-missing). --show prints, per entry, in how many laws the everyday word stands.
+missing). --show prints, per entry, in how many laws the everyday word stands, and with --notices in how
+many records of a JSONL file of notices: a word notices say themselves (银行, 社保) is no lay word for
+questions asked of notices either, though that is left to judgement and measurement, not a rule.
 """
 
 from __future__ import annotations
@@ -67,10 +69,15 @@ def corpus_texts(root: Path) -> dict[str, str]:
         if path.suffix in {".md", ".txt"}:
             texts[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8", errors="replace")
         elif path.suffix == ".jsonl":
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if line.strip():
-                    texts[f"{path.relative_to(root).as_posix()}:{n}"] = str(json.loads(line).get("text", ""))
+            texts.update(corpus_texts_of_file(path, path.relative_to(root).as_posix()))
     return texts
+
+
+def corpus_texts_of_file(path: Path, name: str = "") -> dict[str, str]:
+    """`name:line` -> the `text` of each record of a JSONL file."""
+    name = name or path.name
+    return {f"{name}:{n}": str(json.loads(line).get("text", ""))
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()}
 
 
 def check(entries: list[Entry], corpus: dict[str, str], laws: dict[str, str], max_laws: int) -> list[str]:
@@ -97,21 +104,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--laws", type=Path, default=SHARED / "corpus-scale" / "laws")
     ap.add_argument("--max-laws", type=int, default=3)
     ap.add_argument("--show", action="store_true", help="print in how many laws each everyday word stands")
+    ap.add_argument("--notices", type=Path, help="with --show: a JSONL file of notices to count the words in too")
     args = ap.parse_args(argv)
     for folder in (args.corpus, args.laws):
         if not folder.is_dir():
             print(f"{folder}: no such folder (the ../shared data folder beside the repo)", file=sys.stderr)
             return 2
-    if not args.list.is_file():
-        print(f"{args.list}: no such file", file=sys.stderr)
-        return 2
+    for path in (args.list, args.notices):
+        if path is not None and not path.is_file():
+            print(f"{path}: no such file", file=sys.stderr)
+            return 2
     entries, problems = read_entries(args.list)
     corpus, laws = corpus_texts(args.corpus), corpus_texts(args.laws)
     problems += check(entries, corpus, laws, args.max_laws)
     if args.show:
         corpus_laws = [t for n, t in corpus.items() if n.startswith("vocational-law/")]
+        notices = list(corpus_texts_of_file(args.notices).values()) if args.notices else []
         for e in entries:
-            print(f"{sum(e.lay in t for t in corpus_laws):2d}  {e.lay}\t{' '.join(e.formal)}")
+            held = f"{sum(e.lay in t for t in notices):4d}  " if args.notices else ""
+            print(f"{sum(e.lay in t for t in corpus_laws):2d}  {held}{e.lay}\t{' '.join(e.formal)}")
     for problem in problems:
         print(problem)
     if problems:
