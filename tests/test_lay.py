@@ -1,10 +1,24 @@
 """Everyday words read in the documents' words (kb.lay, kb/data/lay_terms.tsv)."""
 
+import importlib.util
+import sys
+
 import pytest
 
 from kb.errors import KBError
-from kb.lay import formal_words, formalize, lay_words, lexicon, search_text
-from tests.conftest import index_rows
+from kb.lay import LEXICON_PATH, formal_words, formalize, lay_words, lexicon, search_text
+from tests.conftest import REPO, index_rows, shared_path
+
+
+def _checker():
+    spec = importlib.util.spec_from_file_location("check_lay_terms", REPO / "bench" / "data" / "check_lay_terms.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+check_lay_terms = _checker()
 
 
 def test_the_shipped_list_loads_and_maps_everyday_words_to_others():
@@ -54,3 +68,26 @@ def test_a_question_in_everyday_words_finds_and_trusts_the_clause_in_the_documen
     literal = draft(retriever, "女员工生孩子能休多少天假？", everyday)
     assert read.signals.coverage > literal.signals.coverage + 0.3
     assert read.confidence > literal.confidence + 0.2
+
+
+def test_the_checker_finds_each_kind_of_bad_entry(tmp_path):
+    path = tmp_path / "lay.tsv"
+    path.write_text("# family\n生孩子\t生育 产假\n生孩子\t生育\n怀孕\t孕期 怀孕\n学校\t学校教育\n坐月子\t月子假\n"
+                    "加班\n", encoding="utf-8")
+    entries, problems = check_lay_terms.read_entries(path)
+    assert problems == ["lay.tsv:3: '生孩子' is listed already on line 2", "lay.tsv:4: '怀孕' maps to itself",
+                        "lay.tsv:7: expected 'everyday word<TAB>formal words', got '加班'"]
+    laws = {f"vocational-law/{n}.md": f"第一条 学校应当保护女职工。生育享受产假，孕期不得{n}。学校教育。" for n in range(4)}
+    problems = check_lay_terms.check(entries, {**laws, "seed/paper.txt": "坐月子 怀孕"}, {}, max_laws=3)
+    assert problems == ["line 5 (学校): the everyday word stands in 4 of the 4 laws (at most 3): the laws say it themselves",
+                        "line 6 (坐月子): formal words no document holds: 月子假"]
+    # the wider law collection counts for the formal words, never for how colloquial a word is
+    assert check_lay_terms.check(entries, laws, {"社会法/a.md": "坐月子 怀孕 月子假"}, max_laws=4) == []
+
+
+def test_the_shipped_list_passes_the_checker_on_the_shared_corpus(capsys):
+    corpus, laws = shared_path("corpus"), shared_path("corpus-scale", "laws")
+    code = check_lay_terms.main([str(LEXICON_PATH), "--corpus", str(corpus), "--laws", str(laws)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert len(lexicon()) >= 350 and f"{len(lexicon())} entries" in out
