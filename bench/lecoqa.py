@@ -50,7 +50,10 @@ from kb.config import SearchSettings  # noqa: E402
 from kb.evaluate import law_key  # noqa: E402
 from kb.expand import TermTranslation, fit_translation  # noqa: E402
 from kb.pipeline import index_text, open_retriever  # noqa: E402
-from kb.querymap import QueryMap, fit_query_map, map_file  # noqa: E402
+from kb.ondisk import read_manifest, read_segment  # noqa: E402
+from kb.ondisk.segments import TITLES  # noqa: E402
+from kb.querymap import LAW_TITLES, QueryMap, fit_query_map, map_file  # noqa: E402
+from kb.lawprior import LAZY_TITLES  # noqa: E402
 from kb.retrieve import Retriever, minmax  # noqa: E402
 from kb.store import SearchPlan  # noqa: E402
 from kb.tokenize import QUERY_ANALYZERS, word_tokens  # noqa: E402
@@ -78,7 +81,10 @@ GRID = {
 # the settings before this bench existed: no expansion, no law-level aggregation
 OLD_DEFAULT = {"dense_weight": 0.1, "word_weight": 0.1, "expand_weight": 0.0, "expand_min_coverage": 0.5,
                "expand_min_strength": 0.0, "expand_min_statute": 0.0, "mapped_weight": 0.0,
-               "law_weight": 0.0, "law_passages": 3}
+               "law_weight": 0.0, "law_passages": 3, "law_prior": 0.0}
+# the default before the law prior shipped (kb/lawprior.py): what the variants of the last rounds changed
+# one step of, kept as it was so that their rows still read as measured
+BEFORE_PRIOR = {"law_prior": 0.0}
 FUSION = ("dense_weight", "word_weight")
 EXPAND = ("expand_weight",)
 GATE = ("expand_min_strength",)
@@ -98,15 +104,16 @@ VARIANTS = {
     "previous-default": ((), {"expand_weight": 0.5, "expand_min_coverage": 0.65, "expand_min_strength": 1.0}),
     "expand+statute": ((), {"expand_weight": 0.5, "expand_min_coverage": 0.4, "expand_min_statute": 0.5}),
     "default": (None, {}),
-    # the default with deeper candidate lists: every channel (the mapped one included) contributes its
-    # first N rows to the fusion instead of 100; rows a channel did not list are scored exactly anyway
-    "default+candidates-200": (None, {"candidates": 200}),
-    "default+candidates-400": (None, {"candidates": 400}),
+    "default-no-prior": (None, BEFORE_PRIOR),
+    # the default (before the prior) with deeper candidate lists: every channel (the mapped one included)
+    # contributes its first N rows to the fusion instead of 100; rows a channel did not list are scored exactly anyway
+    "default+candidates-200": (None, {**BEFORE_PRIOR, "candidates": 200}),
+    "default+candidates-400": (None, {**BEFORE_PRIOR, "candidates": 400}),
 }
 # variants with the learned query map (kb/querymap.py): each fold's map fitted on its training folds,
 # the mapped channel's weight chosen on them by real searches under maps that did not see the question
 # searched (fitted without its fold too); the other settings are the default's
-MAPPED_VARIANTS = {"default+mapped": {}, "mapped-no-expand": {"expand_weight": 0.0}}
+MAPPED_VARIANTS = {"default+mapped": BEFORE_PRIOR, "mapped-no-expand": {**BEFORE_PRIOR, "expand_weight": 0.0}}
 # the default's search with one step changed (bench/lecoqa_variants.py), at fixed settings: a sweep over
 # the held-out folds, to be nested inside the training folds only if a setting gains
 SEARCH_VARIANTS = {
@@ -167,15 +174,15 @@ class Corpus:
         self._units: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def with_table(self, table: TermTranslation, query_map: QueryMap | None = None, kind=Retriever,
-                   **options) -> Retriever:
+                   law_map: QueryMap | None = None, **options) -> Retriever:
         """A retriever (of class `kind`, with its `options`) over the same index and embedder with this
-        table (and query map)."""
+        table (and query map, and law map: the law prior's)."""
         # options other than numbers are told apart by identity: the caller keeps them alive
-        key = (id(table), id(query_map), kind, tuple((k, v if isinstance(v, (int, float, str)) else id(v))
-                                                     for k, v in sorted(options.items())))
+        key = (id(table), id(query_map), id(law_map), kind,
+               tuple((k, v if isinstance(v, (int, float, str)) else id(v)) for k, v in sorted(options.items())))
         if key not in self._with:
             base = self.retriever
-            self._with[key] = kind(base.index, base.embedder, table, query_map, **options)
+            self._with[key] = kind(base.index, base.embedder, table, query_map, law_map, **options)
             self._with[key].places = base.places  # read once from the register, not per table
         return self._with[key]
 
@@ -210,7 +217,7 @@ class Corpus:
         pairs = [(q, sorted(set(of_row[self.gold_rows(q)].tolist()))) for q in questions if self.gold_rows(q)]
         qv = np.vstack([self.question_vector(q) for q, _ in pairs])
         tv = np.vstack([vectors[u].mean(0) for _, u in pairs])
-        return fit_query_map(qv, tv, self.retriever.embedder.model, MAP_ALPHA)
+        return fit_query_map(qv, tv, self.retriever.embedder.model, MAP_ALPHA, LAW_TITLES)
 
     def prior(self, query_map: QueryMap, kind: str, weight: float) -> Prior:
         of_row, vectors = self.units(kind)
@@ -379,13 +386,14 @@ def clause_scores(q: Question, hits) -> dict[str, float]:
 
 
 def held_out(corpus: Corpus, questions: list[Question], settings_of, table_of, map_of=lambda fold: None,
-             kind=Retriever, options_of=lambda fold: {}) -> dict:
-    """Real searches of every question under its fold's settings, table and map (by a retriever of class
-    `kind` with its fold's options); micro-averaged figures."""
+             kind=Retriever, options_of=lambda fold: {}, law_map_of=lambda fold: None) -> dict:
+    """Real searches of every question under its fold's settings, table, map and law map (by a retriever
+    of class `kind` with its fold's options); micro-averaged figures."""
     sums: dict[str, float] = {}
     latencies = []
     for q in questions:
-        retriever = corpus.with_table(table_of(q.fold), map_of(q.fold), kind, **options_of(q.fold))
+        retriever = corpus.with_table(table_of(q.fold), map_of(q.fold), kind, law_map_of(q.fold),
+                                      **options_of(q.fold))
         t = time.perf_counter()
         hits = retriever.search(q.text, settings_of(q.fold))
         latencies.append((time.perf_counter() - t) * 1000)
@@ -402,6 +410,14 @@ def settings_for(weights: dict | None) -> SearchSettings:
     if weights is None:
         return SearchSettings(top_k=DEPTH)
     return replace(SearchSettings(top_k=DEPTH), **{k: v for k, v in weights.items() if not k.startswith("train")})
+
+
+def settings_of_variant(name: str) -> SearchSettings:
+    """The settings a variant starts from (before anything is chosen on the training folds)."""
+    if name in VARIANTS:
+        learned, fixed = VARIANTS[name]
+        return settings_for(dict(fixed) or None if learned is None else {**OLD_DEFAULT, **fixed})
+    return settings_for(BEFORE_PRIOR)  # the variants of the last rounds change one step of that
 
 
 def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[str],
@@ -422,6 +438,8 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
     # each fold's query map, fitted without it: every variant searches its fold under it (the
     # default's mapped channel; the others have mapped_weight 0), never under the shipped map
     maps = {f: corpus.fit_map([q for q in questions if q.fold != f]) for f in range(folds)}
+    # ... and each fold's law map (the law prior's, kb/lawprior.py) the same way
+    law_maps = {f: corpus.fit_unit_map([q for q in questions if q.fold != f]) for f in range(folds)}
     results = {"table_fit_seconds": round(fit_s, 1), "feature_seconds": round(feature_s, 1),
                "map_fit_seconds": round(time.perf_counter() - t, 1), "variants": {}}
     for name in [v for v in variants if v in VARIANTS]:
@@ -433,11 +451,11 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
         else:
             chosen = {f: best_weights(pools[f], learned, fixed) for f in range(folds)}
         figures = held_out(corpus, questions, lambda f: settings_for(chosen[f]), lambda f: outer[f],
-                           lambda f: maps[f])
+                           lambda f: maps[f], law_map_of=lambda f: law_maps[f])
         _report(results, name, figures, chosen)
     for name in [v for v in variants if v in SEARCH_VARIANTS]:
         kind, options = SEARCH_VARIANTS[name]
-        figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f],
+        figures = held_out(corpus, questions, lambda f: settings_for(BEFORE_PRIOR), lambda f: outer[f],
                            lambda f: maps[f], kind, lambda f: options)
         _report(results, name, figures, {f: options for f in range(folds)})
     law_priors = [v for v in variants if v in LAW_PRIOR_VARIANTS]
@@ -448,7 +466,7 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
         weights = LAW_PRIOR_VARIANTS[name]  # (law prior, heading prior)
         priors_of = {f: tuple(corpus.prior(unit_maps[(kind, f)], kind, w)
                               for kind, w in zip(("law", "heading"), weights) if w) for f in range(folds)}
-        figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f],
+        figures = held_out(corpus, questions, lambda f: settings_for(BEFORE_PRIOR), lambda f: outer[f],
                            lambda f: maps[f], LawPriorRetriever, lambda f: {"priors": priors_of[f]})
         _report(results, name, figures, {f: {"law_prior": weights[0], "heading_prior": weights[1]}
                                          for f in range(folds)})
@@ -514,13 +532,13 @@ def _run_law_prior(corpus: Corpus, questions: list[Question], folds: int, outer:
             for q in training:
                 retriever = corpus.with_table(outer[f], inner[(f, q.fold)], LawPriorRetriever,
                                               priors=inner_priors[((f, q.fold), w)])
-                total += clause_scores(q, retriever.search(q.text, settings_for(None)))["mrr@10"]
+                total += clause_scores(q, retriever.search(q.text, settings_for(BEFORE_PRIOR)))["mrr@10"]
             scores[w] = round(total / len(training), 4)
         best = max(LAW_PRIOR_GRID, key=lambda w: (scores[w], -w))
         chosen[f] = {"law_prior": best, "train_mrr@10": scores[best]}
     priors = {f: (corpus.prior(law_maps[f], "law", chosen[f]["law_prior"]),) for f in range(folds)}
-    figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f], lambda f: maps[f],
-                       LawPriorRetriever, lambda f: {"priors": priors[f]})
+    figures = held_out(corpus, questions, lambda f: settings_for(BEFORE_PRIOR), lambda f: outer[f],
+                       lambda f: maps[f], LawPriorRetriever, lambda f: {"priors": priors[f]})
     _report(results, "default+law-prior", figures, chosen)
 
 
@@ -545,6 +563,29 @@ def _fit_and_featurise(corpus: Corpus, questions: list[Question], folds: int, gr
     return outer, pools, fit_s, feature_s
 
 
+def add_title_vectors(folder: Path) -> int:
+    """Write the title vectors (kb/lawprior.py) into every segment of an index built before they existed,
+    as a build now does (each record's title embedded), so that a scratch index of the laws need not be
+    rebuilt to search with the law prior; -> how many titles were embedded."""
+    from kb.embed import get_embedder
+
+    manifest = read_manifest(folder)
+    embedder = get_embedder(manifest.embedder.name, manifest.embedder.model)
+    done = 0
+    for name, info in manifest.segments.items():
+        path = folder / name / TITLES
+        if path.exists():
+            continue
+        segment = read_segment(folder / name, info.files, manifest.embedder.dim)
+        vectors = np.asarray(embedder.embed_documents([r.meta.title for r in segment.records]), dtype=np.float32)
+        tmp = path.with_name(TITLES + ".tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, vectors)
+        tmp.replace(path)
+        done += len(vectors)
+    return done
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", required=True, help="index of the laws (without DLC/ and 案例/)")
@@ -555,8 +596,11 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="only the first N questions (a quick look)")
     ap.add_argument("--fit-table", help="write the table fitted on every question here")
     ap.add_argument("--cache", help="keep the fitted tables and features in this file between runs")
-    ap.add_argument("--fit-map", help="write the query map fitted on every question into this folder "
-                                      "(kb/data/query_maps: what PolicyKB ships)")
+    ap.add_argument("--fit-map", help="write the query map and the law map (the law prior's) fitted on every "
+                                      "question into this folder (kb/data/query_maps: what PolicyKB ships)")
+    ap.add_argument("--add-title-vectors", action="store_true",
+                    help="first write the documents' title vectors into an index built before they existed "
+                         "(the law prior needs them; a build writes them)")
     args = ap.parse_args()
     qa = Path(args.qa)
     if not qa.exists():
@@ -567,6 +611,7 @@ def main() -> int:
     if unknown:
         print(f"unknown variants {sorted(unknown)}; valid: {', '.join(ALL_VARIANTS)}", file=sys.stderr)
         return 2
+    added = add_title_vectors(Path(args.index)) if args.add_title_vectors else 0
     t = time.perf_counter()
     retriever = open_retriever(Path(args.index))
     corpus = Corpus(retriever)
@@ -578,7 +623,13 @@ def main() -> int:
            "build_seconds": build_s, "build_chunks_per_second": round(chunks / build_s, 1) if build_s else None,
            "index_load_seconds": round(time.perf_counter() - t, 1),
            "questions": len(questions), "folds": args.folds,
-           "questions_without_gold_in_index": sum(not corpus.gold_rows(q) for q in questions)}
+           "questions_without_gold_in_index": sum(not corpus.gold_rows(q) for q in questions),
+           "title_vectors_added": added}
+    missing = sum(v is None for v in retriever.index.contents.titles)
+    if missing > LAZY_TITLES and any(settings_of_variant(v).law_prior > 0 for v in variants):
+        print(f"{args.index}: {missing} documents have no title vector, so the law prior would be off; "
+              "run with --add-title-vectors once (or rebuild the index)", file=sys.stderr)
+        return 2
     results, _ = run(corpus, questions, args.folds, variants, Path(args.cache) if args.cache else None)
     out.update(results)
     if args.fit_table:
@@ -591,6 +642,10 @@ def main() -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         query_map.save(path)
         out["fitted_map"] = {"file": str(path), "pairs": query_map.pairs, "alpha": MAP_ALPHA}
+        law_map = corpus.fit_unit_map(questions)
+        path = map_file(law_map.model, Path(args.fit_map), LAW_TITLES)
+        law_map.save(path)
+        out["fitted_law_map"] = {"file": str(path), "pairs": law_map.pairs, "alpha": MAP_ALPHA}
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 

@@ -134,7 +134,7 @@ def _search_settings(args):
     filters = _filters(args)
     extra = {k: v for k, v in (("dense_weight", args.dense_weight), ("word_weight", args.word_weight),
                                ("expand_weight", args.expand_weight), ("law_weight", args.law_weight),
-                               ("mapped_weight", args.mapped_weight))
+                               ("mapped_weight", args.mapped_weight), ("law_prior", args.law_prior))
              if v is not None}
     return SearchSettings(top_k=args.top_k, fusion=args.fusion, filters=filters, **extra)
 
@@ -402,6 +402,10 @@ def _add_search_flags(p, top_k: int = 5) -> None:
     p.add_argument("--mapped-weight", type=float,
                    help="weight of the dense search with the question mapped towards statute wording "
                         "(kb/data/query_maps), for questions asked of statutes, 0..10; 0: off")
+    p.add_argument("--law-prior", type=float,
+                   help="how much each passage gains from its law's title matching the question mapped towards "
+                        "law titles (kb/data/query_maps/*.law-titles.npz), for questions asked of statutes, "
+                        "0..10; 0: off")
     p.add_argument("--law-weight", type=float,
                    help="how much each passage gains from its document's best passage score, 0..10; 0: off")
     _add_filter_flags(p)

@@ -135,6 +135,10 @@ class SearchSettings:
     # the learned query map (kb/querymap.py): weight of a second dense search with the question's vector
     # mapped towards statute wording, for questions asked of statutes (the gate above); 0: off
     mapped_weight: float = 1.5
+    # the law prior (kb/lawprior.py): for a question asked of statutes, each candidate gains law_prior
+    # times its law's score (the question mapped towards law titles, against every title; min-max over
+    # the candidates' laws); 0: off (0.1: chosen on the training folds of LeCoQA dev, bench/lecoqa.py)
+    law_prior: float = 0.1
     # law-level aggregation: each passage gains law_weight times its document's score (the sum of its
     # law_passages best fused scores, over the best document's), so a question that names its domain
     # (离婚, 工伤) lifts every article of that law
@@ -149,7 +153,7 @@ class SearchSettings:
             raise ConfigError(f"top_k must be at least 1, got {self.top_k}")
         if not 0.0 <= self.dense_weight <= 1.0 or not 0.0 <= self.word_weight <= 1.0:
             raise ConfigError("dense_weight and word_weight must be between 0 and 1")
-        for name in ("expand_weight", "law_weight", "mapped_weight"):
+        for name in ("expand_weight", "law_weight", "mapped_weight", "law_prior"):
             if not 0.0 <= getattr(self, name) <= 10.0:
                 raise ConfigError(f"{name} must be between 0 and 10, got {getattr(self, name)}")
         if self.expand_min_strength < 0:

@@ -10,7 +10,8 @@ import numpy as np
 from kb.config import SearchFilters, SearchSettings
 from kb.expand import TermTranslation, load_table
 from kb.ondisk import LoadedIndex
-from kb.querymap import QueryMap, shipped_map
+from kb.lawprior import LawPrior, law_prior_for
+from kb.querymap import LAW_TITLES, QueryMap, shipped_map
 from kb.intent import Intent, read_intent, without_markers
 from kb.metadata import find_doc_numbers, normalize_doc_number, normalize_title
 from kb.segment import defined_terms, is_article
@@ -155,10 +156,11 @@ class Retriever:
     """Searches one loaded index with one embedder; both are loaded once and reused per question."""
 
     def __init__(self, index: LoadedIndex, embedder, translation: TermTranslation | None = None,
-                 query_map: QueryMap | None = None):
+                 query_map: QueryMap | None = None, law_map: QueryMap | None = None):
         """`translation`: the lay-to-statute table of SearchSettings.expand_weight (default: the shipped
         one, kb/data/term_translation.json, read on first use); `query_map`: the map of
-        SearchSettings.mapped_weight (default: the one shipped for the embedder's model, if any)."""
+        SearchSettings.mapped_weight, `law_map` the one of SearchSettings.law_prior (default: those
+        shipped for the embedder's model, if any)."""
         self.index = index
         self.embedder = embedder
         self.places = index.register.places()
@@ -167,6 +169,8 @@ class Retriever:
         self._documents: dict[str, str] = {}  # doc_id -> its folded text, for the answer stage
         self._translation = translation
         self._query_map = query_map
+        self._law_map = law_map
+        self._law_prior: tuple[LawPrior | None] | None = None  # built on first use
         self._articles: np.ndarray | None = None  # per row: is it a numbered article (see statute_share)
 
     @property
@@ -180,6 +184,15 @@ class Retriever:
         if self._query_map is None:
             return shipped_map(self.embedder.model, self.embedder.dim)
         return self._query_map
+
+    @property
+    def law_prior(self) -> LawPrior | None:
+        """The law prior of SearchSettings.law_prior: None without a map for the embedder, or for an
+        index without its documents' title vectors (kb/lawprior.py)."""
+        if self._law_prior is None:
+            law_map = self._law_map or shipped_map(self.embedder.model, self.embedder.dim, LAW_TITLES)
+            self._law_prior = (law_prior_for(self.index, self.embedder, law_map),)
+        return self._law_prior[0]
 
     def query_vector(self, text: str) -> np.ndarray:
         """The question's embedding; the last one is kept, so that the answer stage reuses the
@@ -233,7 +246,8 @@ class Retriever:
         named = match_named_documents(self.index, question)
         query = named.rest if len(named.rest) >= 2 else question
         allowed = allowed_rows(self.index, first.filters)
-        ranked = self._statute_channels(query, self._retrieve(query, first, allowed), first, allowed)
+        ranked, statutes = self._statute_channels(query, self._retrieve(query, first, allowed), first, allowed)
+        prior = self.law_prior.scores(self.query_vector(query)) if statutes and first.law_prior > 0 else None
         found = {name: r.rows for name, r in ranked.items()}
         named_rows = [r for d in named.doc_ids for r in self.index.doc_rows.get(d, [])
                       if allowed is None or allowed[r]]
@@ -244,6 +258,10 @@ class Retriever:
         for settings in variants:
             fused = self._fuse(candidates, ranked, settings)
             fused = self._lift_by_law(candidates, fused, settings)
+            if prior is not None:  # each candidate gains its law's score (min-max over the candidates'),
+                # scaled back into [0, 1] as _fuse scales: the order is unchanged
+                lift = settings.law_prior * minmax(prior[self.index.chunk_doc[candidates]])
+                fused = (fused + lift) / (1.0 + settings.law_prior)
             fused = self._weigh_by_register(candidates, fused, question, settings)
             if named_rows:
                 fused = _named_first(fused, np.isin(candidates, named_rows),
@@ -298,9 +316,10 @@ class Retriever:
         return self._articles
 
     def _statute_channels(self, query: str, ranked: dict[str, Ranked], settings: SearchSettings,
-                          allowed: np.ndarray | None) -> dict[str, Ranked]:
+                          allowed: np.ndarray | None) -> tuple[dict[str, Ranked], bool]:
         """The channels learned from lay questions on the laws, for a question asked of statutes: the
-        expansion (dropped otherwise) and the mapped dense search (added, `mapped_weight`).
+        expansion (dropped otherwise) and the mapped dense search (added, `mapped_weight`); and whether
+        the law prior applies (`law_prior`: asked of statutes, not searched inside named documents).
 
         Both translate lay wording into statute wording: over notices, news or a paper they only pull
         the question towards what those texts do not say. Whether a question is asked of statutes
@@ -311,14 +330,15 @@ class Retriever:
         # laws, which there is noise: one word asked (「那职业培训机构呢？」) lets it outweigh them
         searched_alone = bool(settings.filters.doc_ids)
         query_map = self.query_map if settings.mapped_weight > 0 and not searched_alone else None
-        if "expand" not in ranked and query_map is None:
-            return ranked
+        prior = settings.law_prior > 0 and not searched_alone and self.law_prior is not None
+        if "expand" not in ranked and query_map is None and not prior:
+            return ranked, False
         if settings.expand_min_statute > 0 and self.statute_share(ranked, settings) < settings.expand_min_statute:
-            return {name: r for name, r in ranked.items() if name != "expand"}
+            return {name: r for name, r in ranked.items() if name != "expand"}, False
         if query_map is not None:
             plan = SearchPlan({}, query_map.apply(self.query_vector(query)), settings.candidates, allowed)
             ranked = {**ranked, "mapped": self.index.store.search(plan)["dense"]}
-        return ranked
+        return ranked, prior
 
     def _fuse(self, candidates, ranked: dict[str, Ranked], settings: SearchSettings) -> np.ndarray:
         lex_w = 1.0 - settings.dense_weight
