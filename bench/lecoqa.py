@@ -58,7 +58,8 @@ from kb.retrieve import Retriever, minmax  # noqa: E402
 from kb.store import SearchPlan  # noqa: E402
 from kb.tokenize import QUERY_ANALYZERS, word_tokens  # noqa: E402
 
-from bench.lecoqa_variants import ExpansionMixRetriever, FeedbackRetriever, LawPriorRetriever, Prior  # noqa: E402
+from bench.lecoqa_variants import (RERANK_FEATURES, ExpansionMixRetriever, FeedbackRetriever,  # noqa: E402
+                                   LawPriorRetriever, Prior, RerankRetriever, fit_reranker, ibm1_refit)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 QA = SHARED / "eval/lecoqa/dev.jsonl"
@@ -131,7 +132,19 @@ LAW_PRIOR_VARIANTS = {**{f"default+law-prior-{w}": (w, 0.0) for w in (0.1, 0.2, 
 # query and law maps fitted without its own fold too
 LAW_PRIOR_GRID = (0.05, 0.1, 0.2, 0.4)
 NESTED_VARIANTS = ("default+law-prior",)
-ALL_VARIANTS = (*VARIANTS, *MAPPED_VARIANTS, *SEARCH_VARIANTS, *LAW_PRIOR_VARIANTS, *NESTED_VARIANTS)
+# a linear re-ranker over the default's candidates (RerankRetriever): its weights fitted per fold on the
+# training questions' candidates, each searched under the table, query map and law map fitted without its
+# own fold too; the value is the fit's L2 pull towards zero
+RERANK_VARIANTS = {f"default+rerank-l2-{l2}": l2 for l2 in (0.01, 0.1, 1.0, 10.0, 100.0)}
+# ... and with the pull chosen per fold among RERANK_L2 by an inner cross-validation over its training
+# folds (fitted on three, MRR@10 of the fourth from the candidates' features), "default+rerank"
+RERANK_L2 = (0.01, 0.1, 1.0, 10.0)
+RERANK_VARIANTS["default+rerank"] = None
+# the default with each fold's table refitted by IBM model 1 EM from itself, on the same training
+# questions (ibm1_refit); the value is the number of EM iterations
+IBM1_VARIANTS = {"default+ibm1-3": 3, "default+ibm1-10": 10}
+ALL_VARIANTS = (*VARIANTS, *MAPPED_VARIANTS, *SEARCH_VARIANTS, *LAW_PRIOR_VARIANTS, *NESTED_VARIANTS,
+                *RERANK_VARIANTS, *IBM1_VARIANTS)
 MAPPED_GRID = (0.5, 1.0, 1.5, 2.0, 3.0)
 MAP_ALPHA = 3.0  # ridge pull towards the identity; 1, 3, 10, 30 gave dense-only MRR@10 0.378 / 0.380 / 0.366 / 0.340
 
@@ -239,12 +252,20 @@ class Corpus:
 
     def fit(self, questions: list[Question]) -> TermTranslation:
         """The table learned from these questions and their gold clauses."""
-        pairs = []
+        return fit_translation(self.pairs(questions), self.background, min_pairs=MIN_PAIRS)
+
+    def pairs(self, questions: list[Question]) -> list[tuple[list[str], list[str]]]:
+        """(question words, gold clause words) of the questions whose gold clauses the index holds."""
+        out = []
         for q in questions:
             clause = [w for r in self.gold_rows(q) for w in self.words(r)]
             if clause:
-                pairs.append((word_tokens(q.text), clause))
-        return fit_translation(pairs, lambda t: self.bm25.df(t)[0] / max(1, self.bm25.n), min_pairs=MIN_PAIRS)
+                out.append((word_tokens(q.text), clause))
+        return out
+
+    def background(self, term: str) -> float:
+        """The share of indexed chunks holding this word."""
+        return self.bm25.df(term)[0] / max(1, self.bm25.n)
 
 
 # ---------------------------------------------------------------- cached features for the weight grid
@@ -472,6 +493,15 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
                                          for f in range(folds)})
     if "default+law-prior" in variants:
         _run_law_prior(corpus, questions, folds, outer, maps, results)
+    for name in [v for v in variants if v in IBM1_VARIANTS]:
+        refit = {f: ibm1_refit(outer[f], corpus.pairs([q for q in questions if q.fold != f]), corpus.background,
+                               IBM1_VARIANTS[name]) for f in range(folds)}
+        figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: refit[f],
+                           lambda f: maps[f], law_map_of=lambda f: law_maps[f])
+        _report(results, name, figures, {f: {"iterations": IBM1_VARIANTS[name]} for f in range(folds)})
+    rerank = [v for v in variants if v in RERANK_VARIANTS]
+    if rerank:
+        _run_rerank(corpus, questions, folds, rerank, outer, maps, law_maps, results)
     mapped = [name for name in variants if name in MAPPED_VARIANTS]
     if mapped:
         _run_mapped(corpus, questions, folds, mapped, outer, maps, results)
@@ -540,6 +570,56 @@ def _run_law_prior(corpus: Corpus, questions: list[Question], folds: int, outer:
     figures = held_out(corpus, questions, lambda f: settings_for(BEFORE_PRIOR), lambda f: outer[f],
                        lambda f: maps[f], LawPriorRetriever, lambda f: {"priors": priors[f]})
     _report(results, "default+law-prior", figures, chosen)
+
+
+def _run_rerank(corpus: Corpus, questions: list[Question], folds: int, names: list[str], outer: dict,
+                maps: dict, law_maps: dict, results: dict) -> None:
+    """The re-ranker's weights per fold f, fitted on its training questions' candidates (each question of
+    fold g searched under the table, query map and law map fitted without f and g), then fold f searched
+    under them and its own fold's table and maps."""
+    t = time.perf_counter()
+    pairs = [(f, g) for f in range(folds) for g in range(folds) if f != g]
+    training = {p: [q for q in questions if q.fold not in p] for p in pairs}
+    tables = {p: corpus.fit(training[p]) for p in pairs}
+    inner = {p: corpus.fit_map(training[p]) for p in pairs}
+    inner_law = {p: corpus.fit_unit_map(training[p]) for p in pairs}
+    samples: dict[int, list] = {f: [] for f in range(folds)}
+    for q in questions:
+        for f in range(folds):
+            if f == q.fold:
+                continue
+            p = (f, q.fold)
+            retriever = corpus.with_table(tables[p], inner[p], RerankRetriever, inner_law[p])
+            retriever.gold_of = lambda row, q=q: corpus.keys[row] in q.gold
+            retriever.search(q.text, settings_for(BEFORE_PRIOR))
+            samples[f].append((q.fold, retriever.last))
+    results["rerank_feature_seconds"] = round(time.perf_counter() - t, 1)
+    for name in names:
+        l2 = {f: RERANK_VARIANTS[name] or _inner_l2(samples[f]) for f in range(folds)}
+        weights = {f: fit_reranker([x for _, x in samples[f]], l2[f]) for f in range(folds)}
+        figures = held_out(corpus, questions, lambda f: settings_for(BEFORE_PRIOR), lambda f: outer[f],
+                           lambda f: maps[f], RerankRetriever, lambda f: {"weights": weights[f]},
+                           lambda f: law_maps[f])
+        _report(results, name, figures, {f: {"l2": l2[f], **dict(zip(RERANK_FEATURES, np.round(w, 3).tolist()))}
+                                         for f, w in weights.items()})
+
+
+def _inner_l2(samples: list) -> float:
+    """The L2 pull (of RERANK_L2) whose re-ranker, fitted on all but one of these training folds and
+    scored on that one in turn, gives the best MRR@10 of the first gold candidate."""
+    folds = sorted({g for g, _ in samples})
+    def mrr(l2: float) -> float:
+        total = 0.0
+        for g in folds:
+            w = fit_reranker([x for h, x in samples if h != g], l2)
+            for h, x in samples:
+                if h == g and x.gold is not None and x.gold.any():
+                    s = x.features @ w + x.log_factor
+                    rank = 1 + int((s > s[x.gold].max()).sum())
+                    total += 1.0 / rank if rank <= DEPTH else 0.0
+        return total / len(samples)
+    scores = {l2: mrr(l2) for l2 in RERANK_L2}
+    return max(RERANK_L2, key=lambda l2: (scores[l2], l2))
 
 
 def _fit_and_featurise(corpus: Corpus, questions: list[Question], folds: int, grid: bool = True):

@@ -15,7 +15,8 @@ from kb.ondisk.segments import TITLES
 from kb.pipeline import build_index, open_retriever
 from kb.querymap import CLAUSES, LAW_TITLES, QueryMap, check_map, map_file
 from kb.retrieve import Retriever
-from tests.test_expand import LAW, NOTICE, SCHOOL
+from tests.test_backends import NEEDS_LITE, close
+from tests.test_expand import LAW, NOTICE, SCHOOL, on_both_stores
 
 PLAIN = SearchSettings(top_k=3, dense_weight=0.0, expand_weight=0.0, law_weight=0.0, mapped_weight=0.0,
                        law_prior=0.0)
@@ -161,3 +162,18 @@ def test_map_files_of_another_target_or_not_maps_are_errors_naming_the_file(tmp_
 def test_law_prior_is_checked(value):
     with pytest.raises(ConfigError, match="law_prior"):
         SearchSettings(law_prior=value)
+
+
+@NEEDS_LITE
+def test_the_law_prior_is_the_same_on_milvus(tmp_path):
+    retrievers = on_both_stores(tmp_path, {"婚姻法.txt": LAW, "学校法.txt": SCHOOL})
+    try:
+        law_map = _towards_title(retrievers["faiss"], "学校法")
+        tops = {}
+        for backend, base in retrievers.items():
+            assert all(v is not None for v in base.index.contents.titles)  # written by both builds
+            retriever = Retriever(base.index, base.embedder, law_map=law_map)
+            tops[backend] = [(h.title, h.chunk.label) for h in retriever.search(QUESTION, replace(PLAIN, law_prior=0.5))]
+        assert tops["faiss"] == tops["milvus"] and tops["faiss"][0] == ("中华人民共和国示例学校法", "第一条")
+    finally:
+        close(retrievers["milvus"])
