@@ -158,82 +158,39 @@ class LawPriorRetriever(Retriever):
         return fused
 
 
-# ---------------------------------------------------------------- a learned linear re-ranker
-
-# each candidate's features: the channels' min-max scaled scores, the law prior (min-max over the
-# candidates' laws), its law's share of the fused score (kb.retrieve.law_scores over the default's
-# fused scores), the default's fused score itself, whether it is a numbered article, its length
-RERANK_FEATURES = ("words", "chars", "dense", "expand", "mapped", "law_prior", "law", "fused", "article", "length")
-_CHANNELS = ("words", "chars", "dense", "expand", "mapped")
+# ---------------------------------------------------------------- the learned re-ranker's training data
 
 
 @dataclass
 class Sample:
-    """One question's candidates: their features (candidates, len(RERANK_FEATURES)), the log of the
-    register's factor of each, and which are gold."""
+    """One question's candidates: their re-ranker features (kb.rerank.FEATURES), the log of the register's
+    factor of each, and which are gold."""
 
     features: np.ndarray
     log_factor: np.ndarray
     gold: np.ndarray
 
 
-class RerankRetriever(Retriever):
-    """The default's candidates scored by exp(w . x) (x: RERANK_FEATURES) times the register's factors,
-    named documents first as in the default. Searched with `law_prior` 0 in the settings: the prior is a
-    feature here. Without `weights` it searches as the default does and keeps each search's Sample in
-    `last` (with `gold_of`: row -> is it gold, to label them)."""
+class SampleRetriever(Retriever):
+    """The default's search, keeping the candidates of a question asked of statutes as a Sample in `last`
+    (labelled by `gold_of`: row -> is it gold) where the re-ranker would score them; the order stays the
+    fused one."""
 
-    def __init__(self, index, embedder, translation=None, query_map=None, law_map=None, *,
-                 weights: np.ndarray | None = None, prior_weight: float = 0.1):
+    def __init__(self, index, embedder, translation=None, query_map=None, law_map=None):
         super().__init__(index, embedder, translation, query_map, law_map)
-        self.weights = weights
-        self.prior_weight = prior_weight  # the default's, for the "fused" feature
         self.gold_of = None
         self.last: Sample | None = None
-        self._ranked: dict[str, Ranked] = {}
-        self._prior: np.ndarray | None = None
-        self._question = ""
-        self._length: np.ndarray | None = None
 
     def search_weighted(self, question, variants):
-        self._question = question
+        self.last = None
         return super().search_weighted(question, variants)
 
-    def _statute_channels(self, query, ranked, settings, allowed):
-        ranked, statutes = super()._statute_channels(query, ranked, settings, allowed)
-        self._ranked = ranked
-        gate = "mapped" in ranked and self.law_prior is not None  # asked of statutes (the map's gate)
-        self._prior = self.law_prior.scores(self.query_vector(query)) if gate else None
-        return ranked, statutes
-
-    def features(self, candidates: np.ndarray, fused: np.ndarray) -> np.ndarray:
-        from kb.retrieve import law_scores
-
-        n = len(candidates)
-        cols = {c: minmax(np.asarray(self._ranked[c].scores_of(candidates), dtype=np.float64))
-                if c in self._ranked else np.zeros(n) for c in _CHANNELS}
-        docs = self.index.chunk_doc[candidates]
-        cols["law_prior"] = minmax(self._prior[docs].astype(np.float64)) if self._prior is not None else np.zeros(n)
-        cols["fused"] = (fused + self.prior_weight * cols["law_prior"]) / (1.0 + self.prior_weight)
-        cols["law"] = law_scores(docs, cols["fused"], 3)
-        cols["article"] = self.article_rows()[candidates].astype(np.float64)
-        cols["length"] = self._lengths()[candidates]
-        return np.column_stack([cols[f] for f in RERANK_FEATURES])
-
-    def _lengths(self) -> np.ndarray:
-        if self._length is None:
-            self._length = np.log1p([len(c.text) for c in self.index.chunks]) / 8.0
-        return self._length
-
-    def _lift_by_law(self, candidates, fused, settings):
-        x = self.features(candidates, super()._lift_by_law(candidates, fused, settings))
-        if self.weights is None:
-            factor = self._weigh_by_register(candidates, np.ones(len(candidates)), self._question, settings)
-            gold = np.array([self.gold_of(int(r)) for r in candidates], dtype=bool) if self.gold_of else None
-            self.last = Sample(x, np.log(np.maximum(factor, 1e-12)), gold)
-            return x[:, RERANK_FEATURES.index("fused")]
-        s = x @ self.weights
-        return np.exp(s - s.max())  # positive, so that the register's factors keep their meaning
+    def _rerank(self, candidates, ranked, fused, lift, question, settings):
+        x = self.rerank_features(candidates, ranked, fused, lift)
+        factor = self._weigh_by_register(candidates, np.ones(len(candidates)), question, settings)
+        gold = np.array([self.gold_of(int(r)) for r in candidates], dtype=bool)
+        self.last = Sample(x, np.log(np.maximum(factor, 1e-12)), gold)
+        return fused
 
 
 def fit_reranker(samples: list[Sample], l2: float = 1.0, start: np.ndarray | None = None) -> np.ndarray:
@@ -262,41 +219,3 @@ def fit_reranker(samples: list[Sample], l2: float = 1.0, start: np.ndarray | Non
         return value, grad
 
     return minimize(loss, start, jac=True, method="L-BFGS-B").x
-
-
-# ---------------------------------------------------------------- IBM model 1 refit of the term table
-
-
-def ibm1_refit(table, pairs, background, iterations: int = 5, per_word: int = 20):
-    """The table's weights refitted by IBM model 1 EM, started from the table: t(statute word | lay word)
-    over the pairs the table holds, a NULL word generating each statute word at its background share.
-
-    E-step: each distinct statute word of a gold clause is shared among the question's words that the
-    table pairs it with, and NULL, in proportion to t; M-step: t(. | w) = w's shares, normalised. A statute
-    word that several lay words of a question predict is then credited to the one that predicts it best
-    (婚姻 to 离婚 rather than to 孩子), which the co-occurrence weights cannot do."""
-    from kb.expand import TermTranslation, is_statute_word
-
-    t = {w: {s: x for s, x in ts} for w, ts in table.table.items()}
-    for w, ts in t.items():
-        total = sum(ts.values())
-        t[w] = {s: x / total for s, x in ts.items()}
-    data = []
-    for question, clause in pairs:
-        words = [w for w in set(question) if w in t]
-        targets = {s for s in clause if is_statute_word(s)}
-        links = [(s, [w for w in words if s in t[w]]) for s in targets]
-        data.append([(s, ws) for s, ws in links if ws])
-    for _ in range(iterations):
-        counts: dict[str, dict[str, float]] = {w: {} for w in t}
-        for links in data:
-            for s, ws in links:
-                z = background(s) + sum(t[w][s] for w in ws)
-                for w in ws:
-                    counts[w][s] = counts[w].get(s, 0.0) + t[w][s] / z
-        for w, cs in counts.items():
-            total = sum(cs.values())
-            if total > 0:  # a word no pair links keeps its start
-                t[w] = {s: c / total for s, c in cs.items()}
-    out = {w: tuple(sorted(ts.items(), key=lambda kv: (-kv[1], kv[0]))[:per_word]) for w, ts in t.items()}
-    return TermTranslation({w: ts for w, ts in out.items() if ts}, table.pairs)

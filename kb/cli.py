@@ -134,7 +134,8 @@ def _search_settings(args):
     filters = _filters(args)
     extra = {k: v for k, v in (("dense_weight", args.dense_weight), ("word_weight", args.word_weight),
                                ("expand_weight", args.expand_weight), ("law_weight", args.law_weight),
-                               ("mapped_weight", args.mapped_weight), ("law_prior", args.law_prior))
+                               ("mapped_weight", args.mapped_weight), ("law_prior", args.law_prior),
+                               ("rerank", False if args.no_rerank else None))
              if v is not None}
     return SearchSettings(top_k=args.top_k, fusion=args.fusion, filters=filters, **extra)
 
@@ -406,6 +407,8 @@ def _add_search_flags(p, top_k: int = 5) -> None:
                    help="how much each passage gains from its law's title matching the question mapped towards "
                         "law titles (kb/data/query_maps/*.law-titles.npz), for questions asked of statutes, "
                         "0..10; 0: off")
+    p.add_argument("--no-rerank", action="store_true",
+                   help="keep the fused order for questions asked of statutes (no learned re-ranker, kb/data/rerank.json)")
     p.add_argument("--law-weight", type=float,
                    help="how much each passage gains from its document's best passage score, 0..10; 0: off")
     _add_filter_flags(p)

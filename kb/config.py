@@ -139,6 +139,8 @@ class SearchSettings:
     # times its law's score (the question mapped towards law titles, against every title; min-max over
     # the candidates' laws); 0: off (0.1: chosen on the training folds of LeCoQA dev, bench/lecoqa.py)
     law_prior: float = 0.1
+    # the learned re-ranker (kb/rerank.py) for questions asked of statutes; False: the fused order
+    rerank: bool = True
     # law-level aggregation: each passage gains law_weight times its document's score (the sum of its
     # law_passages best fused scores, over the best document's), so a question that names its domain
     # (离婚, 工伤) lifts every article of that law

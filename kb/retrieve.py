@@ -12,6 +12,7 @@ from kb.expand import TermTranslation, load_table
 from kb.ondisk import LoadedIndex
 from kb.lawprior import LawPrior, law_prior_for
 from kb.querymap import LAW_TITLES, QueryMap, shipped_map
+from kb.rerank import Reranker, features, shipped_reranker
 from kb.intent import Intent, read_intent, without_markers
 from kb.metadata import find_doc_numbers, normalize_doc_number, normalize_title
 from kb.segment import defined_terms, is_article
@@ -156,11 +157,12 @@ class Retriever:
     """Searches one loaded index with one embedder; both are loaded once and reused per question."""
 
     def __init__(self, index: LoadedIndex, embedder, translation: TermTranslation | None = None,
-                 query_map: QueryMap | None = None, law_map: QueryMap | None = None):
+                 query_map: QueryMap | None = None, law_map: QueryMap | None = None,
+                 reranker: Reranker | None = None):
         """`translation`: the lay-to-statute table of SearchSettings.expand_weight (default: the shipped
         one, kb/data/term_translation.json, read on first use); `query_map`: the map of
-        SearchSettings.mapped_weight, `law_map` the one of SearchSettings.law_prior (default: those
-        shipped for the embedder's model, if any)."""
+        SearchSettings.mapped_weight, `law_map` the one of SearchSettings.law_prior, `reranker` that of
+        SearchSettings.rerank (default: those shipped for the embedder's model, if any)."""
         self.index = index
         self.embedder = embedder
         self.places = index.register.places()
@@ -171,6 +173,8 @@ class Retriever:
         self._query_map = query_map
         self._law_map = law_map
         self._law_prior: tuple[LawPrior | None] | None = None  # built on first use
+        self._reranker = reranker
+        self._lengths: np.ndarray | None = None  # per row: log(1 + its length) / 8, the re-ranker's
         self._articles: np.ndarray | None = None  # per row: is it a numbered article (see statute_share)
 
     @property
@@ -193,6 +197,10 @@ class Retriever:
             law_map = self._law_map or shipped_map(self.embedder.model, self.embedder.dim, LAW_TITLES)
             self._law_prior = (law_prior_for(self.index, self.embedder, law_map),)
         return self._law_prior[0]
+
+    @property
+    def reranker(self) -> Reranker | None:
+        return self._reranker or shipped_reranker(self.embedder.model)
 
     def query_vector(self, text: str) -> np.ndarray:
         """The question's embedding; the last one is kept, so that the answer stage reuses the
@@ -247,7 +255,8 @@ class Retriever:
         query = named.rest if len(named.rest) >= 2 else question
         allowed = allowed_rows(self.index, first.filters)
         ranked, statutes = self._statute_channels(query, self._retrieve(query, first, allowed), first, allowed)
-        prior = self.law_prior.scores(self.query_vector(query)) if statutes and first.law_prior > 0 else None
+        law_prior = self.law_prior if statutes and first.law_prior > 0 else None
+        prior = law_prior.scores(self.query_vector(query)) if law_prior is not None else None
         found = {name: r.rows for name, r in ranked.items()}
         named_rows = [r for d in named.doc_ids for r in self.index.doc_rows.get(d, [])
                       if allowed is None or allowed[r]]
@@ -258,10 +267,13 @@ class Retriever:
         for settings in variants:
             fused = self._fuse(candidates, ranked, settings)
             fused = self._lift_by_law(candidates, fused, settings)
+            lift = np.zeros(len(candidates))
             if prior is not None:  # each candidate gains its law's score (min-max over the candidates'),
                 # scaled back into [0, 1] as _fuse scales: the order is unchanged
-                lift = settings.law_prior * minmax(prior[self.index.chunk_doc[candidates]])
-                fused = (fused + lift) / (1.0 + settings.law_prior)
+                lift = minmax(prior[self.index.chunk_doc[candidates]])
+                fused = (fused + settings.law_prior * lift) / (1.0 + settings.law_prior)
+            if statutes and settings.rerank and settings.fusion == "weighted":  # fitted on weighted fusion
+                fused = self._rerank(candidates, ranked, fused, lift, question, settings)
             fused = self._weigh_by_register(candidates, fused, question, settings)
             if named_rows:
                 fused = _named_first(fused, np.isin(candidates, named_rows),
@@ -319,7 +331,7 @@ class Retriever:
                           allowed: np.ndarray | None) -> tuple[dict[str, Ranked], bool]:
         """The channels learned from lay questions on the laws, for a question asked of statutes: the
         expansion (dropped otherwise) and the mapped dense search (added, `mapped_weight`); and whether
-        the law prior applies (`law_prior`: asked of statutes, not searched inside named documents).
+        the law prior and the re-ranker apply (asked of statutes, not searched inside named documents).
 
         Both translate lay wording into statute wording: over notices, news or a paper they only pull
         the question towards what those texts do not say. Whether a question is asked of statutes
@@ -330,15 +342,34 @@ class Retriever:
         # laws, which there is noise: one word asked (「那职业培训机构呢？」) lets it outweigh them
         searched_alone = bool(settings.filters.doc_ids)
         query_map = self.query_map if settings.mapped_weight > 0 and not searched_alone else None
-        prior = settings.law_prior > 0 and not searched_alone and self.law_prior is not None
-        if "expand" not in ranked and query_map is None and not prior:
+        learned = (settings.law_prior > 0 or settings.rerank) and not searched_alone
+        if "expand" not in ranked and query_map is None and not learned:
             return ranked, False
         if settings.expand_min_statute > 0 and self.statute_share(ranked, settings) < settings.expand_min_statute:
             return {name: r for name, r in ranked.items() if name != "expand"}, False
         if query_map is not None:
             plan = SearchPlan({}, query_map.apply(self.query_vector(query)), settings.candidates, allowed)
             ranked = {**ranked, "mapped": self.index.store.search(plan)["dense"]}
-        return ranked, prior
+        return ranked, not searched_alone
+
+    def _rerank(self, candidates: np.ndarray, ranked: dict[str, Ranked], fused: np.ndarray, lift: np.ndarray,
+                question: str, settings: SearchSettings) -> np.ndarray:
+        """A question asked of statutes: the candidates scored by the re-ranker (kb/rerank.py) over their
+        channels' scores, law prior (`lift`, min-max scaled), law share, fused score, kind and length."""
+        reranker = self.reranker
+        if reranker is None or len(candidates) == 0:
+            return fused
+        return reranker.score(self.rerank_features(candidates, ranked, fused, lift))
+
+    def rerank_features(self, candidates: np.ndarray, ranked: dict[str, Ranked], fused: np.ndarray,
+                        lift: np.ndarray) -> np.ndarray:
+        """The re-ranker's features of these candidates (kb.rerank.FEATURES)."""
+        if self._lengths is None or len(self._lengths) != len(self.index.chunks):
+            self._lengths = np.log1p([len(c.text) for c in self.index.chunks]) / 8.0
+        scaled = {name: minmax(np.asarray(r.scores_of(candidates), dtype=np.float64)) for name, r in ranked.items()}
+        docs = self.index.chunk_doc[candidates]
+        return features(scaled, lift, law_scores(docs, fused, 3), fused,
+                        self.article_rows()[candidates].astype(np.float64), self._lengths[candidates])
 
     def _fuse(self, candidates, ranked: dict[str, Ranked], settings: SearchSettings) -> np.ndarray:
         lex_w = 1.0 - settings.dense_weight
