@@ -139,8 +139,12 @@ class SearchSettings:
     # times its law's score (the question mapped towards law titles, against every title; min-max over
     # the candidates' laws); 0: off (0.1: chosen on the training folds of LeCoQA dev, bench/lecoqa.py)
     law_prior: float = 0.1
-    # the learned re-ranker (kb/rerank.py) for questions asked of statutes; False: the fused order
+    # the learned re-ranker (kb/rerank.py) for questions asked of statutes whose plain search's first
+    # expand_statute_depth hits are at least rerank_min_statute numbered articles (a corpus of laws alone:
+    # fitted there, it would push a mixed corpus's notices out for its measures' articles); False: the
+    # fused order
     rerank: bool = True
+    rerank_min_statute: float = 0.9
     # law-level aggregation: each passage gains law_weight times its document's score (the sum of its
     # law_passages best fused scores, over the best document's), so a question that names its domain
     # (离婚, 工伤) lifts every article of that law
@@ -164,6 +168,8 @@ class SearchSettings:
             raise ConfigError(f"expand_min_coverage must be between 0 and 1, got {self.expand_min_coverage}")
         if self.law_passages < 1:
             raise ConfigError(f"law_passages must be at least 1, got {self.law_passages}")
+        if not 0.0 <= self.rerank_min_statute <= 1.0:
+            raise ConfigError(f"rerank_min_statute must be between 0 and 1, got {self.rerank_min_statute}")
         if not 0.0 <= self.expand_min_statute <= 1.0:
             raise ConfigError(f"expand_min_statute must be between 0 and 1, got {self.expand_min_statute}")
         if self.expand_statute_depth < 1:

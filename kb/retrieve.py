@@ -256,6 +256,11 @@ class Retriever:
         allowed = allowed_rows(self.index, first.filters)
         ranked, statutes = self._statute_channels(query, self._retrieve(query, first, allowed), first, allowed)
         law_prior = self.law_prior if statutes and first.law_prior > 0 else None
+        # the re-ranker was fitted on the candidates of questions on the laws alone: over a corpus of
+        # notices and measures it would push every notice out for the measures' articles
+        rerank = statutes and first.rerank and first.fusion == "weighted" and (
+            first.rerank_min_statute <= first.expand_min_statute or
+            self.statute_share(ranked, first) >= first.rerank_min_statute)
         prior = law_prior.scores(self.query_vector(query)) if law_prior is not None else None
         found = {name: r.rows for name, r in ranked.items()}
         named_rows = [r for d in named.doc_ids for r in self.index.doc_rows.get(d, [])
@@ -272,7 +277,7 @@ class Retriever:
                 # scaled back into [0, 1] as _fuse scales: the order is unchanged
                 lift = minmax(prior[self.index.chunk_doc[candidates]])
                 fused = (fused + settings.law_prior * lift) / (1.0 + settings.law_prior)
-            if statutes and settings.rerank and settings.fusion == "weighted":  # fitted on weighted fusion
+            if rerank and settings.rerank:
                 fused = self._rerank(candidates, ranked, fused, lift, question, settings)
             fused = self._weigh_by_register(candidates, fused, question, settings)
             if named_rows:
@@ -354,12 +359,19 @@ class Retriever:
 
     def _rerank(self, candidates: np.ndarray, ranked: dict[str, Ranked], fused: np.ndarray, lift: np.ndarray,
                 question: str, settings: SearchSettings) -> np.ndarray:
-        """A question asked of statutes: the candidates scored by the re-ranker (kb/rerank.py) over their
-        channels' scores, law prior (`lift`, min-max scaled), law share, fused score, kind and length."""
+        """A question asked of statutes: the candidates in the order of the re-ranker (kb/rerank.py) over
+        their channels' scores, law prior (`lift`, min-max scaled), law share, fused score, kind and length.
+
+        The scores stay the fused ones, handed out in that order (the best to its first, and so on): the
+        answer stage reads a passage's score and its margin over the next as fusion makes them."""
         reranker = self.reranker
         if reranker is None or len(candidates) == 0:
             return fused
-        return reranker.score(self.rerank_features(candidates, ranked, fused, lift))
+        order = np.lexsort((candidates, -reranker.score(self.rerank_features(candidates, ranked, fused, lift))))
+        out = np.empty(len(fused))
+        # fused scores tie (a channel's zeros): a step of 1e-9 keeps the re-ranker's order among them
+        out[order] = np.sort(fused)[::-1] - 1e-9 * np.arange(len(fused))
+        return out
 
     def rerank_features(self, candidates: np.ndarray, ranked: dict[str, Ranked], fused: np.ndarray,
                         lift: np.ndarray) -> np.ndarray:

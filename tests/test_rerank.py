@@ -57,11 +57,16 @@ def test_the_reranker_orders_the_candidates_of_a_question_asked_of_statutes(tmp_
     _, folder = _build(tmp_path, {"婚姻法.txt": LAW, "学校法.txt": SCHOOL})
     base = open_retriever(folder)
     retriever = Retriever(base.index, base.embedder, reranker=Reranker(base.embedder.model, BY_LENGTH))
-    everything = replace(PLAIN, top_k=len(base.index.chunks))
-    fused = [h.chunk.chunk_id for h in retriever.search(QUESTION, replace(everything, rerank=False))]
+    everything = replace(PLAIN, top_k=len(base.index.chunks), rerank_min_statute=0.5)
+    plain = retriever.search(QUESTION, replace(everything, rerank=False))
+    fused = [h.chunk.chunk_id for h in plain]
     reranked = retriever.search(QUESTION, everything)
     lengths = [len(h.chunk.text) for h in reranked]
     assert lengths == sorted(lengths, reverse=True) and [h.chunk.chunk_id for h in reranked] != fused
+    # the fused scores, handed out in the re-ranker's order
+    assert [h.score for h in reranked] == pytest.approx([h.score for h in plain], abs=1e-6)
+    # with fewer articles among the first hits than it asks for (the titles are none), the fused order
+    assert [h.chunk.chunk_id for h in retriever.search(QUESTION, replace(everything, rerank_min_statute=1.0))] == fused
     # the same without a re-ranker for this embedder: the fused order
     assert [h.chunk.chunk_id for h in Retriever(base.index, base.embedder).search(QUESTION, everything)] == fused
 
@@ -76,7 +81,7 @@ def test_the_reranker_never_fires_on_notices_nor_inside_named_documents(tmp_path
         return [h.chunk.chunk_id for h in retriever.search(QUESTION, settings)]
 
     assert ranking(everything) == ranking(replace(everything, rerank=False))  # no 第N条: not asked of statutes
-    ungated = replace(everything, expand_min_statute=0.0)
+    ungated = replace(everything, expand_min_statute=0.0, rerank_min_statute=0.0)
     assert ranking(ungated) != ranking(replace(ungated, rerank=False))
     inside = replace(ungated, filters=SearchFilters(doc_ids=tuple(base.index.doc_order)))
     assert ranking(inside) == ranking(replace(inside, rerank=False))
