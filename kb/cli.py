@@ -403,12 +403,8 @@ def _add_search_flags(p, top_k: int = 5) -> None:
     p.add_argument("--mapped-weight", type=float,
                    help="weight of the dense search with the question mapped towards statute wording "
                         "(kb/data/query_maps), for questions asked of statutes, 0..10; 0: off")
-    p.add_argument("--law-prior", type=float,
-                   help="how much each passage gains from its law's title matching the question mapped towards "
-                        "law titles (kb/data/query_maps/*.law-titles.npz), for questions asked of statutes, "
-                        "0..10; 0: off")
-    p.add_argument("--no-rerank", action="store_true",
-                   help="keep the fused order for questions asked of statutes (no learned re-ranker, kb/data/rerank.json)")
+    p.add_argument("--law-prior", type=float, help="weight of the law prior (kb/lawprior.py), 0..10; 0: off")
+    p.add_argument("--no-rerank", action="store_true", help="no learned re-ranker (kb/rerank.py): the fused order")
     p.add_argument("--law-weight", type=float,
                    help="how much each passage gains from its document's best passage score, 0..10; 0: off")
     _add_filter_flags(p)

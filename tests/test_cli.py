@@ -384,3 +384,11 @@ def test_search_weight_flags_reach_the_settings():
         SearchSettings().law_prior)
     for verb in (["ask", "问题"], ["eval", "qa.jsonl"]):  # the same flag on ask and eval
         assert _search_settings(build_parser().parse_args([*verb, "--law-prior", "0"])).law_prior == 0.0
+
+
+def test_no_rerank_reaches_the_settings():
+    from kb.cli import _search_settings, build_parser
+
+    assert _search_settings(build_parser().parse_args(["search", "问题"])).rerank is True
+    for verb in (["search", "问题"], ["ask", "问题"], ["eval", "qa.jsonl"]):
+        assert _search_settings(build_parser().parse_args([*verb, "--no-rerank"])).rerank is False
