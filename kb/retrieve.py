@@ -10,7 +10,9 @@ import numpy as np
 from kb.config import SearchFilters, SearchSettings
 from kb.expand import TermTranslation, load_table
 from kb.ondisk import LoadedIndex
-from kb.querymap import QueryMap, shipped_map
+from kb.lawprior import LawPrior, law_prior_for
+from kb.querymap import LAW_TITLES, QueryMap, shipped_map
+from kb.rerank import Reranker, features, shipped_reranker
 from kb.intent import Intent, read_intent, without_markers
 from kb.metadata import find_doc_numbers, normalize_doc_number, normalize_title
 from kb.segment import defined_terms, is_article
@@ -155,10 +157,12 @@ class Retriever:
     """Searches one loaded index with one embedder; both are loaded once and reused per question."""
 
     def __init__(self, index: LoadedIndex, embedder, translation: TermTranslation | None = None,
-                 query_map: QueryMap | None = None):
+                 query_map: QueryMap | None = None, law_map: QueryMap | None = None,
+                 reranker: Reranker | None = None):
         """`translation`: the lay-to-statute table of SearchSettings.expand_weight (default: the shipped
         one, kb/data/term_translation.json, read on first use); `query_map`: the map of
-        SearchSettings.mapped_weight (default: the one shipped for the embedder's model, if any)."""
+        SearchSettings.mapped_weight, `law_map` the one of SearchSettings.law_prior, `reranker` that of
+        SearchSettings.rerank (default: those shipped for the embedder's model, if any)."""
         self.index = index
         self.embedder = embedder
         self.places = index.register.places()
@@ -167,6 +171,10 @@ class Retriever:
         self._documents: dict[str, str] = {}  # doc_id -> its folded text, for the answer stage
         self._translation = translation
         self._query_map = query_map
+        self._law_map = law_map
+        self._law_prior: tuple[LawPrior | None] | None = None  # built on first use
+        self._reranker = reranker
+        self._lengths: np.ndarray | None = None  # per row: log(1 + its length) / 8, the re-ranker's
         self._articles: np.ndarray | None = None  # per row: is it a numbered article (see statute_share)
 
     @property
@@ -180,6 +188,19 @@ class Retriever:
         if self._query_map is None:
             return shipped_map(self.embedder.model, self.embedder.dim)
         return self._query_map
+
+    @property
+    def law_prior(self) -> LawPrior | None:
+        """The law prior of SearchSettings.law_prior: None without a map for the embedder, or for an
+        index without its documents' title vectors (kb/lawprior.py)."""
+        if self._law_prior is None:
+            law_map = self._law_map or shipped_map(self.embedder.model, self.embedder.dim, LAW_TITLES)
+            self._law_prior = (law_prior_for(self.index, self.embedder, law_map),)
+        return self._law_prior[0]
+
+    @property
+    def reranker(self) -> Reranker | None:
+        return self._reranker or shipped_reranker(self.embedder.model)
 
     def query_vector(self, text: str) -> np.ndarray:
         """The question's embedding; the last one is kept, so that the answer stage reuses the
@@ -233,7 +254,14 @@ class Retriever:
         named = match_named_documents(self.index, question)
         query = named.rest if len(named.rest) >= 2 else question
         allowed = allowed_rows(self.index, first.filters)
-        ranked = self._statute_channels(query, self._retrieve(query, first, allowed), first, allowed)
+        ranked, statutes = self._statute_channels(query, self._retrieve(query, first, allowed), first, allowed)
+        law_prior = self.law_prior if statutes and first.law_prior > 0 else None
+        # the re-ranker was fitted on the candidates of questions on the laws alone: over a corpus of
+        # notices and measures it would push every notice out for the measures' articles
+        rerank = statutes and first.rerank and first.fusion == "weighted" and (
+            first.rerank_min_statute <= first.expand_min_statute or
+            self.statute_share(ranked, first) >= first.rerank_min_statute)
+        prior = law_prior.scores(self.query_vector(query)) if law_prior is not None else None
         found = {name: r.rows for name, r in ranked.items()}
         named_rows = [r for d in named.doc_ids for r in self.index.doc_rows.get(d, [])
                       if allowed is None or allowed[r]]
@@ -244,6 +272,13 @@ class Retriever:
         for settings in variants:
             fused = self._fuse(candidates, ranked, settings)
             fused = self._lift_by_law(candidates, fused, settings)
+            lift = np.zeros(len(candidates))
+            if prior is not None:  # each candidate gains its law's score (min-max over the candidates'),
+                # scaled back into [0, 1] as _fuse scales: the order is unchanged
+                lift = minmax(prior[self.index.chunk_doc[candidates]])
+                fused = (fused + settings.law_prior * lift) / (1.0 + settings.law_prior)
+            if rerank and settings.rerank:
+                fused = self._rerank(candidates, ranked, fused, lift, question, settings)
             fused = self._weigh_by_register(candidates, fused, question, settings)
             if named_rows:
                 fused = _named_first(fused, np.isin(candidates, named_rows),
@@ -298,9 +333,10 @@ class Retriever:
         return self._articles
 
     def _statute_channels(self, query: str, ranked: dict[str, Ranked], settings: SearchSettings,
-                          allowed: np.ndarray | None) -> dict[str, Ranked]:
+                          allowed: np.ndarray | None) -> tuple[dict[str, Ranked], bool]:
         """The channels learned from lay questions on the laws, for a question asked of statutes: the
-        expansion (dropped otherwise) and the mapped dense search (added, `mapped_weight`).
+        expansion (dropped otherwise) and the mapped dense search (added, `mapped_weight`); and whether
+        the law prior and the re-ranker apply (asked of statutes, not searched inside named documents).
 
         Both translate lay wording into statute wording: over notices, news or a paper they only pull
         the question towards what those texts do not say. Whether a question is asked of statutes
@@ -311,14 +347,41 @@ class Retriever:
         # laws, which there is noise: one word asked (「那职业培训机构呢？」) lets it outweigh them
         searched_alone = bool(settings.filters.doc_ids)
         query_map = self.query_map if settings.mapped_weight > 0 and not searched_alone else None
-        if "expand" not in ranked and query_map is None:
-            return ranked
+        learned = (settings.law_prior > 0 or settings.rerank) and not searched_alone
+        if "expand" not in ranked and query_map is None and not learned:
+            return ranked, False
         if settings.expand_min_statute > 0 and self.statute_share(ranked, settings) < settings.expand_min_statute:
-            return {name: r for name, r in ranked.items() if name != "expand"}
+            return {name: r for name, r in ranked.items() if name != "expand"}, False
         if query_map is not None:
             plan = SearchPlan({}, query_map.apply(self.query_vector(query)), settings.candidates, allowed)
             ranked = {**ranked, "mapped": self.index.store.search(plan)["dense"]}
-        return ranked
+        return ranked, not searched_alone
+
+    def _rerank(self, candidates: np.ndarray, ranked: dict[str, Ranked], fused: np.ndarray, lift: np.ndarray,
+                question: str, settings: SearchSettings) -> np.ndarray:
+        """A question asked of statutes: the candidates in the order of the re-ranker (kb/rerank.py) over
+        their channels' scores, law prior (`lift`, min-max scaled), law share, fused score, kind and length.
+
+        The scores stay the fused ones, handed out in that order (the best to its first, and so on): the
+        answer stage reads a passage's score and its margin over the next as fusion makes them."""
+        reranker = self.reranker
+        if reranker is None or len(candidates) == 0:
+            return fused
+        order = np.lexsort((candidates, -reranker.score(self.rerank_features(candidates, ranked, fused, lift))))
+        out = np.empty(len(fused))
+        # fused scores tie (a channel's zeros): a step of 1e-9 keeps the re-ranker's order among them
+        out[order] = np.sort(fused)[::-1] - 1e-9 * np.arange(len(fused))
+        return out
+
+    def rerank_features(self, candidates: np.ndarray, ranked: dict[str, Ranked], fused: np.ndarray,
+                        lift: np.ndarray) -> np.ndarray:
+        """The re-ranker's features of these candidates (kb.rerank.FEATURES)."""
+        if self._lengths is None or len(self._lengths) != len(self.index.chunks):
+            self._lengths = np.log1p([len(c.text) for c in self.index.chunks]) / 8.0
+        scaled = {name: minmax(np.asarray(r.scores_of(candidates), dtype=np.float64)) for name, r in ranked.items()}
+        docs = self.index.chunk_doc[candidates]
+        return features(scaled, lift, law_scores(docs, fused, 3), fused,
+                        self.article_rows()[candidates].astype(np.float64), self._lengths[candidates])
 
     def _fuse(self, candidates, ranked: dict[str, Ranked], settings: SearchSettings) -> np.ndarray:
         lex_w = 1.0 - settings.dense_weight

@@ -361,7 +361,7 @@ def test_law_key_matches_lecoqa_names():
     assert law_key("职业技能等级证书管理办法（试行）") == law_key("职业技能等级证书管理办法(试行)")
 
 
-@pytest.mark.parametrize("flag", ["--expand-weight", "--law-weight", "--mapped-weight"])
+@pytest.mark.parametrize("flag", ["--expand-weight", "--law-weight", "--mapped-weight", "--law-prior"])
 def test_search_weight_flags_out_of_range_are_exit_2_naming_the_setting(capsys, index, flag):
     code, out, err = _run(capsys, "search", "证书有效期是多久？", "--index", index, flag, "11")
     assert (code, out) == (2, "")
@@ -372,11 +372,23 @@ def test_search_weight_flags_reach_the_settings():
     from kb.cli import _search_settings, build_parser
 
     args = build_parser().parse_args(["search", "问题", "--expand-weight", "0.25", "--law-weight", "0.5",
-                                      "--mapped-weight", "0"])
+                                      "--mapped-weight", "0", "--law-prior", "0.3"])
     settings = _search_settings(args)
-    assert (settings.expand_weight, settings.law_weight, settings.mapped_weight) == (0.25, 0.5, 0.0)
+    assert (settings.expand_weight, settings.law_weight, settings.mapped_weight, settings.law_prior) == (
+        0.25, 0.5, 0.0, 0.3)
     from kb.config import SearchSettings
 
     default = _search_settings(build_parser().parse_args(["search", "问题"]))
-    assert (default.expand_weight, default.law_weight, default.mapped_weight) == (
-        SearchSettings().expand_weight, SearchSettings().law_weight, SearchSettings().mapped_weight)
+    assert (default.expand_weight, default.law_weight, default.mapped_weight, default.law_prior) == (
+        SearchSettings().expand_weight, SearchSettings().law_weight, SearchSettings().mapped_weight,
+        SearchSettings().law_prior)
+    for verb in (["ask", "问题"], ["eval", "qa.jsonl"]):  # the same flag on ask and eval
+        assert _search_settings(build_parser().parse_args([*verb, "--law-prior", "0"])).law_prior == 0.0
+
+
+def test_no_rerank_reaches_the_settings():
+    from kb.cli import _search_settings, build_parser
+
+    assert _search_settings(build_parser().parse_args(["search", "问题"])).rerank is True
+    for verb in (["search", "问题"], ["ask", "问题"], ["eval", "qa.jsonl"]):
+        assert _search_settings(build_parser().parse_args([*verb, "--no-rerank"])).rerank is False

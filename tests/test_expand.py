@@ -333,3 +333,20 @@ def test_the_statute_gate_reads_the_plain_ranking_of_a_mixed_corpus(tmp_path):
 def test_statute_gate_settings_are_checked(field, value):
     with pytest.raises(ConfigError, match=field):
         SearchSettings(**{field: value})
+
+
+def test_ibm1_refit_credits_each_statute_word_to_the_question_word_that_predicts_it_best():
+    from kb.expand import refit_ibm1
+
+    # co-occurrence alone gives 孩子 婚姻 and 离婚 抚养; EM learns that 离婚 alone brings 婚姻 and 孩子
+    # alone brings 抚养, so the shared question explains each by the other word
+    table = TermTranslation({"离婚": (("婚姻", 2.0), ("抚养", 1.0)), "孩子": (("抚养", 3.0), ("婚姻", 1.0))}, 3)
+    pairs = [(["离婚", "孩子"], ["婚姻", "抚养", "应当"]), (["离婚"], ["婚姻", "财产"]), (["孩子"], ["抚养"])]
+    refit = refit_ibm1(table, pairs, lambda s: 0.01, iterations=10)
+    assert [t for t, _ in refit.table["离婚"]] == ["婚姻", "抚养"] and [t for t, _ in refit.table["孩子"]] == ["抚养", "婚姻"]
+    assert dict(refit.table["离婚"])["婚姻"] > 0.99 and dict(refit.table["孩子"])["抚养"] > 0.99
+    assert sum(x for _, x in refit.table["离婚"]) == pytest.approx(1.0)
+    assert refit.pairs == 3 and set(refit.table) == set(table.table)  # the same words: the same coverage
+    # no iteration: the start, normalised
+    assert dict(refit_ibm1(table, pairs, lambda s: 0.01, iterations=0).table["离婚"]) == pytest.approx(
+        {"婚姻": 2 / 3, "抚养": 1 / 3})

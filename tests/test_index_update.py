@@ -57,6 +57,9 @@ def _same_index(updated: Path, fresh: Path) -> None:
     assert [r.to_dict() for r in ia.contents.records] == [r.to_dict() for r in ib.contents.records]
     assert ia.chunks == ib.chunks  # same texts in the same rows
     np.testing.assert_array_equal(ia.contents.vectors, ib.contents.vectors)
+    # every document's title vector, carried through merges and compactions (the law prior's)
+    assert all(v is not None for v in ia.contents.titles) and len(ia.contents.titles) == len(ib.contents.titles)
+    np.testing.assert_array_equal(np.vstack(ia.contents.titles), np.vstack(ib.contents.titles))
     assert ia.store.dense_kind == ib.store.dense_kind
     for question in QUESTIONS:
         for name, analyzer in QUERY_ANALYZERS.items():

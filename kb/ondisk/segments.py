@@ -20,6 +20,9 @@ from kb.types import Chunk, DocRecord
 CHUNKS = "chunks.jsonl"
 DOCS = "docs.jsonl"
 VECTORS = "vectors.npy"
+# one vector per document, its title embedded (the law prior, kb/lawprior.py); segments written before
+# it existed have none
+TITLES = "titles.npy"
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Segment:
     chunks: list[Chunk]
     vectors: np.ndarray
     terms: dict[str, TermCounts]  # analyzer -> counts, row-aligned with chunks
+    titles: np.ndarray | None = None  # (records, dim): each record's title embedded; None in older segments
 
 
 
@@ -66,12 +70,14 @@ def fsync(path: Path) -> None:
 
 def write_segment(folder: Path, segment: Segment) -> dict[str, str]:
     """Write a segment folder and flush it to disk; -> file name -> sha256, for the manifest."""
-    if not np.isfinite(segment.vectors).all():
+    if not np.isfinite(segment.vectors).all() or segment.titles is not None and not np.isfinite(segment.titles).all():
         raise BadIndexError("the embedder returned vectors that are not finite numbers (NaN or inf); nothing was written")
     folder.mkdir()
     _write_jsonl(folder / CHUNKS, (_chunk_to_dict(c) for c in segment.chunks))
     _write_jsonl(folder / DOCS, (r.to_dict() for r in segment.records))
     np.save(folder / VECTORS, np.ascontiguousarray(segment.vectors, dtype=np.float32))
+    if segment.titles is not None:
+        np.save(folder / TITLES, np.ascontiguousarray(segment.titles, dtype=np.float32))
     for name, terms in segment.terms.items():
         terms.save(folder / f"terms_{name}.npz")
     for path in folder.iterdir():
@@ -117,12 +123,13 @@ def read_segment(folder: Path, files: dict[str, str] | None = None, dim: int | N
         records = [DocRecord.from_dict(d) for d in _read_jsonl(folder / DOCS)]
         vectors = np.load(folder / VECTORS, mmap_mode="r")
         terms = {name: TermCounts.load(folder / f"terms_{name}.npz") for name in ANALYZERS}
+        titles = np.load(folder / TITLES) if (folder / TITLES).exists() else None
     except (OSError, KeyError, ValueError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as e:
         raise damaged(index, f"{folder.name} is unreadable ({type(e).__name__}: {e})") from e
-    problem = _segment_problem(chunks, records, vectors, terms, dim)
+    problem = _segment_problem(chunks, records, vectors, terms, dim) or _titles_problem(titles, records, vectors)
     if problem:
         raise damaged(index, f"{folder.name}: {problem}")
-    return Segment(records, chunks, vectors, terms)
+    return Segment(records, chunks, vectors, terms, titles)
 
 
 def _segment_problem(chunks: list[Chunk], records: list[DocRecord], vectors: np.ndarray,
@@ -138,3 +145,12 @@ def _segment_problem(chunks: list[Chunk], records: list[DocRecord], vectors: np.
             return f"term counts ({name}) do not fit its {len(chunks)} chunks"
     return ""
 
+
+
+def _titles_problem(titles: np.ndarray | None, records: list[DocRecord], vectors: np.ndarray) -> str:
+    """What does not fit in a segment's title vectors, or ""."""
+    if titles is None:
+        return ""
+    if titles.dtype != np.float32 or titles.shape != (len(records), vectors.shape[1]):
+        return f"title vectors of shape {titles.shape} ({titles.dtype}), not ({len(records)}, {vectors.shape[1]}) float32"
+    return ""

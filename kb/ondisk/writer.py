@@ -161,7 +161,8 @@ class IndexWriter:
             records=[records[e.segment][d] for d, e in moved],
             chunks=[sources[e.segment].chunks[e.row + i] for d, e in moved for i in range(e.chunks)],
             vectors=vectors[rows].astype(np.float32),
-            terms={a: TermCounts.concat([sources[n].terms[a] for n in group]).take(rows) for a in ANALYZERS})
+            terms={a: TermCounts.concat([sources[n].terms[a] for n in group]).take(rows) for a in ANALYZERS},
+            titles=_moved_titles(sources, moved))
 
     def commit(self, *, settings: BuildSettings, embedder: EmbedderInfo, dense_index: str,
                sources: dict[str, SourceEntry], failures: list[Failure], overrides: dict[str, dict[str, str]],
@@ -212,6 +213,15 @@ class IndexWriter:
         for name in group:
             del self.segments[name]
         self.segments[path.name] = SegmentEntry(len(merged.chunks), files)
+
+
+def _moved_titles(sources: dict[str, Segment], moved: list[tuple[str, DocEntry]]) -> np.ndarray | None:
+    """The title vectors of the moved documents, in their order; None when a segment they come from has
+    none (written before title vectors existed): the merged segment then has none either."""
+    if not moved or any(sources[e.segment].titles is None for _, e in moved):
+        return None
+    position = {name: {r.doc_id: i for i, r in enumerate(s.records)} for name, s in sources.items()}
+    return np.vstack([sources[e.segment].titles[position[e.segment][d]] for d, e in moved]).astype(np.float32)
 
 
 def _prepare(folder: Path) -> None:
