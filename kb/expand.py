@@ -65,13 +65,20 @@ class TermTranslation:
     def load(cls, path: Path) -> "TermTranslation":
         """The table in a file `save` wrote; any fault is a KBError naming the file."""
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT:
-                raise ValueError(f"format is {data.get('format')!r}, expected {FORMAT!r}")
+            data = read_format(path, FORMAT)
             table = {str(w): tuple((str(t), float(x)) for t, x in ts) for w, ts in data["table"].items()}
             return cls(table, int(data.get("pairs", 0)))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise KBError(f"{path}: not a term translation table ({e})") from e
+
+
+def read_format(path: Path, expected: str) -> dict:
+    """A JSON data file PolicyKB wrote, whose "format" must be `expected`; ValueError (or OSError) else."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("format") != expected:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"format is {found!r}, expected {expected!r}")
+    return data
 
 
 @lru_cache(maxsize=4)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.errors import KBError
+from kb.expand import read_format
 
 FORMAT = "policykb-rerank-1"
 # What PolicyKB ships: fitted by `bench/lecoqa.py --fit-rerank` on the candidates of the LeCoQA dev
@@ -47,9 +48,7 @@ class Reranker:
     def load(cls, path: Path) -> "Reranker":
         """The re-ranker in a file `save` wrote; any fault is a KBError naming the file."""
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT:
-                raise ValueError(f"format is {data.get('format')!r}, expected {FORMAT!r}")
+            data = read_format(path, FORMAT)
             weights = data["weights"]
             if sorted(weights) != sorted(FEATURES):
                 raise ValueError(f"features {sorted(weights)}, expected {sorted(FEATURES)}")
