@@ -32,7 +32,8 @@ IBM model 1 (kb.expand.refit_ibm1, SHIPPED_IBM1 iterations, from each fold's own
 questions), and the re-ranker (kb/rerank.py), whose weights fold f fits on the candidates of its training
 questions, each searched under the table and maps fitted without f and its own fold, with the L2 pull
 chosen by an inner cross-validation over those folds. `--variants law-prior+ibm1-3` ... and
-`law-prior+rerank-l2-0.1` ... measure either step alone, "law-prior+ibm1" with the iterations nested.
+`law-prior+rerank-l2-0.1` ... measure either step alone, "law-prior+ibm1" with the iterations nested;
+"default-nested" is the default with each fold's own nested iterations instead of SHIPPED_IBM1.
 
 --fit-table writes the table fitted on every question (refitted by IBM model 1): what PolicyKB ships (word
 pairs and their weights; no question and no label); --fit-map the query map and the law map fitted on
@@ -164,7 +165,7 @@ IBM1_VARIANTS = {"law-prior+ibm1-3": 3, "law-prior+ibm1-10": 10, "law-prior+ibm1
 # each under tables refitted from the table fitted without its own fold too (and such maps)
 IBM1_GRID = (3, 10, 30)
 ALL_VARIANTS = ("default", *VARIANTS, *MAPPED_VARIANTS, *SEARCH_VARIANTS, *LAW_PRIOR_VARIANTS, *NESTED_VARIANTS,
-                *(v for v in RERANK_VARIANTS if v != "default"), *IBM1_VARIANTS, "law-prior+ibm1")
+                *(v for v in RERANK_VARIANTS if v != "default"), *IBM1_VARIANTS, "law-prior+ibm1", "default-nested")
 MAPPED_GRID = (0.5, 1.0, 1.5, 2.0, 3.0)
 MAP_ALPHA = 3.0  # ridge pull towards the identity; 1, 3, 10, 30 gave dense-only MRR@10 0.378 / 0.380 / 0.366 / 0.340
 
@@ -526,8 +527,11 @@ def run(corpus: Corpus, questions: list[Question], folds: int, variants: list[st
         figures = held_out(corpus, questions, lambda f: LAW_PRIOR, lambda f: refit[f],
                            lambda f: maps[f], law_map_of=lambda f: law_maps[f])
         _report(results, name, figures, {f: {"iterations": IBM1_VARIANTS[name]} for f in range(folds)})
-    if "law-prior+ibm1" in variants:
-        _run_ibm1(corpus, questions, folds, outer, maps, law_maps, results)
+    if "law-prior+ibm1" in variants or "default-nested" in variants:
+        nested = _run_ibm1(corpus, questions, folds, outer, maps, law_maps, results)
+        if "default-nested" in variants:  # the default with each fold's own iterations, not SHIPPED_IBM1
+            _run_rerank(corpus, questions, folds, ["default-nested"], outer, maps, law_maps, results,
+                        {f: nested[f]["iterations"] for f in range(folds)})
     for iterations in sorted({RERANK_VARIANTS[v][1] for v in variants if v in RERANK_VARIANTS}):
         rerank = [v for v in variants if v in RERANK_VARIANTS and RERANK_VARIANTS[v][1] == iterations]
         _run_rerank(corpus, questions, folds, rerank, outer, maps, law_maps, results, iterations, fit_rerank)
@@ -602,7 +606,7 @@ def _run_law_prior(corpus: Corpus, questions: list[Question], folds: int, outer:
 
 
 def _run_ibm1(corpus: Corpus, questions: list[Question], folds: int, outer: dict, maps: dict, law_maps: dict,
-              results: dict) -> None:
+              results: dict) -> dict:
     """The IBM model 1 refit at the iterations whose training-fold MRR@10 is best: each training question
     of fold g searched under the table fitted without f and g, refitted on those questions, and the query
     and law maps fitted without f and g."""
@@ -631,22 +635,26 @@ def _run_ibm1(corpus: Corpus, questions: list[Question], folds: int, outer: dict
     figures = held_out(corpus, questions, lambda f: LAW_PRIOR, lambda f: refit[f], lambda f: maps[f],
                        law_map_of=lambda f: law_maps[f])
     _report(results, "law-prior+ibm1", figures, chosen)
+    return chosen
 
 
 def _run_rerank(corpus: Corpus, questions: list[Question], folds: int, names: list[str], outer: dict,
-                maps: dict, law_maps: dict, results: dict, iterations: int = 0, fit_path: Path | None = None) -> None:
+                maps: dict, law_maps: dict, results: dict, iterations: int | dict = 0,
+                fit_path: Path | None = None) -> None:
     """The re-ranker's weights per fold f, fitted on its training questions' candidates (each question of
     fold g searched under the table, query map and law map fitted without f and g), then fold f searched
-    under them and its own fold's table and maps; with `iterations`, every table refitted by IBM model 1."""
+    under them and its own fold's table and maps; with `iterations`, every table refitted by IBM model 1
+    (that many times, or fold f's tables `iterations[f]` times)."""
     t = time.perf_counter()
     pairs = [(f, g) for f in range(folds) for g in range(folds) if f != g]
     training = {p: [q for q in questions if q.fold not in p] for p in pairs}
     tables = {p: corpus.fit(training[p]) for p in pairs}
     if iterations:
-        tables = {p: refit_ibm1(table, corpus.pairs(training[p]), corpus.background, iterations)
+        times = iterations if isinstance(iterations, dict) else {f: iterations for f in range(folds)}
+        tables = {p: refit_ibm1(table, corpus.pairs(training[p]), corpus.background, times[p[0]])
                   for p, table in tables.items()}
         outer = {f: refit_ibm1(outer[f], corpus.pairs([q for q in questions if q.fold != f]), corpus.background,
-                               iterations) for f in range(folds)}
+                               times[f]) for f in range(folds)}
     inner = {p: corpus.fit_map(training[p]) for p in pairs}
     inner_law = {p: corpus.fit_unit_map(training[p]) for p in pairs}
     samples: dict[int, list] = {f: [] for f in range(folds)}
@@ -660,7 +668,7 @@ def _run_rerank(corpus: Corpus, questions: list[Question], folds: int, names: li
     results["rerank_feature_seconds"] = round(time.perf_counter() - t, 1)
     model = corpus.retriever.embedder.model
     for name in names:
-        l2 = {f: RERANK_VARIANTS[name][0] or _inner_l2(samples[f]) for f in range(folds)}
+        l2 = {f: RERANK_VARIANTS.get(name, (None, 0))[0] or _inner_l2(samples[f]) for f in range(folds)}
         rerankers = {f: Reranker(model, fit_reranker([x for _, x in samples[f]], l2[f]), len(samples[f]))
                      for f in range(folds)}
         figures = held_out(corpus, questions, lambda f: settings_for(None), lambda f: outer[f],
