@@ -343,31 +343,28 @@ def _bigrams(text: str) -> set[str]:
 
 def _named_works(register, text: str) -> tuple[str, ...]:
     """Every version of the works (laws, regulations) the question names by title, longest first."""
-    folded = normalize(text)
-    taken: list[tuple[int, int]] = []
-    found: list[str] = []
-    for key in sorted(register.works, key=len, reverse=True):
-        if len(key) < 3:
-            continue
-        m = _title_pattern(key).search(folded)
-        # 「职业教育法」 inside 「北京市实施职业教育法办法」 is that other work, taken first
-        if m is None or any(s < m.end() and m.start() < e for s, e in taken):
-            continue
-        taken.append(m.span())
-        found.extend(register.works[key])
-    return tuple(found)
+    return tuple(doc for key, _span in _work_names(register, normalize(text)) for doc in register.works[key])
 
 
 def _called_old(register, text: str) -> bool:
     """「老职业教育法」, 「旧的教师法」, 「原职业教育法」: 旧/老/原 right before the name of a work."""
     folded = normalize(text)
-    for key in register.works:
+    return any(re.search(r"(?:旧|老|原)(?:的|版)?$", folded[:start]) for _key, (start, _end)
+               in _work_names(register, folded))
+
+
+def _work_names(register, folded: str) -> list[tuple[str, tuple[int, int]]]:
+    """The works a folded question names by title and where, longest title first; 「职业教育法」 inside
+    「北京市实施职业教育法办法」 is that other work, taken first."""
+    taken: list[tuple[str, tuple[int, int]]] = []
+    for key in sorted(register.works, key=len, reverse=True):
         if len(key) < 3:
             continue
-        for m in _title_pattern(key).finditer(folded):
-            if re.search(r"(?:旧|老|原)(?:的|版)?$", folded[:m.start()]):
-                return True
-    return False
+        m = _title_pattern(key).search(folded)
+        if m is None or any(s < m.end() and m.start() < e for _k, (s, e) in taken):
+            continue
+        taken.append((key, m.span()))
+    return taken
 
 
 @lru_cache(maxsize=4096)
