@@ -131,9 +131,10 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     filters = own or (SearchFilters(doc_ids=q.doc_ids) if q.doc_ids else own)
     # everyday words are searched with the documents' words for them (生孩子: 生育 产假), and the basis
     # must hold the documents' words
-    hits = retriever.search(search_text(q.text), replace(settings.search, filters=filters))
+    searched, formal = search_text(q.text), formalize(q.text)
+    hits = retriever.search(searched, replace(settings.search, filters=filters))
     # dates and words of time (2020年时, 旧法) choose the version; they are not what the text says
-    terms = weigh(retriever, question_terms(_without_names(index, without_markers(formalize(q.text)), q.doc_ids)))
+    terms = weigh(retriever, question_terms(_without_names(index, without_markers(formal), q.doc_ids)))
     special = _by_name(retriever, asked, q, hits, terms, settings)
     if special is not None:
         return special
@@ -142,9 +143,8 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     if judged.confidence < threshold and filters is not own:
         # the documents it seemed to name hold no answer: the rest of the index may
         wide = replace(q, doc_ids=())
-        wide_terms = weigh(retriever, question_terms(without_markers(formalize(q.text))))
-        other = _judge(retriever, wide, retriever.search(search_text(q.text), replace(settings.search, filters=own)),
-                       wide_terms)
+        wide_terms = weigh(retriever, question_terms(without_markers(formal)))
+        other = _judge(retriever, wide, retriever.search(searched, replace(settings.search, filters=own)), wide_terms)
         if other.confidence > judged.confidence:
             judged, q = other, wide
     hits, terms = judged.hits, judged.terms

@@ -5,6 +5,8 @@ holds them; one that only shares the question's setting (职业教育活动周, 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
 from kb.tokenize import STOP_WORDS, normalize, tagged_words
 
 _WH = re.compile(r"^(?:什么样?的?|多少钱|哪些|哪几[个类种项级]?|哪个|哪种|哪类|哪项|多少|几[个种类项篇家所名位节条次批门天元]?)$")
@@ -31,6 +33,7 @@ _NOUNISH = re.compile(r"^(?:n|vn|nz|eng|x|l|j|an|v)")
 _CLAUSE = re.compile(r"^[，,。？?！!；;：:\s]+$")
 
 
+@lru_cache(maxsize=1024)  # the answer stage reads it again when it judges the whole index too
 def focus_words(question: str) -> tuple[str, ...]:
     """The content words at the question's asking words, in order, generic ones left out; () when it
     has no asking words to read them by (a bare topic, 「第十二条」, 「什么时候」)."""

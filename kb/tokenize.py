@@ -58,12 +58,6 @@ def word_tokens(text: str) -> list[str]:
     return [intern(t) for t in (t.strip() for t in tokens) if t and t not in STOP_WORDS and not _PUNCT.match(t)]
 
 
-def plain_words(text: str) -> list[str]:
-    """jieba precise-mode words (each character in one word), without stop words and punctuation."""
-    tokens = _jieba().lcut(normalize(text))
-    return [t for t in (t.strip() for t in tokens) if t and t not in STOP_WORDS and not _PUNCT.match(t)]
-
-
 @lru_cache(maxsize=1)
 def _tagger():
     import jieba.posseg
