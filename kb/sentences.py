@@ -28,6 +28,7 @@ _EMBEDDED = 8  # sentences embedded per question, the best covered first: embedd
 # weight of the terms the passage's document title does not hold: 「成都推出的减税抗疫贷最多贷多少？」 is
 # answered by the sentence on 最高可贷, not by the ones repeating 成都 and 减税抗疫贷 (chosen on the fit halves)
 _FOCUS = 0.75
+_FOLLOWS = 0.5  # share of a sentence's score the next one in its paragraph gets (chosen on the fit halves)
 _MEANING = 0.5  # weight of a sentence's similarity to the question against its term coverage
 
 
@@ -98,6 +99,7 @@ def candidates(retriever, hits: list[Hit], terms: Terms, question: str,
     focus = {h.chunk.doc_id: {t: w for t, w in terms.items() if t not in normalize(h.title)} for h in hits}
     expected = EXPECTED.get(expects) if expects in ("date", "number", "money") else None
     for rank, hit in enumerate(hits):
+        prev_score, prev_end = 0.0, -1
         for start, end in sentence_spans(hit.chunk.text):
             sentence = hit.chunk.text[start:end]
             if not is_statement(sentence, hit.title):
@@ -116,6 +118,13 @@ def candidates(retriever, hits: list[Hit], terms: Terms, question: str,
             if expected is not None:
                 # 「哪年发布的？」: the sentence holding a date answers, although it may repeat no word
                 score = 0.7 * score + (0.3 if expected.search(sentence) else 0.0)
+            own = score
+            if prev_end >= 0 and "\n" not in hit.chunk.text[prev_end:start]:
+                # the sentence after one that restates the question often holds the answer itself
+                # (「天津市财政拨付资金1240万元支持…。」 then what the money pays for): it shares a part
+                # of that one's score, never passed on further
+                score = max(score, _FOLLOWS * prev_score)
+            prev_score, prev_end = own, end
             # passages further down the list count less: the retriever ranked them lower for a reason
             score /= 1.0 + 0.2 * rank
             if score > 0:

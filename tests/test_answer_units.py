@@ -401,3 +401,36 @@ def test_of_several_figures_the_one_the_question_is_after_leads(question, fact):
     quote = ("用人单位可以延长工作时间，一般每日不得超过一小时；因特殊原因需要延长工作时间的，"
              "每日不得超过三小时，但是每月不得超过三十六小时。")
     assert lead_fact("number", quote, question) == fact
+
+
+# --- choosing sentences ---------------------------------------------------------------------------
+
+
+class _NoMeaning:
+    """A retriever whose vectors say nothing: sentences are scored by their words alone."""
+
+    def query_vector(self, question):
+        return np.ones(4) / 2
+
+    def sentence_vectors(self, texts):
+        return np.zeros((len(texts), 4))
+
+
+def _scored(text: str, terms: dict) -> dict[str, float]:
+    from kb.sentences import candidates, sentence_text
+
+    sentences, _meaning, _best = candidates(_NoMeaning(), [_hit(text, 1.0)], terms, "问题")
+    return {sentence_text(s): s.score for s in sentences}
+
+
+def test_the_sentence_after_one_restating_the_question_shares_its_score():
+    restating, answer = "市财政局拨付资金1240万元支持特殊群体防控。", "重点保障困难群众和老年人配置测温物资。"
+    terms = {"拨付": 2.0, "1240": 3.0, "特殊群体": 2.0}
+    scored = _scored(restating + answer, terms)
+    # it repeats no word of the question, yet it goes on with what the one before says
+    assert scored[answer] == pytest.approx(0.5 * scored[restating]) and scored[answer] > 0
+    # but only within its paragraph, and never passed on to the sentence after it
+    scored = _scored(restating + "\n" + answer, terms)
+    assert answer not in scored
+    scored = _scored(restating + answer + "另行通知。", terms)
+    assert "另行通知。" not in scored
