@@ -46,8 +46,27 @@ def thing_of(previous_question: str, thing: str) -> str:
     return phrase if len(phrase) > len(thing) else ""
 
 
+# 「他们」, 「她们」: the people the previous question was about (未成年工, 民办学校的老师)
+_THEM = re.compile(r"他们|她们")
+_PERSON_END = tuple("工生员师者户童") + ("人员", "家长", "青年", "主任", "校长", "院长", "老人", "职工", "工人")
+
+
+def people_of(previous_question: str) -> str:
+    """The first people the previous question names, with the 「X的」 before them when X is a thing
+    (民办学校的老师; not 说的未成年工); "" when it names none."""
+    from kb.tokenize import tagged_words
+
+    words = tagged_words(previous_question)
+    for i, (word, flag) in enumerate(words):
+        if len(word) >= 2 and word.endswith(_PERSON_END) and (flag[0] in "nl" or flag == "x" and word.isalnum()):
+            if i >= 2 and words[i - 1][0] == "的" and words[i - 2][1][0] in "nx" and words[i - 2][0].isalnum():
+                return words[i - 2][0] + "的" + word
+            return word
+    return ""
+
+
 def resolve_references(text: str, previous_question: str, work: str = "") -> str:
-    """「它」, 「这个计划」 and 「那版」 replaced by what they stand for in the previous question;
+    """「它」, 「这个计划」, 「那版」 and 「他们」 replaced by what they stand for in the previous question;
     `text` unchanged when it has none or the previous question does not say."""
     def thing(m: re.Match) -> str:
         if m.start() > 0 and not _BEFORE_THIS.search(text[:m.start()]):
@@ -55,6 +74,10 @@ def resolve_references(text: str, previous_question: str, work: str = "") -> str
         return thing_of(previous_question, m.group(1)) or m.group(0)
 
     out = THIS_THING.sub(thing, text)
+    if _THEM.search(out):
+        people = people_of(previous_question)
+        if people:
+            out = _THEM.sub(people, out, count=1)
     subject = subject_of(previous_question, work)
     if subject:
         # 「它的实施条例」 is a document of its own: 职业教育法实施条例, not 职业教育法的实施条例

@@ -77,6 +77,9 @@ def test_a_swap_says_what_it_put_in():
      "那新时代职业学校名师（名匠）名校长培养计划是从哪年开始实施的？"),
     ("它的目标时间节点是哪一年？", "国家轨道交通装备行业产教融合共同体是什么时候成立的？", "",
      "国家轨道交通装备行业产教融合共同体的目标时间节点是哪一年？"),
+    ("那用人单位要对他们定期做什么？", "劳动法里说的未成年工是指多大的劳动者？", "劳动法", "那用人单位要对未成年工定期做什么？"),
+    ("他们的工资由谁定？", "民办学校的老师和公办学校的老师法律地位一样吗？", "", "民办学校的老师的工资由谁定？"),
+    ("他们要交材料吗？", "企业复工要做什么准备？", "", "他们要交材料吗？"),  # it names no people
 ])
 def test_references_become_what_the_previous_question_was_about(follow, before, work, completed):
     assert resolve_references(follow, before, work) == completed

@@ -173,6 +173,13 @@ def test_this_plan_is_the_plan_the_previous_question_named(shared):
     assert not answer.refused and answer.text.startswith("2023年")
 
 
+def test_they_are_the_people_the_previous_question_was_about(shared):
+    first = ask(shared, "劳动法里说的未成年工是指多大的劳动者？")
+    answer = well_cited(shared, ask(shared, "那用人单位要对他们定期做什么？", previous=first))
+    assert answer.understood == "那用人单位要对未成年工定期做什么？"
+    assert "定期进行健康检查" in answer.text.splitlines()[0] and "第六十五条" in answer.text
+
+
 def test_that_version_is_the_law_the_previous_question_named(shared):
     first = ask(shared, "职业教育法现在是根据什么制定的？")
     answer = well_cited(shared, ask(shared, "那1996年的那版是根据什么制定的？", previous=first))
