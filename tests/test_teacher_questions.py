@@ -180,6 +180,13 @@ def test_they_are_the_people_the_previous_question_was_about(shared):
     assert "定期进行健康检查" in answer.text.splitlines()[0] and "第六十五条" in answer.text
 
 
+def test_a_follow_up_naming_a_new_place_reads_that_places_documents(shared):
+    first = ask(shared, "职业教育法规定每年哪一周是职业教育活动周？")
+    answer = well_cited(shared, ask(shared, "那宁波的终身学习活动周呢？", previous=first))
+    assert not answer.refused and "每年十月的最后一周为本市终身学习活动周" in answer.text
+    assert answer.citations[0].title.startswith("宁波市")
+
+
 def test_that_version_is_the_law_the_previous_question_named(shared):
     first = ask(shared, "职业教育法现在是根据什么制定的？")
     answer = well_cited(shared, ask(shared, "那1996年的那版是根据什么制定的？", previous=first))
