@@ -14,8 +14,8 @@ from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked
 from kb.focus import focus_words
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
-                      doc_name, document_overview, list_answer, ordinal_answer, source_name, topic_section,
-                      version_notes, where)
+                      doc_name, document_overview, list_answer, ordinal_answer, previous_article, source_name,
+                      topic_section, version_notes, where)
 from kb.lay import formalize, search_text
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
@@ -135,6 +135,9 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     hits = retriever.search(searched, replace(settings.search, filters=filters))
     # dates and words of time (2020年时, 旧法) choose the version; they are not what the text says
     terms = weigh(retriever, question_terms(_without_names(index, without_markers(formal), q.doc_ids)))
+    text, citations = previous_article(index, q, previous, asked)
+    if citations:
+        return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     special = _by_name(retriever, asked, q, hits, terms, settings)
     if special is not None:
         return special

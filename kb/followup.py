@@ -51,6 +51,10 @@ _THEM = re.compile(r"他们|她们")
 _PERSON_END = tuple("工生员师者户童") + ("人员", "家长", "青年", "主任", "校长", "院长", "老人", "职工", "工人")
 
 
+def _is_people(word: str) -> bool:
+    return len(word) >= 2 and word.endswith(_PERSON_END)
+
+
 def people_of(previous_question: str) -> str:
     """The first people the previous question names, with the 「X的」 before them when X is a thing
     (民办学校的老师; not 说的未成年工); "" when it names none."""
@@ -58,7 +62,7 @@ def people_of(previous_question: str) -> str:
 
     words = tagged_words(previous_question)
     for i, (word, flag) in enumerate(words):
-        if len(word) >= 2 and word.endswith(_PERSON_END) and (flag[0] in "nl" or flag == "x" and word.isalnum()):
+        if _is_people(word) and (flag[0] in "nl" or flag == "x" and word.isalnum()):
             if i >= 2 and words[i - 1][0] == "的" and words[i - 2][1][0] in "nx" and words[i - 2][0].isalnum():
                 return words[i - 2][0] + "的" + word
             return word
@@ -128,3 +132,15 @@ def ask_the_same_of(text: str, asked: str, previous_question: str, work: str = "
         return ""
     at = previous_question.find(head)
     return previous_question[:at] + m.group(1) + previous_question[at + len(head):]
+
+
+def ask_of_other_people(text: str, asked: str, previous_question: str) -> str:
+    """「那学生呢？」 after 「民办学校的老师和公办学校的老师法律地位一样吗？」 asks the same of 学生: the
+    previous question with its people (every mention) replaced; "" when either names none."""
+    m = _ONLY_THING.match(text.strip())
+    if not m or not asked.rstrip("？?。 ").endswith("呢") or not _is_people(m.group(1)):
+        return ""
+    people = people_of(previous_question).rpartition("的")[2]
+    if not people or people == m.group(1):
+        return ""
+    return previous_question.replace(people, m.group(1))

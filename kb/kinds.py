@@ -72,6 +72,29 @@ def where(c: Citation) -> str:
     return c.path[-1] if c.path else ""
 
 
+# --- the article of the previous answer -------------------------------------------------------
+
+# 「这个是…第几条规定的？」, 「那是哪一条？」: the rule just quoted, asked for its article
+_POINTS_BACK = re.compile(r"^(?:那|这)(?:是|个|条|一条|项|些)?|这个|这条|这一条|这项|这些|上面|上述|刚才|该规定|那条")
+_ARTICLE_PATH = re.compile(r"^第[一二三四五六七八九十百千零〇\d]+条$")
+
+
+def previous_article(index, question: Question, previous, asked: str) -> tuple[str, list[Citation]]:
+    """The article the previous answer quoted first (of the document the question names, if it names
+    one), led by its name, when the question asks which article says what was just answered; ("", [])
+    otherwise."""
+    if question.expects != "article" or previous is None or getattr(previous, "refused", True) or \
+            not _POINTS_BACK.search(asked.strip()):
+        return "", []
+    for c in previous.citations:
+        if (not question.doc_ids or c.doc_id in question.doc_ids) and c.path and _ARTICLE_PATH.match(c.path[-1]) \
+                and c.doc_id in index.records:
+            cited = replace(c, n=1)
+            name = doc_name(index, c.doc_id)
+            return f"依据是{name}{where(cited)}。[1]\n{name}{where(cited)}：{cited.quote}[1]", [cited]
+    return "", []
+
+
 # --- lists ------------------------------------------------------------------------------------
 
 def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, float],

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from kb.followup import THIS_THING, ask_the_same_of, resolve_references, swap_entities
+from kb.followup import THIS_THING, ask_of_other_people, ask_the_same_of, resolve_references, swap_entities
 from kb.entities import places_named
 from kb.intent import Intent, read_intent
 from kb.tokenize import normalize
@@ -185,7 +185,8 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
     if before and not swapped:
         # 「它」, 「这个计划」, 「那版」: what the previous question was about; 「那硕士呢？」: the same of 硕士
         work = _work_named(register, before, cited)
-        text = ask_the_same_of(text, asked, before, work) or resolve_references(text, before, work)
+        text = (ask_the_same_of(text, asked, before, work) or ask_of_other_people(text, asked, before)
+                or resolve_references(text, before, work))
     if not doc_ids and register is not None:
         doc_ids = _named_works(register, own) or (_the_versioned_work(register) if old and new else ())
     if swapped and not doc_ids and register is not None:

@@ -4,7 +4,7 @@ what a question names that an answer's basis must hold: places, organisations, y
 import pytest
 
 from kb.entities import Entities, entities_of, missing, organisations_named, places_named, sorted_out, years_asked
-from kb.followup import ask_the_same_of, resolve_references, subject_of, swap_entities, thing_of
+from kb.followup import ask_of_other_people, ask_the_same_of, resolve_references, subject_of, swap_entities, thing_of
 from kb.question import understand
 from tests.test_answer_units import REGISTER
 
@@ -187,3 +187,14 @@ def test_how_many_kinds_is_answered_by_naming_them(question):
 
 def test_a_count_is_still_a_figure():
     assert understand("职业学校教师每年培训几天？", REGISTER).expects == "number"
+
+
+@pytest.mark.parametrize("asked, before, completed", [
+    ("那学生呢？", "民办学校的老师和公办学校的老师法律地位一样吗？", "民办学校的学生和公办学校的学生法律地位一样吗？"),
+    ("那老师呢？", "职业学校的学生实习有报酬吗？", "职业学校的老师实习有报酬吗？"),
+    ("那天津呢？", "职业学校的学生实习有报酬吗？", ""),  # a place, not people
+    ("那学生呢？", "证书有效期是多久？", ""),  # the previous question names no people
+    ("学生有什么权利？", "教师有什么权利？", ""),  # a question of its own
+])
+def test_the_same_asked_of_other_people(asked, before, completed):
+    assert ask_of_other_people(asked.removesuffix("呢？") + "？", asked, before) == completed

@@ -187,6 +187,16 @@ def test_a_follow_up_naming_a_new_place_reads_that_places_documents(shared):
     assert answer.citations[0].title.startswith("宁波市")
 
 
+def test_which_article_says_what_was_just_answered(shared):
+    first = ask(shared, "民办学校的老师和公办学校的老师法律地位一样吗？")
+    second = well_cited(shared, ask(shared, "那学生呢？", previous=first))
+    assert second.understood == "民办学校的学生和公办学校的学生法律地位一样吗？"
+    answer = well_cited(shared, ask(shared, "这个是民办教育促进法第几条规定的？", previous=second))
+    lead = answer.text.splitlines()[0]
+    assert lead == f"依据是《中华人民共和国民办教育促进法》{second.citations[0].path[-1]}。[1]"
+    assert answer.citations[0].quote == second.citations[0].quote
+
+
 def test_that_version_is_the_law_the_previous_question_named(shared):
     first = ask(shared, "职业教育法现在是根据什么制定的？")
     answer = well_cited(shared, ask(shared, "那1996年的那版是根据什么制定的？", previous=first))
