@@ -14,8 +14,8 @@ from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked
 from kb.focus import focus_words
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
-                      doc_name, document_overview, list_answer, ordinal_answer, previous_article, source_name,
-                      topic_section, version_notes, where)
+                      doc_name, document_overview, list_answer, ordinal_answer, previous_article, revisions_answer,
+                      source_name, topic_section, version_notes, where)
 from kb.lay import formalize, search_text
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
@@ -228,7 +228,7 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
     missing = cited_not_held(retriever.index, asked)
     if missing is not None:
         return _done(missing, q, hits, terms)
-    for by_name in (article_answer, count_answer, author_answer, date_answer):
+    for by_name in (article_answer, count_answer, revisions_answer, author_answer, date_answer):
         text, citations = by_name(index, q) if q.doc_ids and not q.versions else ("", [])
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)

@@ -292,6 +292,35 @@ def count_answer(index, question: Question) -> tuple[str, list[Citation]]:
     return f"{doc_name(index, doc_id)}共{number}条，最后一条：{cited.quote}[1]", [cited]
 
 
+_REVISIONS_ASKED = re.compile(r"(?:修正|修订|修改)(?:过|了)?(?:几|多少)次|(?:几|多少)次(?:修正|修订|修改)")
+_CN_COUNT = "一两三四五六七八九十"
+
+
+def revisions_answer(index, question: Question) -> tuple[str, list[Citation]]:
+    """「教育法修正过几次？」: the revision lines under a law's title (「…第三次修正」), counted, the
+    latest date first, each line quoted; ("", []) when the document names no revision."""
+    if not _REVISIONS_ASKED.search(question.text) or not question.doc_ids:
+        return "", []
+    doc_id = question.doc_ids[0]
+    text = doc_text(index, doc_id)
+    citations: list[Citation] = []
+    for m in _DATE_SPANS["修订"].finditer(text):
+        start, end = m.span()
+        while start < end and text[start] in " \n\u3000":
+            start += 1
+        cited = cite_span(index, len(citations) + 1, doc_id, start, end)
+        if cited is not None:
+            citations.append(cited)
+    if not citations:
+        return "", []
+    verbs = {v for c in citations for v in ("修正", "修订") if v in c.quote}
+    verb = verbs.pop() if len(verbs) == 1 else "修改"
+    count = _CN_COUNT[len(citations) - 1] if len(citations) <= 10 else str(len(citations))
+    latest = re.search(r"(?:19|20)\d{2}年\d{1,2}月\d{1,2}日", citations[-1].quote)
+    lead = f"{doc_name(index, doc_id)}共{verb}{count}次" + (f"，最近一次是{latest.group(0)}" if latest else "")
+    return lead + "。\n" + "\n".join(f"{c.quote}[{c.n}]" for c in citations), citations
+
+
 def author_answer(index, question: Question) -> tuple[str, list[Citation]]:
     """「那篇论文的作者是谁？」: the lines under a paper's title (author, affiliation), quoted."""
     if not _AUTHOR_ASKED.search(question.text) or not question.doc_ids:

@@ -223,9 +223,15 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
         if kind == "compare" and len(versions) > 1:
             kind = "version"
     article = _ARTICLE_ASKED.search(text)
+    article_asked = article.group(0) if article else ""
+    if not article_asked and doc_ids and LEGAL_BASIS.search(text):
+        article_asked = "第一条"  # a law states its purpose and its basis (根据宪法，制定本法) in its first article
     return Question(asked, text, kind, expected(kind, text), intent, doc_ids,
-                    list_topic(text) if kind == "list" else "", follow_up, versions,
-                    article.group(0) if article else "", absent, put_in)
+                    list_topic(text) if kind == "list" else "", follow_up, versions, article_asked, absent, put_in)
+
+
+# 「职业教育法是根据什么制定的？」, 「新旧职教法的立法依据有什么区别？」: the basis a law names for itself
+LEGAL_BASIS = re.compile(r"立法(?:依据|目的|宗旨)|(?:根据|依据|依照)(?:什么|哪些|哪部|哪个)[^，。？?]{0,6}制定|制定(?:的)?(?:依据|目的)")
 
 
 _PLACE_DOCUMENT = re.compile(r"([\u4e00-\u9fff]{2,3}?)(?:省|市|自治区)?(?:的)?[\u4e00-\u9fff]{0,12}?(?:条例|办法|规定|实施意见)")

@@ -117,6 +117,15 @@ def test_a_law_named_without_a_year_is_its_version_in_force():
     assert q.doc_ids == ("law2022",) and q.kind == "list"
 
 
+@pytest.mark.parametrize("question, article", [
+    ("职业教育法是根据什么制定的？", "第一条"), ("职业教育法的立法目的是什么？", "第一条"),
+    ("职业教育法依据哪部法律制定？", "第一条"), ("职业教育法第十五条规定了什么？", "第十五条"),
+    ("职业学校是根据什么设立的？", ""),  # no law named: nothing to read the first article of
+])
+def test_a_laws_basis_is_asked_of_its_first_article(question, article):
+    assert understand(question, REGISTER).article == article
+
+
 @pytest.mark.parametrize("question", ["1996年的职业教育法怎么规定职业学校教育的？", "旧职教法怎么规定职业学校教育的？",
                                       "老职业教育法里实行哪几种证书制度？", "旧的职业教育法怎么规定职业学校教育的？",
                                       "原职业教育法对职业学校教育是怎么说的？"])

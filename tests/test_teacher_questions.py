@@ -197,6 +197,26 @@ def test_which_article_says_what_was_just_answered(shared):
     assert answer.citations[0].quote == second.citations[0].quote
 
 
+@pytest.mark.parametrize("question, basis", [("职业教育法现在是根据什么制定的？", "根据宪法，制定本法"),
+                                             ("高等教育法的立法依据是什么？", "根据宪法和教育法，制定本法")])
+def test_a_laws_basis_is_its_first_article(shared, question, basis):
+    answer = well_cited(shared, ask(shared, question))
+    assert answer.citations[0].path[-1] == "第一条" and basis in answer.citations[0].quote
+
+
+def test_the_basis_of_two_versions_side_by_side(shared):
+    answer = well_cited(shared, ask(shared, "新职教法和老职教法的立法依据有什么区别？"))
+    firsts = [c for c in answer.citations if c.path and c.path[-1] == "第一条"]
+    assert [c.doc_id for c in firsts] == [LAW_1996, LAW_2022]
+    assert "根据教育法和劳动法" in firsts[0].quote and "根据宪法" in firsts[1].quote
+
+
+def test_how_many_times_a_law_was_revised(shared):
+    answer = well_cited(shared, ask(shared, "教育法到现在一共修正过几次？"))
+    assert answer.text.startswith("《中华人民共和国教育法》共修正三次，最近一次是2021年4月29日。")
+    assert [c.quote[-5:] for c in answer.citations] == ["第一次修正", "第二次修正", "第三次修正"]
+
+
 def test_that_version_is_the_law_the_previous_question_named(shared):
     first = ask(shared, "职业教育法现在是根据什么制定的？")
     answer = well_cited(shared, ask(shared, "那1996年的那版是根据什么制定的？", previous=first))
