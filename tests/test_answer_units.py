@@ -117,6 +117,12 @@ def test_a_law_named_without_a_year_is_its_version_in_force():
     assert q.doc_ids == ("law2022",) and q.kind == "list"
 
 
+@pytest.mark.parametrize("question", ["设立职业学校的条件，新旧法在教师方面有什么不同？", "新旧职业教育法对职业学校教育的规定有何不同？"])
+def test_new_and_old_together_name_both_versions(question):
+    q = understand(question, REGISTER)
+    assert q.versions == ("law1996", "law2022") and q.kind == "version"
+
+
 @pytest.mark.parametrize("question, article", [
     ("职业教育法是根据什么制定的？", "第一条"), ("职业教育法的立法目的是什么？", "第一条"),
     ("职业教育法依据哪部法律制定？", "第一条"), ("职业教育法第十五条规定了什么？", "第十五条"),
