@@ -14,8 +14,9 @@ from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked
 from kb.focus import focus_words
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
-                      doc_name, document_overview, list_answer, ordinal_answer, previous_article, revisions_answer,
-                      source_name, topic_section, version_notes, where)
+                      doc_name, document_overview, previous_article, revisions_answer, source_name, version_notes,
+                      where)
+from kb.lists import list_answer, ordinal_answer, topic_section
 from kb.lay import formalize, search_text
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers

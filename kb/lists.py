@@ -1,0 +1,121 @@
+"""List questions (有哪些问题/建议/成效/措施): every enumerated item of the section whose heading
+matches, each cited; one item by its place (「第四个成效」)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from kb.compose import cn_number, item_quote, list_items, section_spans, sentence_spans
+from kb.kinds import cite_span, doc_name, doc_text, where
+from kb.question import LIST_TOPICS, Question, list_topic
+from kb.types import Citation, Hit
+
+def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, float],
+                anchor: tuple[str, int, int] | None = None) -> tuple[str, list[Citation]]:
+    """All the enumerated items of the section a list question asks for, each cited; ("", []) when
+    the passages hold no enumeration.
+
+    `anchor` (document, start, end) is the sentence that best answers the question: an enumeration
+    is the answer only where that sentence stands — in its lead-in or its items, or, for a section
+    named by its heading, in that document — not any list the first passages happen to hold.
+    """
+    for hit, text, base, items, heading in _enumerations(index, question, hits, terms, anchor):
+        doc_id = hit.chunk.doc_id
+        citations = []
+        for item in items:
+            s, e = item_quote(text, item)
+            cited = cite_span(index, len(citations) + 1, doc_id, base + s, base + e)
+            if cited is not None:
+                citations.append(cited)
+        if len(citations) < 2:
+            continue
+        lead_where = heading or where(citations[0])
+        if not heading and hit.chunk.label:
+            lead_where = hit.chunk.label
+        lines = [f"{doc_name(index, doc_id)}{lead_where}："]
+        lines += [f"{c.quote}[{c.n}]" for c in citations]
+        return "\n".join(lines), citations
+    return "", []
+
+
+def _enumerations(index, question: Question, hits: list[Hit], terms: dict[str, float],
+                  anchor: tuple[str, int, int] | None = None):
+    """(hit, text, offset of text in its document, items, heading) of each enumeration of the first
+    three passages that a list question may be asking for: the section whose heading names the list
+    topic (text is then the document's), else the passage's own enumeration whose lead-in names the
+    question's terms (and holds `anchor`, see list_answer)."""
+    for hit in hits[:3]:
+        doc_id = hit.chunk.doc_id
+        span = _section_for(index, doc_id, question, terms) if question.list_topic else None
+        if span is not None and (anchor is None or anchor[0] == doc_id):
+            text, (start, end), heading = span
+            items, base = list_items(text, start, end), 0
+        else:
+            text, base, heading = hit.chunk.text, hit.chunk.start, ""
+            items = list_items(text)
+            if items and not (_items_answer(text, items, terms) and _holds(anchor, doc_id, base, text, items)):
+                items = []
+        if len(items) >= 2:
+            yield hit, text, base, items, heading
+
+
+def _holds(anchor: tuple[str, int, int] | None, doc_id: str, base: int, text: str,
+           items: list[tuple[int, int]]) -> bool:
+    """Whether the anchor sentence stands in the enumeration: in its items or the sentence leading in."""
+    if anchor is None:
+        return True
+    lead = max((s for s, e in sentence_spans(text) if e <= items[0][0]), default=items[0][0])
+    return anchor[0] == doc_id and base + lead <= anchor[1] < base + items[-1][1]
+
+
+# 「第四个成效」「第二项建议」: one item of an enumeration by its place (第十五条 is an article, handled apart)
+_ORDINAL = re.compile(r"第([一二三四五六七八九十]{1,3}|\d{1,2})(?:个|项|点|种|方面|大|条(?=建议|措施|意见|举措|经验|原则|任务))")
+
+
+def ordinal_answer(index, question: Question, hits: list[Hit], terms: dict[str, float]) -> tuple[str, list[Citation]]:
+    """「那篇文章讲的第四个成效是什么？」: the item in that place of the enumeration the question is
+    about (as for a list question), quoted and cited; ("", []) if the question names no place or no
+    enumeration has that many items."""
+    m = _ORDINAL.search(question.text)
+    n = cn_number(m.group(1)) if m else 0
+    if not n:
+        return "", []
+    topic = question.list_topic or list_topic(question.text)
+    for hit, text, base, items, heading in _enumerations(index, replace(question, list_topic=topic), hits, terms):
+        if len(items) >= n:
+            s, e = item_quote(text, items[n - 1])
+            cited = cite_span(index, 1, hit.chunk.doc_id, base + s, base + e)
+            if cited is not None:
+                return f"{doc_name(index, hit.chunk.doc_id)}{heading or where(cited)}：{cited.quote}[1]", [cited]
+    return "", []
+
+
+def topic_section(index, question: Question, terms: dict[str, float]) -> bool:
+    """Whether the document a list question names has a section whose heading names what it lists
+    (「四、相关思考和建议」 for 作者给了什么建议): the document's structure is the basis."""
+    return bool(question.list_topic) and any(_section_for(index, d, question, terms) is not None
+                                             for d in question.doc_ids[:1])
+
+
+def _items_answer(text: str, items: list[tuple[int, int]], terms: dict[str, float]) -> bool:
+    """Whether a chunk's enumeration is what the question asks about: its lead-in names the terms."""
+    lead = text[: items[0][0]]
+    return not terms or any(t in lead for t in terms) or any(t in text[s:e] for s, e in items[:1] for t in terms)
+
+
+def _section_for(index, doc_id: str, question: Question, terms: dict[str, float]):
+    """(document text, section span, heading) of the section whose heading names the list topic."""
+    words = LIST_TOPICS.get(question.list_topic, (question.list_topic,))
+    text = doc_text(index, doc_id)
+    best, best_key = None, (0, 0.0)
+    for heading, span in section_spans(text):
+        hits_topic = sum(w in heading for w in words)
+        if not hits_topic:
+            continue
+        key = (hits_topic, sum(w for t, w in terms.items() if t in heading))
+        if key > best_key:
+            best, best_key = (text, span, heading), key
+    return best
+
+
