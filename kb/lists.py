@@ -9,6 +9,7 @@ from dataclasses import replace
 from kb.compose import cn_number, item_quote, list_items, section_spans, sentence_spans
 from kb.kinds import cite_span, doc_name, doc_text, where
 from kb.question import LIST_TOPICS, Question, list_topic
+from kb.tokenize import normalize
 from kb.types import Citation, Hit
 
 def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, float],
@@ -35,8 +36,36 @@ def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, flo
             lead_where = hit.chunk.label
         lines = [f"{doc_name(index, doc_id)}{lead_where}："]
         lines += [f"{c.quote}[{c.n}]" for c in citations]
+        detail = _detail(index, question, hit, text, base, items, citations, terms, heading)
+        if detail is not None:
+            citations.append(detail)
+            lines.append(f"其中：{detail.quote}[{detail.n}]")
         return "\n".join(lines), citations
     return "", []
+
+
+def _detail(index, question: Question, hit: Hit, text: str, base: int, items: list[tuple[int, int]],
+            citations: list[Citation], terms: dict[str, float], heading: str = "") -> Citation | None:
+    """「对培训教材有什么建议？」: the list is of 建议, but the question asks about 培训教材, which only an
+    item's body (not the part quoted) says: the sentence of the items that holds most of such words
+    (words of the document's title or the section's heading say which list, not which detail)."""
+    first, last = items[0][0], items[-1][1]
+    held, quoted = normalize(text[first:last]), normalize("".join(c.quote for c in citations))
+    title = normalize(hit.title + heading)
+    topic = question.list_topic or ""
+    wanted = {t: w for t, w in terms.items() if t in held and t not in quoted and t not in title and t not in topic
+              and not any(t in x for x in LIST_TOPICS)}
+    if not wanted:
+        return None
+    best, best_score = None, 0.0
+    for s, e in sentence_spans(text[first:last]):
+        sentence = normalize(text[first + s:first + e])
+        score = sum(w for t, w in wanted.items() if t in sentence)
+        if score > best_score:
+            best, best_score = (first + s, first + e), score
+    if best is None or best_score < 0.5 * sum(wanted.values()):
+        return None
+    return cite_span(index, len(citations) + 1, hit.chunk.doc_id, base + best[0], base + best[1])
 
 
 def _enumerations(index, question: Question, hits: list[Hit], terms: dict[str, float],

@@ -123,6 +123,10 @@ def test_new_and_old_together_name_both_versions(question):
     assert q.versions == ("law1996", "law2022") and q.kind == "version"
 
 
+def test_a_new_teacher_is_no_new_version():
+    assert understand("职业教育法对没有企业经历的新老师有什么要求？", REGISTER).versions == ()
+
+
 @pytest.mark.parametrize("question, article", [
     ("职业教育法是根据什么制定的？", "第一条"), ("职业教育法的立法目的是什么？", "第一条"),
     ("职业教育法依据哪部法律制定？", "第一条"), ("职业教育法第十五条规定了什么？", "第十五条"),

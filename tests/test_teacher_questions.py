@@ -217,6 +217,15 @@ def test_how_many_times_a_law_was_revised(shared):
     assert [c.quote[-5:] for c in answer.citations] == ["第一次修正", "第二次修正", "第三次修正"]
 
 
+def test_a_list_question_on_one_detail_quotes_the_sentence_holding_it(shared):
+    answer = well_cited(shared, ask(shared, "那篇1+X文章对培训教材有什么建议？"))
+    assert answer.text.splitlines()[0].endswith("四、相关思考和建议：")
+    assert answer.text.splitlines()[-1].startswith("其中：") and "培训教材开发力度" in answer.citations[-1].quote
+    # a plain list question gets the items alone
+    plain = well_cited(shared, ask(shared, "1+X证书试点存在哪些问题？"))
+    assert not any(line.startswith("其中：") for line in plain.text.splitlines())
+
+
 def test_that_version_is_the_law_the_previous_question_named(shared):
     first = ask(shared, "职业教育法现在是根据什么制定的？")
     answer = well_cited(shared, ask(shared, "那1996年的那版是根据什么制定的？", previous=first))
