@@ -24,8 +24,10 @@ def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, flo
     for hit, text, base, items, heading in _enumerations(index, question, hits, terms, anchor):
         doc_id = hit.chunk.doc_id
         citations = []
+        context = " ".join([hit.title, heading, *hit.chunk.path, question.list_topic or ""])
+        asked = _item_asked(text, items, terms, context)
         for item in items:
-            s, e = item_quote(text, item)
+            s, e = item if item == asked else item_quote(text, item)
             cited = cite_span(index, len(citations) + 1, doc_id, base + s, base + e)
             if cited is not None:
                 citations.append(cited)
@@ -33,7 +35,9 @@ def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, flo
             continue
         lead_where = heading or where(citations[0])
         if not heading and hit.chunk.label:
-            lead_where = hit.chunk.label
+            # a passage holding several items is labelled by their range (1. — 2.): name its section
+            ranged = " — " in hit.chunk.label and len(hit.chunk.path) > 1
+            lead_where = hit.chunk.path[-2] if ranged else hit.chunk.label
         lines = [f"{doc_name(index, doc_id)}{lead_where}："]
         lines += [f"{c.quote}[{c.n}]" for c in citations]
         detail = _detail(index, question, hit, text, base, items, citations, terms, heading)
@@ -42,6 +46,21 @@ def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, flo
             lines.append(f"其中：{detail.quote}[{detail.n}]")
         return "\n".join(lines), citations
     return "", []
+
+
+def _item_asked(text: str, items: list[tuple[int, int]], terms: dict[str, float], context: str,
+                limit: int = 400) -> tuple[int, int] | None:
+    """The item whose first sentence the question all but repeats (「院校之间资源不均衡具体表现在哪些
+    方面？」), far better than any other, and short enough to quote whole; else None. Words of the
+    `context` (the title, the section's heading, the list's topic) say which list, not which item."""
+    asked = {t: w for t, w in terms.items() if t not in normalize(context)}
+    total = sum(asked.values())
+    if not total or len(items) < 2:
+        return None
+    shares = sorted(((sum(w for t, w in asked.items() if t in normalize(text[slice(*item_quote(text, (s, e)))]))
+                      / total, (s, e)) for s, e in items), reverse=True)
+    (best, item), (second, _other) = shares[0], shares[1]
+    return item if best >= 0.5 and best >= 2 * second and item[1] - item[0] <= limit else None
 
 
 def _detail(index, question: Question, hit: Hit, text: str, base: int, items: list[tuple[int, int]],

@@ -226,6 +226,13 @@ def test_a_list_question_on_one_detail_quotes_the_sentence_holding_it(shared):
     assert not any(line.startswith("其中：") for line in plain.text.splitlines())
 
 
+def test_the_item_a_list_question_names_is_quoted_whole_under_its_section(shared):
+    answer = well_cited(shared, ask(shared, "1+X试点里院校之间资源不均衡具体表现在哪些方面？"))
+    assert answer.text.splitlines()[0].endswith("三、存在的主要问题：")  # not the passage's range 「1. — 2.」
+    assert "部分院校尚未开展 X证书培训工作" in answer.citations[0].quote
+    assert len(answer.citations) >= 2 and "部分院校尚未开展" not in answer.citations[1].quote
+
+
 def test_that_version_is_the_law_the_previous_question_named(shared):
     first = ask(shared, "职业教育法现在是根据什么制定的？")
     answer = well_cited(shared, ask(shared, "那1996年的那版是根据什么制定的？", previous=first))
