@@ -15,7 +15,7 @@ from kb.focus import focus_words
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
                       doc_name, document_overview, previous_article, revisions_answer, source_name, version_notes,
-                      where)
+                      where, with_continuation)
 from kb.lists import list_answer, ordinal_answer, topic_section
 from kb.lay import formalize, search_text
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
@@ -295,7 +295,7 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
             # a short factual answer: beside the best sentence, only those holding a date or figure too
             # (「证书有效期是多久？」 is answered by 有效期为三年, not by the clause listing what a certificate shows)
             chosen = chosen[:1] + [c for c in chosen[1:] if wanted.search(c.hit.chunk.text[c.start:c.end])]
-    citations = clause_citations(chosen)
+    citations = with_continuation(index, clause_citations(chosen))
     if not citations:
         return "", []
     body = _lines_by_clause(citations, index)

@@ -72,6 +72,37 @@ def where(c: Citation) -> str:
     return c.path[-1] if c.path else ""
 
 
+def with_continuation(index, citations: list[Citation], limit: int = 400) -> list[Citation]:
+    """A quote ending in a colon at the end of its passage (「…现将有关事项通知如下：」) followed by
+    what it leads into: the items (or the first paragraph) the next passage of its document opens
+    with, cited in turn; citations renumbered."""
+    out: list[Citation] = []
+    for c in citations:
+        out.append(c)
+        if not c.quote.rstrip().endswith(("：", ":")):
+            continue
+        rows = sorted(index.doc_rows.get(c.doc_id, []), key=lambda r: index.chunks[r].start)
+        at = next((k for k, r in enumerate(rows) if index.chunks[r].start <= c.start < index.chunks[r].end), None)
+        if at is None or at + 1 == len(rows) or index.chunks[rows[at]].text[c.end - index.chunks[rows[at]].start:].strip():
+            continue
+        nxt = index.chunks[rows[at + 1]]
+        items = list_items(nxt.text)
+        if items:
+            kept = [i for i in items if i[1] - items[0][0] <= limit] or items[:1]
+            span = (kept[0][0], kept[-1][1])
+        else:
+            line = re.match(r"\s*([^\n]+)", nxt.text)
+            span = (line.start(1), min(line.end(1), line.start(1) + limit)) if line else None
+        cited = cite_span(index, 0, c.doc_id, nxt.start + span[0], nxt.start + span[1]) if span else None
+        if cited is not None and cited.quote.strip():
+            out.append(cited)
+    # a later quote the continuation already holds is not quoted twice
+    kept = [c for k, c in enumerate(out)
+            if not any(o.doc_id == c.doc_id and o.start <= c.start and c.end <= o.end and o is not c
+                       and (j < k or (o.start, -o.end) < (c.start, -c.end)) for j, o in enumerate(out))]
+    return [replace(c, n=n) for n, c in enumerate(kept, 1)]
+
+
 # --- the article of the previous answer -------------------------------------------------------
 
 # 「这个是…第几条规定的？」, 「那是哪一条？」: the rule just quoted, asked for its article

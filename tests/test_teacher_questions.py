@@ -233,6 +233,13 @@ def test_the_item_a_list_question_names_is_quoted_whole_under_its_section(shared
     assert len(answer.citations) >= 2 and "部分院校尚未开展" not in answer.citations[1].quote
 
 
+def test_a_lead_in_ending_its_passage_is_followed_by_what_it_leads_into(shared):
+    answer = well_cited(shared, ask(shared, "湖南机电职院校长邓奕在国务院发展研究中心调研会上提了哪些对策建议？"))
+    lead_in = next(c for c in answer.citations if c.quote.endswith("邓奕提出了四个方面的对策建议："))
+    follows = answer.citations[lead_in.n]  # the next citation: the items, from the next passage
+    assert follows.doc_id == lead_in.doc_id and follows.quote.startswith("一、加大政策保障和经费投入")
+
+
 def test_that_version_is_the_law_the_previous_question_named(shared):
     first = ask(shared, "职业教育法现在是根据什么制定的？")
     answer = well_cited(shared, ask(shared, "那1996年的那版是根据什么制定的？", previous=first))
