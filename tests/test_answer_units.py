@@ -6,8 +6,8 @@ import pytest
 
 from kb.compose import (align, changed_words, clause_span, is_statement, lead_fact, list_items, section_path,
                         section_spans, with_items)
-from kb.evidence import (FEATURES, EvidenceModel, Named, Signals, arabic, figures_asked, fit, operating_point,
-                         read_signals)
+from kb.evidence import (FEATURES, EvidenceModel, Named, Signals, arabic, cautious_operating_point, figures_asked, fit,
+                         operating_point, read_signals)
 from kb.question import kind_of, list_topic, spell_out, strip_filler, understand, unheld_document
 from kb.types import Chunk, Hit
 
@@ -230,6 +230,21 @@ def test_operating_point_keeps_false_refusals_within_the_bound():
     t = operating_point(answerable, unanswerable, max_false_refusals=0.05)
     assert np.mean(answerable < t) <= 0.05  # only the 0.3 one: refusing 0.55 too would be two of 20
     assert 0.5 < t <= 0.55 and np.mean(unanswerable < t) == 0.8
+
+
+def test_the_cautious_operating_point_holds_the_bound_on_resamples_too():
+    rng = np.random.default_rng(1)
+    p = np.concatenate([rng.beta(5, 1.5, 300), rng.beta(1.5, 3, 60)])  # answerable high, unanswerable low
+    answerable = np.arange(360) < 300
+    groups = np.arange(360) % 2
+    plain = min(operating_point(p[answerable & (groups == g)], p[~answerable], 0.05) for g in (0, 1))
+    cautious = cautious_operating_point(p, answerable, groups, 0.05, confidence=0.8, resamples=100)
+    assert cautious <= plain  # never bolder than the sample's own point
+    assert cautious == cautious_operating_point(p, answerable, groups, 0.05, confidence=0.8, resamples=100)
+    # on new questions from the same source it keeps false refusals under the bound more often
+    new = rng.beta(5, 1.5, (200, 300))
+    assert np.mean(np.mean(new < cautious, axis=1) <= 0.05) >= np.mean(np.mean(new < plain, axis=1) <= 0.05)
+    assert np.mean(np.mean(new < cautious, axis=1) <= 0.05) >= 0.7
 
 
 def test_model_round_trips_and_rejects_other_features():
