@@ -18,6 +18,7 @@ evidence model (kb/evidence_model.json) on the fit halves only and picks its ope
 the figures printed are the report halves' (`--half fit` or `--half all` to see the others).
 
     python bench/answers.py [--fit] [--corpus-index /tmp/answer-corpus] [--ncp-index /tmp/answer-ncp]
+    python bench/answers.py --load run.jsonl --transfer   # fitted on teacher + ncp, scored on fresh
 
 Per style: answer contains the gold span, citations include the gold document, false refusals
 (answerable questions refused), correct refusals (unanswerable ones refused), p50/p95 ms per answer,
@@ -43,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kb.answer import draft  # noqa: E402
 from kb.config import AskSettings, BuildSettings  # noqa: E402
-from kb.evidence import FEATURES, EvidenceModel, cautious_operating_point, fit, load_model, save_model  # noqa: E402
+from kb.evidence import (FEATURES, EvidenceModel, cautious_operating_point, fit, load_model, operating_point,  # noqa: E402
+                         save_model)
 from kb.pipeline import build_index, open_retriever  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -276,6 +278,44 @@ def fit_model(rows: list[Result], folds: int = 5, penalties: tuple[float, ...] =
                          f"out-of-fold probabilities")
 
 
+def auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """The chance that a random positive scores above a random negative (ties count half)."""
+    if not len(positive) or not len(negative):
+        return float("nan")
+    above = (positive[:, None] > negative[None, :]).mean()
+    return float(above + 0.5 * (positive[:, None] == negative[None, :]).mean())
+
+
+def transfer(results: dict[str, list[Result]], l2: float = 3.0, folds: int = 5) -> dict:
+    """How the evidence decision carries over to a question set it was not fitted on: fitted on the
+    teacher and ncp fit halves, its operating point read off their out-of-fold probabilities (5% false
+    refusals per origin), then scored on every fresh question (both halves)."""
+    train = [r for name in ("teacher", "ncp") for r in results.get(name, []) if r.item.half == "fit"
+             and r.signals is not None]
+    test = [r for r in results.get("fresh", []) if r.signals is not None]
+    if not train or not test:
+        return {}
+    x, y = np.vstack([r.signals for r in train]), np.array([r.item.answerable for r in train])
+    fold = np.array([r.item.fold(folds) for r in train])
+    p = np.zeros(len(train))
+    for k in range(folds):
+        w, b, mean, scale = fit(x[fold != k], y[fold != k], l2=l2)
+        p[fold == k] = 1 / (1 + np.exp(-(((x[fold == k] - mean) / scale) @ w + b)))
+    origin = np.array([r.item.style == "ncp" for r in train])
+    threshold = min(operating_point(p[y & (origin == o)], p[~y], 0.05) for o in (True, False))
+    w, b, mean, scale = fit(x, y, l2=l2)
+    xt, yt = np.vstack([r.signals for r in test]), np.array([r.item.answerable for r in test])
+    q = 1 / (1 + np.exp(-(((xt - mean) / scale) @ w + b)))
+    out = {"threshold": round(threshold, 4), "out_of_fold_false_refusals": round(float(np.mean(p[y] < threshold)), 3),
+           "out_of_fold_auc": round(auc(p[y], p[~y]), 3), "fresh_false_refusals": round(float(np.mean(q[yt] < threshold)), 3),
+           "fresh_correct_refusals": round(float(np.mean(q[~yt] < threshold)), 3), "fresh_auc": round(auc(q[yt], q[~yt]), 3)}
+    print(f"\ntransfer (fitted on teacher + ncp fit halves, scored on all of fresh): threshold {out['threshold']}; "
+          f"out of fold: false refusals {out['out_of_fold_false_refusals']}, AUC {out['out_of_fold_auc']}; fresh: false "
+          f"refusals {out['fresh_false_refusals']}, correct refusals {out['fresh_correct_refusals']}, AUC {out['fresh_auc']}",
+          file=sys.stderr)
+    return out
+
+
 def _print(name: str, table: dict) -> None:
     print(f"\n{name}", file=sys.stderr)
     print(f"{'style':>15} {'n':>4} {'un':>4}  contains  cites  false-ref  correct-ref  complete   p50ms   p95ms",
@@ -303,6 +343,9 @@ def main() -> int:
     ap.add_argument("--sets", default="teacher,ncp")
     ap.add_argument("--save", help="write every question's result (signals included) to this JSONL file")
     ap.add_argument("--load", help="score (and with --fit, refit on) a file written by --save instead of asking")
+    ap.add_argument("--transfer", action="store_true",
+                    help="also fit on the teacher and ncp fit halves and score all of fresh: how the evidence "
+                         "decision carries over to questions of a set it was not fitted on")
     args = ap.parse_args()
     if not (SHARED / "corpus").exists():
         print(f"{SHARED} is absent: this benchmark needs ../shared", file=sys.stderr)
@@ -334,6 +377,8 @@ def main() -> int:
         chosen = [r for r in rows if args.half == "all" or r.item.half == args.half]
         out[name] = by_style(chosen, model.threshold)
         _print(f"{name} ({args.half} half, threshold {model.threshold})", out[name])
+    if args.transfer:
+        out["transfer"] = transfer(results)
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 
