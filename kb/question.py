@@ -452,7 +452,9 @@ def unheld_document(register, text: str) -> str:
         name = _NAME_BREAK.split(m.group(0))[-1]
         if len(name) < 3 or any(name.endswith(w) for w in _NOT_A_NAME if w != "办法"):
             continue
-        if not any(_in_order(name_key(name), t) for t in titles):
+        key = name_key(name)
+        # 「违反教育法」, 「1996年职业教育法」: words before a held work's name are not part of a name
+        if not any(_in_order(key, t) or (len(t) >= 3 and key.endswith(t)) for t in titles):
             return name
     return ""
 

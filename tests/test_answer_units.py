@@ -393,6 +393,9 @@ def test_a_place_of_no_document_is_absent_even_inside_a_named_law():
     ("职业教育法对幼儿园教师资格有什么规定？", ""),
     ("北京实施职业教育法办法什么时候施行？", ""),  # shortened: 市 and 中华人民共和国 left out
     ("有什么好的教学方法？", ""),
+    ("1996年职业教育法在企业不实施职业教育的处理上有什么规定？", ""),  # a year before a held work's name
+    ("1996年版职业教育法规定的职业培训有哪些种类？", ""),
+    ("旧法的法律责任只提到违反职业教育法吗？", ""),  # words running up to a held work's name
 ])
 def test_documents_the_index_does_not_hold(question, name):
     assert unheld_document(REGISTER, question) == name
