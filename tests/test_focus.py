@@ -13,6 +13,8 @@ from kb.focus import focus_absent, focus_words
     ("教师法规定的班主任津贴是多少钱？", ("津贴",)),
     ("那职业教育活动周期间学校要不要放假？", ("放假",)),  # 要不要X
     ("我们学校想申请认定，要交哪些申报材料？", ("申报材料",)),
+    ("四川省电子税务局网址是多少？", ("税务局",)),  # a URL answers 网址 without the word
+    ("北京市发布的防控指引适用范围是什么？", ()),  # 适用于… answers it
 ])
 def test_the_word_at_the_asking_word_is_the_focus(question, expected):
     assert focus_words(question) == expected
