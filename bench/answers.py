@@ -22,7 +22,8 @@ the figures printed are the report halves' (`--half fit` or `--half all` to see 
 
 Per style: answer contains the gold span, citations include the gold document, false refusals
 (answerable questions refused), correct refusals (unanswerable ones refused), p50/p95 ms per answer,
-and for list and comparison questions whether the answer holds every item / both sides. Teacher
+for list and comparison questions whether the answer holds every item / both sides, and "composed":
+the answer as composed holds the gold span, refused or not (the answer stage without the refusal). Teacher
 questions asking for the same span in other words (span_group) fall in the same half.
 Prints a table on stderr and one JSON object on stdout.
 """
@@ -44,8 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kb.answer import draft  # noqa: E402
 from kb.config import AskSettings, BuildSettings  # noqa: E402
-from kb.evidence import (FEATURES, EvidenceModel, cautious_operating_point, fit, load_model, operating_point,  # noqa: E402
-                         save_model)
+from kb.evidence import FEATURES, EvidenceModel, fit, load_model, operating_point, save_model  # noqa: E402
 from kb.pipeline import build_index, open_retriever  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -219,6 +219,8 @@ def scores(rows: list[Result], threshold: float) -> dict:
 
     return {"answerable": len(answerable), "unanswerable": len(unanswerable),
             "contains_gold": share(sum(r.contains_gold for r in kept), len(answerable)),
+            # the answer stage alone: the answer as composed holds the gold, whether refused or not
+            "composed_gold": share(sum(r.contains_gold for r in answerable), len(answerable)),
             "cites_gold_doc": share(sum(r.cites_gold for r in kept), len(answerable)),
             "false_refusals": share(sum(refused(r, threshold) for r in answerable), len(answerable)),
             "correct_refusals": share(sum(refused(r, threshold) for r in unanswerable), len(unanswerable)),
@@ -244,6 +246,9 @@ def fit_model(rows: list[Result], folds: int = 5, penalties: tuple[float, ...] =
     threshold chosen on them refuses more answerable questions than it promises on new ones. It is the
     cautious operating point (kb.evidence.cautious_operating_point): at most 5% false refusals per origin
     with 80% confidence over bootstrap resamples."""
+    # imported here, so that this script also scores a checkout from before it (without --fit)
+    from kb.evidence import cautious_operating_point
+
     used = [r for r in rows if r.signals is not None]
     x = np.vstack([r.signals for r in used])
     y = np.array([r.item.answerable for r in used], dtype=np.float64)
@@ -274,8 +279,9 @@ def fit_model(rows: list[Result], folds: int = 5, penalties: tuple[float, ...] =
     return EvidenceModel(tuple(map(float, w)), b, tuple(map(float, mean)), tuple(map(float, scale)),
                          round(threshold, 4), FEATURES,
                          f"fit half of bench/answers.py sets: {len(used)} questions ({int(y.sum())} answerable), "
-                         f"styles {', '.join(sets)}; L2 penalty {l2:g} and threshold from {folds}-fold "
-                         f"out-of-fold probabilities")
+                         f"styles {', '.join(sets)}; L2 penalty {l2:g} and threshold (the cautious operating point: at "
+                         f"most 5% false refusals per origin with 80% confidence) from {folds}-fold out-of-fold "
+                         f"probabilities")
 
 
 def auc(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -318,14 +324,14 @@ def transfer(results: dict[str, list[Result]], l2: float = 3.0, folds: int = 5) 
 
 def _print(name: str, table: dict) -> None:
     print(f"\n{name}", file=sys.stderr)
-    print(f"{'style':>15} {'n':>4} {'un':>4}  contains  cites  false-ref  correct-ref  complete   p50ms   p95ms",
-          file=sys.stderr)
+    print(f"{'style':>15} {'n':>4} {'un':>4}  contains  cites  false-ref  correct-ref  complete   p50ms   p95ms"
+          "  composed", file=sys.stderr)
     for style, s in table.items():
         def f(v):
             return "   -" if v is None else f"{v:.3f}"
         print(f"{style:>15} {s['answerable']:>4} {s['unanswerable']:>4}  {f(s['contains_gold']):>8}  "
               f"{f(s['cites_gold_doc']):>5}  {f(s['false_refusals']):>9}  {f(s['correct_refusals']):>11}  "
-              f"{f(s['complete']):>8}  {s['p50_ms']:>6}  {s['p95_ms']:>6}", file=sys.stderr)
+              f"{f(s['complete']):>8}  {s['p50_ms']:>6}  {s['p95_ms']:>6}  {f(s['composed_gold']):>8}", file=sys.stderr)
 
 
 def _retriever(corpus: Path, index: str, rebuild: bool):
