@@ -51,7 +51,7 @@ from kb.pipeline import build_index, open_retriever  # noqa: E402
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared"
 NEVER_REFUSE = AskSettings(min_confidence=0.0)
-LEFT_OUT = ("unknown",)  # signals the evidence model is fitted without (see fit_model)
+LEFT_OUT = ("unknown",)  # signals the evidence model is fitted without (see _without_left_out)
 
 
 @dataclass(frozen=True)
@@ -238,6 +238,16 @@ def by_style(rows: list[Result], threshold: float) -> dict:
     return table
 
 
+def _without_left_out(x: np.ndarray) -> np.ndarray:
+    """The signals with those the model is fitted without set to 0 (weight 0 once fitted): `unknown` counts
+    filler no passage holds (来着, 咋) as much as topics, and was fitted with the sign that answers a question
+    the more of its words the index lacks (「个人所得税专项附加扣除标准」 on the sample corpus);
+    `unknown_topic` carries what it should say."""
+    x = x.copy()
+    x[:, [FEATURES.index(name) for name in LEFT_OUT]] = 0.0
+    return x
+
+
 def fit_model(rows: list[Result], folds: int = 5, penalties: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)) -> EvidenceModel:
     """The evidence model fitted on the fit halves, its threshold the operating point there.
 
@@ -252,11 +262,7 @@ def fit_model(rows: list[Result], folds: int = 5, penalties: tuple[float, ...] =
 
     used = [r for r in rows if r.signals is not None]
     x = np.vstack([r.signals for r in used])
-    # left out (weight 0): `unknown` counts filler no passage holds (来着, 咋) as much as topics, and was
-    # fitted with the sign that answers a question the more of its words the index lacks
-    # (「个人所得税专项附加扣除标准」 on the sample corpus); `unknown_topic` carries what it should say
-    for name in LEFT_OUT:
-        x[:, FEATURES.index(name)] = 0.0
+    x = _without_left_out(x)
     y = np.array([r.item.answerable for r in used], dtype=np.float64)
     fold = np.array([r.item.fold(folds) for r in used])
 
@@ -308,9 +314,8 @@ def transfer(results: dict[str, list[Result]], l2: float = 3.0, folds: int = 5) 
     if not train or not test:
         return {}
     x, y = np.vstack([r.signals for r in train]), np.array([r.item.answerable for r in train])
-    xt, yt = np.vstack([r.signals for r in test]), np.array([r.item.answerable for r in test])
-    for name in LEFT_OUT:
-        x[:, FEATURES.index(name)] = xt[:, FEATURES.index(name)] = 0.0
+    x, xt = _without_left_out(x), _without_left_out(np.vstack([r.signals for r in test]))
+    yt = np.array([r.item.answerable for r in test])
     fold = np.array([r.item.fold(folds) for r in train])
     p = np.zeros(len(train))
     for k in range(folds):
@@ -320,13 +325,16 @@ def transfer(results: dict[str, list[Result]], l2: float = 3.0, folds: int = 5) 
     threshold = min(operating_point(p[y & (origin == o)], p[~y], 0.05) for o in (True, False))
     w, b, mean, scale = fit(x, y, l2=l2)
     q = 1 / (1 + np.exp(-(((xt - mean) / scale) @ w + b)))
-    out = {"threshold": round(threshold, 4), "out_of_fold_false_refusals": round(float(np.mean(p[y] < threshold)), 3),
-           "out_of_fold_auc": round(auc(p[y], p[~y]), 3), "fresh_false_refusals": round(float(np.mean(q[yt] < threshold)), 3),
-           "fresh_correct_refusals": round(float(np.mean(q[~yt] < threshold)), 3), "fresh_auc": round(auc(q[yt], q[~yt]), 3)}
+    out = {"threshold": round(threshold, 4),
+           "out_of_fold_false_refusals": round(float(np.mean(p[y] < threshold)), 3),
+           "out_of_fold_auc": round(auc(p[y], p[~y]), 3),
+           "fresh_false_refusals": round(float(np.mean(q[yt] < threshold)), 3),
+           "fresh_correct_refusals": round(float(np.mean(q[~yt] < threshold)), 3),
+           "fresh_auc": round(auc(q[yt], q[~yt]), 3)}
     print(f"\ntransfer (fitted on teacher + ncp fit halves, scored on all of fresh): threshold {out['threshold']}; "
-          f"out of fold: false refusals {out['out_of_fold_false_refusals']}, AUC {out['out_of_fold_auc']}; fresh: false "
-          f"refusals {out['fresh_false_refusals']}, correct refusals {out['fresh_correct_refusals']}, AUC {out['fresh_auc']}",
-          file=sys.stderr)
+          f"out of fold: false refusals {out['out_of_fold_false_refusals']}, AUC {out['out_of_fold_auc']}; "
+          f"fresh: false refusals {out['fresh_false_refusals']}, correct refusals {out['fresh_correct_refusals']}, "
+          f"AUC {out['fresh_auc']}", file=sys.stderr)
     return out
 
 

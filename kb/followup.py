@@ -134,6 +134,11 @@ def ask_the_same_of(text: str, asked: str, previous_question: str, work: str = "
     return previous_question[:at] + m.group(1) + previous_question[at + len(head):]
 
 
+def points_back(text: str) -> bool:
+    """Whether a follow-up refers to what the turn before was about (它, 该法, 那版, 这个计划, 他们)."""
+    return bool(_IT.search(text) or THIS_THING.search(text) or _THEM.search(text))
+
+
 def ask_of_other_people(text: str, asked: str, previous_question: str) -> str:
     """「那学生呢？」 after 「民办学校的老师和公办学校的老师法律地位一样吗？」 asks the same of 学生: the
     previous question with its people (every mention) replaced; "" when either names none."""

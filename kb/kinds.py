@@ -83,8 +83,9 @@ def with_continuation(index, citations: list[Citation], limit: int = 400) -> lis
             continue
         rows = sorted(index.doc_rows.get(c.doc_id, []), key=lambda r: index.chunks[r].start)
         at = next((k for k, r in enumerate(rows) if index.chunks[r].start <= c.start < index.chunks[r].end), None)
-        if at is None or at + 1 == len(rows) or index.chunks[rows[at]].text[c.end - index.chunks[rows[at]].start:].strip():
-            continue
+        holding = index.chunks[rows[at]] if at is not None else None
+        if holding is None or at + 1 == len(rows) or holding.text[c.end - holding.start:].strip():
+            continue  # not at the end of its passage: the items, if any, follow it there
         nxt = index.chunks[rows[at + 1]]
         items = list_items(nxt.text)
         if items:
@@ -96,18 +97,22 @@ def with_continuation(index, citations: list[Citation], limit: int = 400) -> lis
         cited = cite_span(index, 0, c.doc_id, nxt.start + span[0], nxt.start + span[1]) if span else None
         if cited is not None and cited.quote.strip():
             out.append(cited)
-    # a later quote the continuation already holds is not quoted twice
+    # a quote a continuation already holds is not quoted twice
     kept = [c for k, c in enumerate(out)
-            if not any(o.doc_id == c.doc_id and o.start <= c.start and c.end <= o.end and o is not c
-                       and (j < k or (o.start, -o.end) < (c.start, -c.end)) for j, o in enumerate(out))]
+            if not any(_holds_quote(o, c, earlier=j < k) for j, o in enumerate(out) if j != k)]
     return [replace(c, n=n) for n, c in enumerate(kept, 1)]
+
+
+def _holds_quote(o: Citation, c: Citation, earlier: bool) -> bool:
+    """Whether `o` quotes all of `c`: a longer span around it, or the same one quoted before it."""
+    inside = o.doc_id == c.doc_id and o.start <= c.start and c.end <= o.end
+    return inside and (earlier or (o.start, o.end) != (c.start, c.end))
 
 
 # --- the article of the previous answer -------------------------------------------------------
 
 # 「这个是…第几条规定的？」, 「那是哪一条？」: the rule just quoted, asked for its article
 _POINTS_BACK = re.compile(r"^(?:那|这)(?:是|个|条|一条|项|些)?|这个|这条|这一条|这项|这些|上面|上述|刚才|该规定|那条")
-_ARTICLE_PATH = re.compile(r"^第[一二三四五六七八九十百千零〇\d]+条$")
 
 
 def previous_article(index, question: Question, previous, asked: str) -> tuple[str, list[Citation]]:
@@ -118,7 +123,7 @@ def previous_article(index, question: Question, previous, asked: str) -> tuple[s
             not _POINTS_BACK.search(asked.strip()):
         return "", []
     for c in previous.citations:
-        if (not question.doc_ids or c.doc_id in question.doc_ids) and c.path and _ARTICLE_PATH.match(c.path[-1]) \
+        if (not question.doc_ids or c.doc_id in question.doc_ids) and c.path and is_article(c.path[-1]) \
                 and c.doc_id in index.records:
             cited = replace(c, n=1)
             name = doc_name(index, c.doc_id)

@@ -12,6 +12,7 @@ from kb.question import LIST_TOPICS, Question, list_topic
 from kb.tokenize import normalize
 from kb.types import Citation, Hit
 
+
 def list_answer(index, question: Question, hits: list[Hit], terms: dict[str, float],
                 anchor: tuple[str, int, int] | None = None) -> tuple[str, list[Citation]]:
     """All the enumerated items of the section a list question asks for, each cited; ("", []) when
@@ -53,12 +54,14 @@ def _item_asked(text: str, items: list[tuple[int, int]], terms: dict[str, float]
     """The item whose first sentence the question all but repeats (「院校之间资源不均衡具体表现在哪些
     方面？」), far better than any other, and short enough to quote whole; else None. Words of the
     `context` (the title, the section's heading, the list's topic) say which list, not which item."""
-    asked = {t: w for t, w in terms.items() if t not in normalize(context)}
+    context = normalize(context)
+    asked = {t: w for t, w in terms.items() if t not in context}
     total = sum(asked.values())
     if not total or len(items) < 2:
         return None
-    shares = sorted(((sum(w for t, w in asked.items() if t in normalize(text[slice(*item_quote(text, (s, e)))]))
-                      / total, (s, e)) for s, e in items), reverse=True)
+    heads = [normalize(text[slice(*item_quote(text, item))]) for item in items]
+    shares = sorted(((sum(w for t, w in asked.items() if t in head) / total, item) for head, item in zip(heads, items)),
+                    reverse=True)
     (best, item), (second, _other) = shares[0], shares[1]
     return item if best >= 0.5 and best >= 2 * second and item[1] - item[0] <= limit else None
 

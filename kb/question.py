@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from kb.followup import THIS_THING, ask_of_other_people, ask_the_same_of, resolve_references, swap_entities
+from kb.followup import (THIS_THING, ask_of_other_people, ask_the_same_of, points_back, resolve_references,
+                         swap_entities)
 from kb.entities import places_named
 from kb.intent import Intent, read_intent
 from kb.tokenize import normalize
@@ -39,7 +40,6 @@ _OLD = re.compile(r"新[旧老](?=法|版|职|两|条例|办法|规定)|旧职�
 # 「它」, 「该法」, 「这个文件」: the document of the previous answer
 _PRONOUN = re.compile(r"它|其|他们|她们|该法|本法|这部法|那部法|这个法|该文件|该通知|该办法|该条例|这个文件|这份文件|这个通知|"
                       r"上述|此文件|这篇|那篇文章|这篇文章|该文|^那(?:么)?(?=.{0,12}(?:呢|版本|年的))")
-_IT_WORD = re.compile(r"(?<!其)它|该法|本法|这部法|那部法|这个法|他们|她们")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 # 「那存在的问题呢？」: a follow-up that only names what to ask about next
 _ELLIPTIC = re.compile(r"^(?:那|那么|还有|另外)|呢[？?]?$")
@@ -196,8 +196,7 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
         # 「那宁波的终身学习活动周呢？」 after a question on 职业教育法: a place the previous question did not
         # name, when the index has documents of it, is read in those, not in the previous answer's (unless
         # it points back at that: 「那湖南省…给它捐了多少钱？」)
-        points_back = bool(_IT_WORD.search(own) or THIS_THING.search(own))
-        moved = () if swapped or doc_ids or points_back or register is None else _documents_of(
+        moved = () if swapped or doc_ids or points_back(own) or register is None else _documents_of(
             register, tuple(p for p in places_named(own, places) if p not in places_named(before, places)))
         doc_ids = doc_ids or moved
         if not doc_ids and cited and not swapped:  # what it swapped in is not in the previous answer's document

@@ -9,7 +9,7 @@ import re
 from kb.compose import LEADING_LABEL, align, bigrams, changed_words, sentence_spans, with_items
 from kb.evidence import Terms, coverage
 from kb.kinds import cite_span, doc_name, made_line, where
-from kb.question import LEGAL_BASIS, Question
+from kb.question import Question
 from kb.segment import is_article
 from kb.types import Citation, Hit
 
@@ -41,9 +41,9 @@ def version_answer(index, question: Question, hits: list[Hit], terms: Terms | No
             citations.append(made)
             lines.append(f"{doc_name(index, v)}（{register.entries[v].status}）：{made.quote}[{made.n}]")
     old_articles, new_articles = articles(index, old), articles(index, new)
-    # the first articles, where each version names its purpose and basis, when that is asked
-    pairs = [(0, 0)] if question.article == "第一条" and LEGAL_BASIS.search(question.text) and old_articles and \
-        new_articles else pairs_asked(index, old_articles, new_articles, hits, terms or {})
+    # 第一条 (asked, or a law's basis and purpose: kb.question.LEGAL_BASIS) is each version's first article
+    pairs = [(0, 0)] if question.article == "第一条" and old_articles and new_articles else \
+        pairs_asked(index, old_articles, new_articles, hits, terms or {})
     for i, j in pairs:
         pair = []
         for doc_id, row in ((old, old_articles[i][0] if i is not None else None),
