@@ -224,6 +224,32 @@ def make_chat(source, llm=None):
     return chat
 
 
+def answer_sent(chat):
+    """The chat tab's handler: answers, in order, every question of the conversation's send log (a JSON
+    list the browser appends to, SEND_JS) from the `answered`-th on, through `chat`.
+
+    Yields (messages, sources HTML, last Answer, questions answered or begun). A log that is not a list
+    of strings (it comes from the browser) or holds nothing new leaves everything as it is.
+    """
+    import gradio as gr
+
+    def answer(log: str | None, history: list | None, last: Answer | None, answered: int | None,
+               scope: list[str] | None = None):
+        try:
+            sent = json.loads(log or "[]")
+        except ValueError:
+            sent = None
+        answered = answered or 0
+        if not isinstance(sent, list) or not all(isinstance(q, str) for q in sent) or len(sent) <= answered:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        for n, question in enumerate(sent[answered:], answered + 1):
+            for history, sources, last in chat(question, history, last, scope):
+                yield history, sources, last, n
+
+    return answer
+
+
 def make_ask_api(source, llm=None):
     """The `ask` API endpoint: one question in, the answer out as the JSON text `kb ask --json` prints.
 
@@ -392,6 +418,15 @@ MARKER_JS = """
 
 # A 查看原文页 button in the sources panel writes its citation's number (and the time, so the same
 # number twice is still a change) into a hidden textbox, whose input event renders that page.
+# the send button and Enter, in the browser: the box empties at once and its question joins the send
+# log; an empty box says so under the buttons and sends nothing
+SEND_JS = """(text, log) => {
+    if (!text || !text.trim()) return [text, EMPTY, log];
+    const sent = JSON.parse(log || "[]");
+    sent.push(text);
+    return ["", "", JSON.stringify(sent)];
+}"""
+
 PAGE_JS = """
 () => {
   document.addEventListener('click', (event) => {
@@ -580,18 +615,24 @@ def _chat_tab(gr, chat, choices, examples, current, corpus):
             gr.Markdown("### 引用的原文")
             sources = gr.HTML(_notice(SOURCES_EMPTY), elem_id="sources")
             page_pick, page_image, page_note = _page_view(gr, "查看引文所在的原文页（PDF）", "page")
-    inputs, outputs = [message, chatbot, last, scope], [chatbot, sources, last]
+    # every question sent in this conversation, in order, appended to in the browser (SEND_JS) the
+    # moment it is sent; `answered` counts those taken up. So a question sent while the last one is
+    # still being answered is neither wiped nor dropped: "always_last" runs answer_sent again when the
+    # running answer ends (Gradio's default, "once", would skip it), and it answers all that wait.
+    sent, answered = gr.Textbox("[]", visible="hidden", elem_id="sent"), gr.State(0)
 
     def after(answer):
         choices = _page_choices(current(), answer, corpus)
         return (*_takeaway(current(), answer), gr.update(choices=choices, value=None, visible=bool(choices)))
 
-    for trigger in (send.click, message.submit):
-        # the previous answer's 已记录 note goes when the next question is sent, not later, where it
-        # would wipe out a verdict given on the new answer meanwhile
-        (trigger(lambda: "", None, feedback_note, api_visibility="private")
-         .then(chat, inputs, outputs, api_visibility="private").then(lambda: "", None, message)
-         .then(after, last, [markdown, download, page_pick], api_visibility="private"))
+    # one event for both triggers, so a click and an Enter never answer the same log twice at once;
+    # the previous answer's 已记录 note goes now, not later, where it would wipe out a verdict given on
+    # the new answer meanwhile
+    (gr.on([send.click, message.submit], None, [message, sent], [message, feedback_note, sent],
+           js=SEND_JS.replace("EMPTY", json.dumps(_notice(EMPTY_QUESTION))))
+     .then(answer_sent(chat), [sent, chatbot, last, answered, scope], [chatbot, sources, last, answered],
+           api_visibility="private", trigger_mode="always_last")
+     .then(after, last, [markdown, download, page_pick], api_visibility="private", trigger_mode="always_last"))
     page_pick.input(lambda n, answer: _cited_page(current(), corpus, answer, n), [page_pick, last],
                     [page_image, page_note], api_visibility="private")
     # the 查看原文页 buttons of the sources panel (PAGE_JS); "n:time", so a second click is still a change

@@ -119,6 +119,26 @@ def test_chat_empty_message(retriever):
     assert history == [] and app.EMPTY_QUESTION in sources and last is None
 
 
+def test_answer_sent_answers_every_waiting_question_in_order(retriever):
+    answer = app.answer_sent(app.make_chat(retriever))
+    log = json.dumps(["证书有效期是多久？", "火星移民签证怎么办理"], ensure_ascii=False)
+    *_, (history, sources, last, answered) = answer(log, [], None, 0)
+    assert answered == 2 and [m["content"] for m in history[::2]] == ["证书有效期是多久？", "火星移民签证怎么办理"]
+    assert "三年" in history[1]["content"] and last.refused and app.RELATED_TITLE in sources
+    # taken up from where the last run stopped, with the last answer as a follow-up's subject
+    log = json.dumps(["证书有效期是多久？", "火星移民签证怎么办理", "那它是哪年发布的？"], ensure_ascii=False)
+    *_, (history, _, _, answered) = answer(log, history, last, 2)
+    assert answered == 3 and len(history) == 6 and history[4]["content"] == "那它是哪年发布的？"
+
+
+@pytest.mark.parametrize("log", ["[]", '["证书有效期是多久？"]', "not json", '{"q": 1}', "[1, 2]", None])
+def test_answer_sent_leaves_all_as_it_is_when_nothing_new_or_the_log_is_bad(retriever, log):
+    import gradio as gr
+
+    outputs = list(app.answer_sent(app.make_chat(retriever))(log, [], None, 1))
+    assert len(outputs) == 1 and all(o == gr.skip() for o in outputs[0])
+
+
 def test_sources_escape_document_text(tmp_path):
     row = {"id": "x1", "title": "职业技能等级证书管理办法",
            "text": "第十二条 证书有效期为三年，自颁证之日起计算。<script>alert(1)</script>[链接](javascript:alert(1))"}

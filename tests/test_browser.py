@@ -146,6 +146,25 @@ def test_chat_refusal_is_shown(page):
     assert page.locator("#download").is_disabled()
 
 
+def test_question_sent_while_one_is_answered_is_kept_and_answered(page):
+    """The box empties at once, and a second question sent before the first answer ends is answered
+    after it, not skipped (Gradio's default trigger mode) nor wiped by the first answer's clean-up."""
+    page.fill("#ask textarea", "证书有效期是多久？")
+    page.click("#send")
+    assert page.input_value("#ask textarea") == ""  # emptied in the browser, before any answer
+    page.fill("#ask textarea", "火星移民签证怎么办理")
+    page.press("#ask textarea", "Enter")
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('没有找到回答这个问题的依据')",
+                           timeout=60_000)
+    chat = page.inner_text("#chat")
+    assert chat.index("证书有效期是多久？") < chat.index("三年。[1]") < chat.index("火星移民签证怎么办理")
+    assert page.input_value("#ask textarea") == ""
+    # an empty box sends nothing and says so under the buttons
+    page.click("#send")
+    page.wait_for_function("document.querySelector('#fb-note').innerText.includes('请输入问题')", timeout=10_000)
+    assert page.inner_text("#chat").count("证书有效期是多久？") == 1
+
+
 def test_question_shows_cited_passages(page):
     page.get_by_role("tab", name="检索").click()
     page.fill("#question textarea", "证书有效期是多久？")
@@ -394,8 +413,7 @@ def test_metadata_edit_shows_in_the_documents_table_and_kb_docs(page, served, ca
     assert "已保存 papers/1x_pilot_review.md 的文号、发文机关" in page.inner_text("#manage-result")
     _shot(page, "manage.png")
     page.get_by_role("tab", name="文件").click()
-    page.wait_for_function("document.querySelector('#documents').innerText.includes('示例市教育局')", timeout=30_000)
-    row = _table_row(page, REVIEW)
+    row = _table_row_once(page, REVIEW, lambda row: "示例市教育局" in row)
     assert (row[1], row[4]) == ("示教发〔2021〕7号", "示例市教育局")
     _shot(page, "metadata-in-table.png")
     capsys.readouterr()
@@ -421,7 +439,7 @@ def test_replacing_a_document_marks_the_old_one_revised_with_a_link(page, served
     page.get_by_role("tab", name="文件").click()
     page.wait_for_function("document.querySelector('#documents').innerText.includes('papers/review-2024.md')",
                            timeout=30_000)
-    assert _table_row(page, REVIEW)[3] == "已修订"
+    assert _table_row_once(page, REVIEW, lambda row: "已修订" in row)[3] == "已修订"
     page.locator("#documents").get_by_text(REVIEW, exact=True).first.click(force=True)
     page.wait_for_selector("#document .kb-relation", timeout=30_000)
     assert "状态：已修订（已被 《1+X证书制度试点评述（2024年版）》 取代" in page.inner_text("#document")
@@ -433,6 +451,22 @@ def _table_row(page, source: str) -> list[str]:
     lines = [line for line in page.inner_text("#documents").split("\n") if line.strip()]
     at = lines.index(source)
     return lines[at - len(app.DOC_COLUMNS) + 1:at + 1]
+
+
+def _table_row_once(page, source: str, ready, timeout_s: float = 30) -> list[str]:
+    """The documents table's row for `source` once `ready(row)` holds (or as it is after timeout_s): the
+    table re-renders its cells one by one, so text anywhere in it does not mean the row is done."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            row = _table_row(page, source)
+        except ValueError:  # the row is not rendered yet
+            row = []
+        if ready(row) or time.monotonic() > deadline:
+            return row
+        page.wait_for_timeout(200)
 
 
 def test_removed_document_is_no_longer_found_by_search(page, served):
