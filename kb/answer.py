@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from kb.compose import lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
-from kb.entities import basis_text, missing, passages_text, sorted_out, years_asked
+from kb.entities import basis_text, documents_about, missing, other_province, passages_text, sorted_out, years_asked
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.focus import focus_words
 from kb.intent import Intent, without_markers
@@ -98,8 +98,12 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
         return d
     # what must be in the basis: what a follow-up swapped in, and any year asked about
     wanted = sorted_out(tuple(dict.fromkeys(d.question.swapped + years_asked(d.question.text))))
-    if wanted and not d.answer.refused:
-        gaps = missing(wanted, basis_text(retriever.index, d.answer.citations))
+    if not d.answer.refused and (wanted or d.answer.citations):
+        basis = basis_text(retriever.index, d.answer.citations)
+        index = retriever.index
+        about = documents_about(index, (c.doc_id for c in d.answer.citations))
+        elsewhere = other_province(d.question.text, basis, about, lambda: documents_about(index, index.records))
+        gaps = tuple(dict.fromkeys(missing(wanted, basis) + elsewhere))
         if gaps:
             d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, 0.0, gaps), confidence=0.0,
                         final=True)

@@ -123,6 +123,31 @@ def missing(entities: Entities, basis: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def other_province(question: str, basis: str, about: tuple[str, ...], indexed) -> tuple[str, ...]:
+    """The provinces the question names that `basis` lacks, when no indexed document is about them
+    (`indexed`: every document's title and issuer, or a function giving them, called only when the
+    question names a province the basis lacks) and every cited one is about another province
+    (`about`: the cited documents' titles and issuers): 「陕西…」 answered from 《山西中等职业教育免学费全覆盖》,
+    「江西…方案」 from a 海南 report. A province merely absent is no sign: a local notice leaves its own
+    place unsaid and names others (湖北, in the notices of early 2020), a national document or a digest
+    holds what applies to every province, and where the index holds the province's own documents,
+    another province's notice restating a national rule answers it too."""
+    asked = [p for p in places_named(question) if p in PROVINCES]
+    gone = [p for p in asked if p not in normalize(basis)]
+    if not gone:
+        return ()
+    titles = [normalize(t) for t in (indexed() if callable(indexed) else indexed)]
+    gone = [p for p in gone if not any(p in t for t in titles)]
+    elsewhere = all(any(p in normalize(a) for p in PROVINCES if p not in asked) for a in about)
+    return tuple(gone) if gone and about and elsewhere else ()
+
+
+def documents_about(index, doc_ids) -> tuple[str, ...]:
+    """The title and issuer of each of these documents."""
+    records = [index.records.get(d) for d in dict.fromkeys(doc_ids)]
+    return tuple(f"{r.meta.title} {r.meta.issuer}" for r in records if r is not None)
+
+
 def _about_document(meta) -> list[str]:
     """What a document's record says of it besides its text: title, issuer, 文号 and dates."""
     return [meta.title, meta.issuer, meta.doc_number, *(d for _k, d in meta.dates)]

@@ -307,11 +307,11 @@ def _documents_of(register, places: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _unheld_derivative(register, doc_ids: tuple[str, ...], text: str) -> str:
-    """「职业教育法实施条例」: a document the index lacks whose name holds a work it has (职业教育法);
-    its name, else "". The work is not what the question asks about."""
+    """「职业教育法实施条例」, 「山东省实施职业教育法办法」: a document the index lacks whose name holds a
+    work it has (职业教育法); its name, else "". The work is not what the question asks about."""
     name = unheld_document(register, text)
     titles = {register.records[d].meta.title.removeprefix("中华人民共和国") for d in doc_ids if d in register.records}
-    return name if name and any(t and name.startswith(t) and t != name for t in titles) else ""
+    return name if name and any(t and t in name and t != name for t in titles) else ""
 
 
 def _work_named(register, previous_question: str, cited) -> str:
@@ -358,14 +358,20 @@ def _bigrams(text: str) -> set[str]:
 
 def _named_works(register, text: str) -> tuple[str, ...]:
     """Every version of the works (laws, regulations) the question names by title, longest first."""
-    return tuple(doc for key, _span in _work_names(register, normalize(text)) for doc in register.works[key])
+    return tuple(doc for key, _span in _work_names(register, _folded_names(text)) for doc in register.works[key])
 
 
 def _called_old(register, text: str) -> bool:
     """「老职业教育法」, 「旧的教师法」, 「原职业教育法」: 旧/老/原 right before the name of a work."""
-    folded = normalize(text)
+    folded = _folded_names(text)
     return any(re.search(r"(?:旧|老|原)(?:的|版)?$", folded[:start]) for _key, (start, _end)
                in _work_names(register, folded))
+
+
+def _folded_names(text: str) -> str:
+    """The question folded (kb.tokenize.normalize) with a title bracketed inside a name unbracketed:
+    「北京市实施《职业教育法》办法」 names 北京市实施中华人民共和国职业教育法办法, not 职业教育法."""
+    return _BRACKETED_IN_NAME.sub(lambda m: m.group(1) + m.group(2).removeprefix("中华人民共和国"), normalize(text))
 
 
 def _work_names(register, folded: str) -> list[tuple[str, tuple[int, int]]]:
@@ -390,7 +396,8 @@ def _title_pattern(key: str) -> re.Pattern:
     place = re.match(r"^([\u4e00-\u9fff]{2,3}?)(省|市|自治区)(?=.{3})", short)
     if place:
         rest = short[place.end():]
-        return re.compile(re.escape(place.group(1)) + f"(?:{place.group(2)})?的?" + re.escape(rest))
+        whole = key[place.end():] if key.startswith(place.group(0)) else rest  # 实施中华人民共和国职业教育法办法
+        return re.compile(re.escape(place.group(1)) + f"(?:{place.group(2)})?的?(?:{re.escape(whole)}|{re.escape(rest)})")
     return re.compile(re.escape(key) + "|" + re.escape(short))
 
 
@@ -438,6 +445,9 @@ def name_key(text: str) -> str:
     return re.sub(r"中华人民共和国|自治区|[省市《》\s]", "", normalize(text))
 
 
+_BRACKETED_IN_NAME = re.compile(r"(实施)《([^《》]{2,30})》(?=办法|条例|细则|规定)")
+
+
 def unheld_document(register, text: str) -> str:
     """A document the question names that the index does not hold — a law or regulation by its name
     (「教师法实施细则」, 「职业培训法」) or a 文号 no document carries — else ""."""
@@ -447,6 +457,8 @@ def unheld_document(register, text: str) -> str:
         if not any(r.meta.doc_number == number for r in register.records.values()):
             return number
     titles = [name_key(r.meta.title) for r in register.records.values()]
+    # 「山东省实施《职业教育法》办法」 is one name, the law's title in brackets inside it
+    text = _BRACKETED_IN_NAME.sub(r"\1\2", text)
     for m in _LAW_NAME.finditer(text.replace("中华人民共和国", " ")):
         name = _NAME_BREAK.split(m.group(0))[-1]
         if len(name) < 3 or any(name.endswith(w) for w in _NOT_A_NAME if w != "办法"):

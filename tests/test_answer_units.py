@@ -392,6 +392,8 @@ def test_a_place_of_no_document_is_absent_even_inside_a_named_law():
     ("国发〔2019〕4号里是怎么说1+X的？", "国发〔2019〕4号"),
     ("职业教育法对幼儿园教师资格有什么规定？", ""),
     ("北京实施职业教育法办法什么时候施行？", ""),  # shortened: 市 and 中华人民共和国 left out
+    ("山东省实施《职业教育法》办法是哪年通过的？", "山东省实施职业教育法办法"),  # the law's title in brackets
+    ("北京市实施《中华人民共和国职业教育法》办法什么时候施行？", ""),
     ("有什么好的教学方法？", ""),
     ("1996年职业教育法在企业不实施职业教育的处理上有什么规定？", ""),  # a year before a held work's name
     ("1996年版职业教育法规定的职业培训有哪些种类？", ""),
@@ -399,6 +401,37 @@ def test_a_place_of_no_document_is_absent_even_inside_a_named_law():
 ])
 def test_documents_the_index_does_not_hold(question, name):
     assert unheld_document(REGISTER, question) == name
+
+
+@pytest.mark.parametrize("question", ["北京市实施《职业教育法》办法是哪年通过的？",
+                                      "北京市实施《中华人民共和国职业教育法》办法什么时候施行？"])
+def test_a_law_bracketed_inside_a_name_is_that_other_work(question):
+    assert understand(question, REGISTER).doc_ids == ("beijing",)
+
+
+def test_a_local_measure_of_a_held_law_is_not_that_law():
+    assert understand("山东省实施《职业教育法》办法是哪年通过的？", REGISTER).absent == "山东省实施职业教育法办法"
+
+
+@pytest.mark.parametrize("question, basis, about, gone", [
+    ("陕西中等职业教育免学费以后每生每年补助多少？", "每生每年2000元", ("山西中等职业教育免学费全覆盖",), ("陕西",)),
+    ("江西省技能自贸港方案新增多少技能人才？", "新增技能人才15万人", ("记者16日从海南省新闻办公室获悉", "北京职教新闻"),
+     ("江西",)),
+    # a local notice leaves its own place unsaid and names others in its text: no sign
+    ("天津市哪些情况可以减免检验检测收费？", "对支援湖北的企业减免检验检测收费", ("市市场监管委印发 市场监管委",), ()),
+    # a digest naming no province beside another province's notice holds what applies everywhere
+    ("山西省可享受免征增值税的公共交通运输服务包括哪些？", "公共交通运输服务免征增值税",
+     ("疫情防控期间税费优惠政策汇编", "国家税务总局山东省税务局通知公告"), ()),
+    ("江西省对小区居民是怎样管理的？", "江西省 各小区实行封闭管理", ("湖南省交界地区防控通知",), ()),  # named
+    ("职业学校教育分为哪几类？", "职业学校教育分为中等、高等", ("山西省职业教育条例",), ()),  # no province asked
+])
+def test_a_basis_about_another_province(question, basis, about, gone):
+    from kb.entities import other_province
+
+    indexed = (*about, "北京市职业教育条例")
+    assert other_province(question, basis, about, indexed) == gone
+    # where the index holds the province's own documents, another's notice may restate what applies
+    assert other_province(question, basis, about, (*indexed, "陕西省 江西省人民政府 通知")) == ()
 
 
 def test_figures_are_compared_in_arabic_digits():

@@ -253,3 +253,21 @@ def test_a_follow_up_swapping_in_a_year_is_refused_naming_it(shared):
     answer = ask(shared, "那2021年的呢？", previous=first)
     assert answer.understood == "北京2021年打算遴选多少个市级专业教学资源库？"
     assert answer.refused and "“2021年”" in answer.text and answer.related
+
+
+def test_a_local_measure_named_with_the_law_in_brackets(shared):
+    """「北京市实施《职业教育法》办法」 is that regulation, not 职业教育法; 「山东省实施《职业教育法》办法」 a
+    document the index lacks, refused by name rather than answered from the law."""
+    answer = well_cited(shared, ask(shared, "北京市实施《职业教育法》办法是从哪天开始施行的？"))
+    assert not answer.refused and "1997年10月1日" in answer.text
+    assert answer.citations[0].title.startswith("北京市实施")
+    answer = ask(shared, "山东省实施《职业教育法》办法是哪年通过的？")
+    assert answer.refused and "“山东省实施职业教育法办法”" in answer.text
+
+
+def test_a_province_answered_only_from_another_provinces_documents_is_refused(shared):
+    answer = ask(shared, "陕西中等职业教育免学费全覆盖以后，职业高中每生每年补助多少？")
+    assert answer.refused and "“陕西”" in answer.text
+    assert any("山西" in r for r in answer.text.splitlines())  # the 山西 report is offered as related
+    answer = well_cited(shared, ask(shared, "山西中等职业教育免学费全覆盖以后，职业高中每生每年补助多少？"))
+    assert not answer.refused and "2000元" in answer.text
