@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from kb.compose import lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
-from kb.entities import basis_text, documents_about, missing, other_province, passages_text, sorted_out, years_asked
+from kb.entities import basis_text, documents_about, missing, other_body, other_province, passages_text, sorted_out, years_asked
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.focus import focus_words
 from kb.intent import Intent, without_markers
@@ -102,7 +102,9 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
         basis = basis_text(retriever.index, d.answer.citations)
         index = retriever.index
         about = documents_about(index, (c.doc_id for c in d.answer.citations))
-        elsewhere = other_province(d.question.text, basis, about, lambda: documents_about(index, index.records))
+        indexed = lambda: documents_about(index, index.records)  # noqa: E731 - read only when needed
+        elsewhere = (other_province(d.question.text, basis, about, indexed)
+                     + other_body(d.question.text, basis, about, indexed))
         gaps = tuple(dict.fromkeys(missing(wanted, basis) + elsewhere))
         if gaps:
             d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, 0.0, gaps), confidence=0.0,

@@ -142,6 +142,29 @@ def other_province(question: str, basis: str, about: tuple[str, ...], indexed) -
     return tuple(gone) if gone and about and elsewhere else ()
 
 
+def other_body(question: str, basis: str, about: tuple[str, ...], indexed) -> tuple[str, ...]:
+    """The same for the national bodies a question names (ORGANISATIONS): 「财政部办公厅印发的…计划」
+    answered from a report that 教育部办公厅 issued it, when no indexed document's title or issuer
+    names 财政部 and every cited one names another body."""
+    spellings = {o[0]: o[1:] for o in ORGANISATIONS}
+    asked = organisations_named(question)
+    held = normalize(basis)
+    gone = [o for o in asked if not any(s in held for s in spellings[o])]
+    if not gone:
+        return ()
+    titles = [normalize(t) for t in (indexed() if callable(indexed) else indexed)]
+    gone = [o for o in gone if not any(s in t for s in spellings[o] for t in titles)]
+
+    def another(text: str) -> bool:
+        for o in asked:  # 国务院 and 国务院办公厅: one asked, the other is not another body
+            for s in spellings[o]:
+                text = text.replace(s, " ")
+        return any(s in text for told, *names in ORGANISATIONS
+                   if not any(told in o or o in told for o in asked) for s in names)
+
+    return tuple(gone) if gone and about and all(another(normalize(a)) for a in about) else ()
+
+
 def documents_about(index, doc_ids) -> tuple[str, ...]:
     """The title and issuer of each of these documents."""
     records = [index.records.get(d) for d in dict.fromkeys(doc_ids)]

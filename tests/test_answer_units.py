@@ -434,6 +434,19 @@ def test_a_basis_about_another_province(question, basis, about, gone):
     assert other_province(question, basis, about, (*indexed, "陕西省 江西省人民政府 通知")) == ()
 
 
+@pytest.mark.parametrize("question, about, indexed, gone", [
+    ("财政部办公厅印发的名师名校长培养计划每年遴选多少人？", ("记者从教育部获悉，教育部办公厅近日印发",), (), ("财政部",)),
+    # the index holds 财政部's own documents: another body's report may restate what it issued
+    ("财政部办公厅印发的名师名校长培养计划每年遴选多少人？", ("记者从教育部获悉",), ("财政部关于…的通知",), ()),
+    ("财政部办公厅印发的名师名校长培养计划每年遴选多少人？", ("名师名校长培养计划综述",), (), ()),  # names no body
+    ("国务院办公厅印发的方案提出了什么？", ("国务院关于印发…方案的通知",), (), ()),  # the same body, not another
+])
+def test_a_basis_issued_by_another_national_body(question, about, indexed, gone):
+    from kb.entities import other_body
+
+    assert other_body(question, "每年遴选100人", about, indexed) == gone
+
+
 def test_figures_are_compared_in_arabic_digits():
     assert arabic("未满十六周岁的，二十人，三百五十元，二〇一九年") == "未满16周岁的，20人，350元，2019年"
     assert figures_asked("企业能招不满16岁的学生吗？") == ("16",)

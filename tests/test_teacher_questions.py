@@ -271,3 +271,10 @@ def test_a_province_answered_only_from_another_provinces_documents_is_refused(sh
     assert any("山西" in r for r in answer.text.splitlines())  # the 山西 report is offered as related
     answer = well_cited(shared, ask(shared, "山西中等职业教育免学费全覆盖以后，职业高中每生每年补助多少？"))
     assert not answer.refused and "2000元" in answer.text
+
+
+def test_a_plan_credited_to_another_national_body_is_refused(shared):
+    answer = ask(shared, "财政部办公厅印发的名师（名匠）名校长培养计划每年遴选多少人？")
+    assert answer.refused and "“财政部”" in answer.text
+    answer = well_cited(shared, ask(shared, "教育部办公厅印发的名师（名匠）名校长培养计划每年遴选多少人？"))
+    assert not answer.refused
