@@ -416,8 +416,6 @@ MARKER_JS = """
 }
 """
 
-# A 查看原文页 button in the sources panel writes its citation's number (and the time, so the same
-# number twice is still a change) into a hidden textbox, whose input event renders that page.
 # the send button and Enter, in the browser: the box empties at once and its question joins the send
 # log; an empty box says so under the buttons and sends nothing
 SEND_JS = """(text, log) => {
@@ -427,6 +425,8 @@ SEND_JS = """(text, log) => {
     return ["", "", JSON.stringify(sent)];
 }"""
 
+# A 查看原文页 button in the sources panel writes its citation's number (and the time, so the same
+# number twice is still a change) into a hidden textbox, whose input event renders that page.
 PAGE_JS = """
 () => {
   document.addEventListener('click', (event) => {

@@ -100,11 +100,9 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
     wanted = sorted_out(tuple(dict.fromkeys(d.question.swapped + years_asked(d.question.text))))
     if not d.answer.refused and (wanted or d.answer.citations):
         basis = basis_text(retriever.index, d.answer.citations)
-        index = retriever.index
-        about = documents_about(index, (c.doc_id for c in d.answer.citations))
-        indexed = lambda: documents_about(index, index.records)  # noqa: E731 - read only when needed
-        elsewhere = (other_province(d.question.text, basis, about, indexed)
-                     + other_body(d.question.text, basis, about, indexed))
+        about = documents_about(retriever.index, (c.doc_id for c in d.answer.citations))
+        elsewhere = (other_province(d.question.text, basis, about, retriever.folded_about())
+                     + other_body(d.question.text, basis, about, retriever.folded_about()))
         gaps = tuple(dict.fromkeys(missing(wanted, basis) + elsewhere))
         if gaps:
             d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, 0.0, gaps), confidence=0.0,

@@ -37,6 +37,7 @@ ORGANISATIONS: tuple[tuple[str, ...], ...] = (
     ("中国残联", "中国残联", "残疾人联合会"),
     ("国家乡村振兴局", "乡村振兴局"),
 )
+_SPELLINGS = {told: tuple(spellings) for told, *spellings in ORGANISATIONS}
 # A year asked about, not one the question sets the time by (「2020年时」) nor the year of a full date
 _YEAR_ASKED = re.compile(r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|以前|之前|当时|\d{1,2}\s*月\s*\d{1,2}\s*日))")
 
@@ -117,52 +118,43 @@ def missing(entities: Entities, basis: str) -> tuple[str, ...]:
     as named in the question: ("天津",) when a 北京 report would answer 「天津…」."""
     held = normalize(basis)
     out = [p for p in entities.places if p not in held]
-    spellings = {o[0]: o[1:] for o in ORGANISATIONS}
-    out += [o for o in entities.organisations if not any(s in held for s in spellings[o])]
+    out += [o for o in entities.organisations if not any(s in held for s in _SPELLINGS[o])]
     out += [y for y in entities.years if y not in held]
     return tuple(out)
 
 
-def other_province(question: str, basis: str, about: tuple[str, ...], indexed) -> tuple[str, ...]:
-    """The provinces the question names that `basis` lacks, when no indexed document is about them
-    (`indexed`: every document's title and issuer, or a function giving them, called only when the
-    question names a province the basis lacks) and every cited one is about another province
-    (`about`: the cited documents' titles and issuers): 「陕西…」 answered from 《山西中等职业教育免学费全覆盖》,
-    「江西…方案」 from a 海南 report. A province merely absent is no sign: a local notice leaves its own
-    place unsaid and names others (湖北, in the notices of early 2020), a national document or a digest
-    holds what applies to every province, and where the index holds the province's own documents,
-    another province's notice restating a national rule answers it too."""
-    asked = [p for p in places_named(question) if p in PROVINCES]
-    gone = [p for p in asked if p not in normalize(basis)]
-    if not gone:
-        return ()
-    titles = [normalize(t) for t in (indexed() if callable(indexed) else indexed)]
-    gone = [p for p in gone if not any(p in t for t in titles)]
-    elsewhere = all(any(p in normalize(a) for p in PROVINCES if p not in asked) for a in about)
-    return tuple(gone) if gone and about and elsewhere else ()
+def other_province(question: str, basis: str, about: tuple[str, ...], indexed: tuple[str, ...]) -> tuple[str, ...]:
+    """The provinces the question names that are answered only from another province's documents
+    (`answered_elsewhere`): 「陕西…」 from 《山西中等职业教育免学费全覆盖》, 「江西…方案」 from a 海南 report.
+    A province merely absent is no sign: a local notice leaves its own place unsaid and names others
+    (湖北, in the notices of early 2020), a national document or a digest holds what applies to every
+    province, and where the index holds the province's own documents, another province's notice
+    restating a national rule answers it too."""
+    asked = tuple(p for p in places_named(question) if p in PROVINCES)
+    return answered_elsewhere({p: (p,) for p in asked}, [(p,) for p in PROVINCES if p not in asked],
+                              basis, about, indexed)
 
 
-def other_body(question: str, basis: str, about: tuple[str, ...], indexed) -> tuple[str, ...]:
+def other_body(question: str, basis: str, about: tuple[str, ...], indexed: tuple[str, ...]) -> tuple[str, ...]:
     """The same for the national bodies a question names (ORGANISATIONS): 「财政部办公厅印发的…计划」
-    answered from a report that 教育部办公厅 issued it, when no indexed document's title or issuer
-    names 财政部 and every cited one names another body."""
-    spellings = {o[0]: o[1:] for o in ORGANISATIONS}
+    answered from a report that 教育部办公厅 issued it. 国务院 and 国务院办公厅 are not another body to
+    each other."""
     asked = organisations_named(question)
+    others = [names for told, *names in ORGANISATIONS if not any(told in o or o in told for o in asked)]
+    return answered_elsewhere({o: _SPELLINGS[o] for o in asked}, others, basis, about, indexed)
+
+
+def answered_elsewhere(asked: dict[str, tuple[str, ...]], others: list[tuple[str, ...]], basis: str,
+                       about: tuple[str, ...], indexed: tuple[str, ...]) -> tuple[str, ...]:
+    """The names `asked` (each with its spellings) that `basis` lacks and no indexed document is about
+    (`indexed`: every document's title and issuer, folded), when every cited document (`about`: their
+    titles and issuers) names one of `others`: the answer is about another place or body."""
     held = normalize(basis)
-    gone = [o for o in asked if not any(s in held for s in spellings[o])]
-    if not gone:
-        return ()
-    titles = [normalize(t) for t in (indexed() if callable(indexed) else indexed)]
-    gone = [o for o in gone if not any(s in t for s in spellings[o] for t in titles)]
-
-    def another(text: str) -> bool:
-        for o in asked:  # 国务院 and 国务院办公厅: one asked, the other is not another body
-            for s in spellings[o]:
-                text = text.replace(s, " ")
-        return any(s in text for told, *names in ORGANISATIONS
-                   if not any(told in o or o in told for o in asked) for s in names)
-
-    return tuple(gone) if gone and about and all(another(normalize(a)) for a in about) else ()
+    gone = tuple(n for n, spellings in asked.items()
+                 if not any(s in held or any(s in t for t in indexed) for s in spellings))
+    about = [normalize(a) for a in about]
+    elsewhere = bool(about) and all(any(s in a for names in others for s in names) for a in about)
+    return gone if gone and elsewhere else ()
 
 
 def documents_about(index, doc_ids) -> tuple[str, ...]:

@@ -369,9 +369,8 @@ def _called_old(register, text: str) -> bool:
 
 
 def _folded_names(text: str) -> str:
-    """The question folded (kb.tokenize.normalize) with a title bracketed inside a name unbracketed:
-    「北京市实施《职业教育法》办法」 names 北京市实施中华人民共和国职业教育法办法, not 职业教育法."""
-    return _BRACKETED_IN_NAME.sub(lambda m: m.group(1) + m.group(2).removeprefix("中华人民共和国"), normalize(text))
+    """The question folded (kb.tokenize.normalize), a title bracketed inside a name unbracketed."""
+    return _unbracketed(normalize(text))
 
 
 def _work_names(register, folded: str) -> list[tuple[str, tuple[int, int]]]:
@@ -448,6 +447,12 @@ def name_key(text: str) -> str:
 _BRACKETED_IN_NAME = re.compile(r"(实施)《([^《》]{2,30})》(?=办法|条例|细则|规定)")
 
 
+def _unbracketed(text: str) -> str:
+    """A law's title bracketed inside a name made part of it: 「北京市实施《职业教育法》办法」 names
+    北京市实施职业教育法办法, not 职业教育法, and 「山东省实施《职业教育法》办法」 is one name too."""
+    return _BRACKETED_IN_NAME.sub(lambda m: m.group(1) + m.group(2).removeprefix("中华人民共和国"), text)
+
+
 def unheld_document(register, text: str) -> str:
     """A document the question names that the index does not hold — a law or regulation by its name
     (「教师法实施细则」, 「职业培训法」) or a 文号 no document carries — else ""."""
@@ -457,9 +462,7 @@ def unheld_document(register, text: str) -> str:
         if not any(r.meta.doc_number == number for r in register.records.values()):
             return number
     titles = [name_key(r.meta.title) for r in register.records.values()]
-    # 「山东省实施《职业教育法》办法」 is one name, the law's title in brackets inside it
-    text = _BRACKETED_IN_NAME.sub(r"\1\2", text)
-    for m in _LAW_NAME.finditer(text.replace("中华人民共和国", " ")):
+    for m in _LAW_NAME.finditer(_unbracketed(text).replace("中华人民共和国", " ")):
         name = _NAME_BREAK.split(m.group(0))[-1]
         if len(name) < 3 or any(name.endswith(w) for w in _NOT_A_NAME if w != "办法"):
             continue

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.config import SearchFilters, SearchSettings
+from kb.entities import documents_about
 from kb.expand import TermTranslation, load_table
 from kb.ondisk import LoadedIndex
 from kb.lawprior import LawPrior, law_prior_for
@@ -169,6 +170,7 @@ class Retriever:
         self._last_query: tuple[str, np.ndarray | None] = ("", None)
         self._sentences: dict[str, np.ndarray] = {}  # sentence -> vector, for the answer stage
         self._documents: dict[str, str] = {}  # doc_id -> its folded text, for the answer stage
+        self._about: tuple[str, ...] | None = None  # every document's title and issuer (folded_about)
         self._translation = translation
         self._query_map = query_map
         self._law_map = law_map
@@ -226,6 +228,12 @@ class Retriever:
                 cache.clear()
             cache.update((t, found[t]) for t in new)
         return np.vstack([found[t] for t in sentences])
+
+    def folded_about(self) -> tuple[str, ...]:
+        """Every document's title and issuer, folded (kb.tokenize.normalize): read once, on first use."""
+        if self._about is None:
+            self._about = tuple(normalize(t) for t in documents_about(self.index, self.index.records))
+        return self._about
 
     def folded_text(self, doc_ids) -> str:
         """The whole text of these documents, its chunks joined and folded (kb.tokenize.normalize); each
