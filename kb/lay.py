@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kb.errors import KBError
+from kb.tokenize import tagged_words
 
 LEXICON_PATH = Path(__file__).with_name("data") / "lay_terms.tsv"
 
@@ -35,13 +36,47 @@ def lexicon(path: Path = LEXICON_PATH) -> dict[str, tuple[str, ...]]:
 @lru_cache(maxsize=4)
 def _pattern(path: Path = LEXICON_PATH) -> re.Pattern | None:
     words = sorted(lexicon(path), key=len, reverse=True)  # 非遗传承人 before 传人, 加班费 before 加班
-    return re.compile("|".join(map(re.escape, words))) if words else None
+    # a lookahead finds the longest word at every position, overlapping ones too (see _matches)
+    return re.compile("(?=(" + "|".join(map(re.escape, words)) + "))") if words else None
+
+
+# jieba's tags of names: places (宝山区), organisations (交通银行), people, and the domain terms (学分银行)
+_NAME_TAGS = ("ns", "nt", "nr", "nz", "x")
+
+
+def _name_insides(text: str) -> set[int]:
+    """The offsets inside a name of `text` (after its first character)."""
+    inside, offset = set(), 0
+    for word, tag in tagged_words(text):
+        if tag.startswith(_NAME_TAGS) and len(word) > 1:
+            inside.update(range(offset + 1, offset + len(word)))
+        offset += len(word)
+    return inside
+
+
+def _matches(text: str, path: Path = LEXICON_PATH) -> list[re.Match]:
+    """The everyday words of `text`, left to right, the longest at each place, none overlapping.
+
+    A word that starts inside a name is part of that name: 宝山区 holds 山区 and 学分银行 holds
+    银行, and neither is about mountains or banks."""
+    pattern = _pattern(path)
+    if pattern is None:
+        return []
+    found = list(pattern.finditer(text))
+    if not found:
+        return []
+    inside = _name_insides(text)
+    out, end = [], 0
+    for m in found:
+        if m.start(1) >= end and m.start(1) not in inside:
+            out.append(m)
+            end = m.end(1)
+    return out
 
 
 def lay_words(text: str, path: Path = LEXICON_PATH) -> tuple[str, ...]:
     """The everyday words of the lexicon a text uses, longest first where they overlap."""
-    pattern = _pattern(path)
-    return tuple(dict.fromkeys(m.group(0) for m in pattern.finditer(text))) if pattern else ()
+    return tuple(dict.fromkeys(m.group(1) for m in _matches(text, path)))
 
 
 def formal_words(text: str, path: Path = LEXICON_PATH) -> tuple[str, ...]:
@@ -58,8 +93,9 @@ def search_text(text: str, path: Path = LEXICON_PATH) -> str:
 
 def formalize(text: str, path: Path = LEXICON_PATH) -> str:
     """The text with each everyday word replaced by the documents' words (what a basis must hold)."""
-    pattern = _pattern(path)
-    if pattern is None:
-        return text
-    table = lexicon(path)
-    return pattern.sub(lambda m: " " + " ".join(table[m.group(0)]) + " ", text)
+    table = lexicon(path) if _pattern(path) is not None else {}
+    out, end = [], 0
+    for m in _matches(text, path):
+        out += [text[end:m.start(1)], " " + " ".join(table[m.group(1)]) + " "]
+        end = m.end(1)
+    return "".join(out) + text[end:]

@@ -37,6 +37,17 @@ def test_words_the_question_already_says_are_not_added():
     assert search_text("职业学校的设立条件") == "职业学校的设立条件"
 
 
+def test_an_everyday_word_inside_a_name_is_part_of_that_name():
+    # 宝山区 and 石景山区 are districts, not 山区 (remote mountain areas); 学分银行 is no bank
+    for question in ("上海市宝山区大场镇针对商铺管理不到位问题是如何处理的？", "石景山区补贴标准是什么？",
+                     "职业教育法对国家学分银行有什么规定？", "上海市交通银行提供什么支持？"):
+        assert lay_words(question) == () and formalize(question) == question
+    assert lay_words("去偏远山区支教有补贴吗") == ("偏远山区",)
+    # inside an ordinary word it is still read: 寒暑假, 殴打了
+    assert lay_words("老师有没有权利带薪休寒暑假？") == ("暑假",)
+    assert "殴打" in formalize("老师被人殴打了怎么办")
+
+
 def test_formalize_puts_the_documents_words_in_the_everyday_ones_place():
     assert formalize("女员工生孩子能休多少天假？").split() == ["女职工", "生育", "产假", "能休多少天假？"]
 
