@@ -24,7 +24,7 @@ from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, MISSING_NOTE, NO_BASIS
 from kb.question import Question, name_key, understand, unheld_document
 from kb.retrieve import version_factor
 from kb.sentences import (Sentence, best_sentence_citation, candidates, choose, clause_citations, question_terms,
-                          sentence_text, top_idf, weigh)
+                          sentence_text, top_idf, weigh, with_next)
 from kb.types import Answer, Citation, Hit
 from kb.versions import differences, version_answer
 
@@ -299,6 +299,8 @@ def _compose(index, q: Question, hits: list[Hit], terms: Terms, sentences: list[
             # a short factual answer: beside the best sentence, only those holding a date or figure too
             # (「证书有效期是多久？」 is answered by 有效期为三年, not by the clause listing what a certificate shows)
             chosen = chosen[:1] + [c for c in chosen[1:] if wanted.search(c.hit.chunk.text[c.start:c.end])]
+    if q.kind not in ("when", "how_many"):
+        chosen = with_next(chosen, terms)
     citations = with_continuation(index, clause_citations(chosen))
     if not citations:
         return "", []

@@ -519,3 +519,26 @@ def test_the_sentence_after_one_restating_the_question_shares_its_score():
     assert answer not in scored
     scored = _scored(restating + answer + "另行通知。", terms)
     assert "另行通知。" not in scored
+
+
+def test_a_short_lead_in_is_followed_by_the_next_sentence_of_its_paragraph():
+    from kb.sentences import Sentence, sentence_text, with_next
+    terms = {"双定户": 5.8, "定额": 3.8, "调整": 2.1}
+    text = ("在“21条”中，我省税务部门合理调整了个体双定户纳税定额。即对受疫情影响的个体双定户，月核定经营额超过10万元的"
+            "统一调整至10万元以下。\n另一段说的是别的事。")
+    hit = _hit(text, 1.0)
+    lead = Sentence(0, hit, 0, text.index("即"), 0.9)
+    chosen = with_next([lead], terms)
+    assert [sentence_text(s) for s in chosen][1].startswith("即对受疫情影响的个体双定户")
+    # never over a paragraph break, never twice, and a long sentence stands alone
+    second = Sentence(0, hit, text.index("即"), text.index("\n"), 0.8)
+    assert with_next([second], terms) == [second]
+    assert with_next([lead, second], terms) == [lead, second]
+    long_text = "甲" * 130 + "。乙方应当按期完成。"
+    long_lead = Sentence(0, _hit(long_text, 1.0), 0, 131, 0.9)
+    assert with_next([long_lead], terms) == [long_lead]
+    # a next sentence on something else is no continuation
+    other = "我省税务部门合理调整了个体双定户纳税定额。各地市场监管部门要加强对食品企业的日常检查。"
+    alone = Sentence(0, _hit(other, 1.0), 0, other.index("各"), 0.9)
+    assert with_next([alone], terms) == [alone]
+
