@@ -84,6 +84,14 @@ def organisations_named(text: str) -> tuple[str, ...]:
     return tuple(t for _a, _b, t in sorted(found))
 
 
+def holds_year(year: str, text: str) -> bool:
+    """Whether `text` names `year` as a year: 2021年, 2021年度, 2021-2022, a date 2021-05-01 or
+    2021.5, a 文号's 〔2021〕 — not a cohort (2021级), a class (2021届) or a figure (12021人) that merely
+    holds its digits."""
+    return re.search(rf"(?<!\d){year}(?=\s*(?:年|[-—－–~～/.至到]\s*\d))|(?<=\d{{4}}[-—－–~～至到]){year}(?!\d)|"
+                     rf"[〔\[［(（【]{year}[〕\]］)）】]", text) is not None
+
+
 def years_asked(text: str) -> tuple[str, ...]:
     """Years a question asks about, not those it sets the time by: 「2020年时…」 wants the rule then."""
     return tuple(dict.fromkeys(_YEAR_ASKED.findall(text)))
@@ -119,7 +127,7 @@ def missing(entities: Entities, basis: str) -> tuple[str, ...]:
     held = normalize(basis)
     out = [p for p in entities.places if p not in held]
     out += [o for o in entities.organisations if not any(s in held for s in _SPELLINGS[o])]
-    out += [y for y in entities.years if y not in held]
+    out += [y for y in entities.years if not holds_year(y, held)]
     return tuple(out)
 
 

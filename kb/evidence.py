@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.entities import holds_year
 from kb.errors import ConfigError
 from kb.focus import focus_absent, is_topical
 from kb.tokenize import normalize
@@ -129,7 +130,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         doc_coverage=coverage(terms, first_doc),
         missing=max(absent, default=0.0) / total,
         unknown=unknown,
-        absent_year=float(any(y not in held for y in names.years)),
+        absent_year=float(any(not holds_year(y, held) for y in names.years)),
         similarity=max(0.0, min(1.0, similarity)),
         margin=max(0.0, min(1.0, margin)),
         agree=len({"dense", "words", "chars"} & set(hits[0].retrievers)) / 3,

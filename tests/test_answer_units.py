@@ -542,3 +542,12 @@ def test_a_short_lead_in_is_followed_by_the_next_sentence_of_its_paragraph():
     alone = Sentence(0, _hit(other, 1.0), 0, other.index("各"), 0.9)
     assert with_next([alone], terms) == [alone]
 
+
+@pytest.mark.parametrize("text, held", [
+    ("2021年全国职业院校技能大赛", True), ("2021年度", True), ("发布日期 2021-05-01", True), ("2020-2021学年", True),
+    ("2021.5", True), ("教职成〔2021〕6号", True),
+    ("2021级烹饪班学生", False), ("2021届毕业生", False), ("共12021人参加", False), ("编号2021", False)])
+def test_a_year_is_held_only_where_it_is_written_as_a_year(text, held):
+    from kb.entities import holds_year, missing, sorted_out
+    assert holds_year("2021", text) is held
+    assert missing(sorted_out(("2021",)), text) == (() if held else ("2021",))
