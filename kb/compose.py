@@ -248,10 +248,24 @@ def list_items(text: str, start: int = 0, end: int | None = None) -> list[Span]:
             if len(chain) >= 2 and key > best_key:
                 best, best_key = chain, key
     spans = []
-    for i, (pos, _n) in enumerate(best):
+    for i, (pos, n) in enumerate(best):
         stop = best[i + 1][0] if i + 1 < len(best) else _item_end(text, pos, end)
-        spans.append(strip_span(text, pos, stop))
+        lost = best[i + 1][1] - n - 1 if i + 1 < len(best) else 0
+        spans += _with_lost_items(text, strip_span(text, pos, stop), lost)
     return spans
+
+
+def _with_lost_items(text: str, item: Span, lost: int) -> list[Span]:
+    """An item followed by `lost` items whose markers the text lost (一是… then 三是…: the PDF dropped
+    「二是」): when the item runs on for exactly that many more paragraphs, each is an item of its own."""
+    start, end = item
+    if lost <= 0:
+        return [item]
+    breaks = [m.end() for m in re.finditer(r"\n\s*(?=\S)", text[start:end])]
+    if len(breaks) != lost:
+        return [item]
+    bounds = [start, *(start + b for b in breaks), end]
+    return [strip_span(text, a, b) for a, b in zip(bounds, bounds[1:])]
 
 
 def _chain_for(text: str, chains: list[list[tuple[int, int]]], pos: int, n: int) -> list[tuple[int, int]] | None:

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from kb.answer import answer_question
-from kb.compose import heading_body, sentence_spans
+from kb.compose import heading_body, list_items, sentence_spans
 from kb.config import AskSettings
 from tests.conftest import index_rows
 
@@ -252,3 +252,27 @@ def test_a_when_answer_leads_with_the_full_date_not_the_month_a_rule_is_about():
     quote = "关于进一步延长2020年2月份纳税申报期限有关事项的通知，2020年2月17日发布。"
     assert lead_fact("date", quote) == "2020年2月17日"
     assert lead_fact("date", "自2020年2月起免征。") == "2020年2月"  # no day: the month it is
+
+
+def test_a_paragraph_where_the_text_lost_an_items_marker_is_that_item():
+    text = ("四、相关思考和建议\n一是顶层设计仍需加强。要统筹推进。\n试点院校应针对证书标准进行分析。要加强教材建设。\n"
+            "三是考核评价机制仍需完善。建议落实。\n四是应加强合作。共同推进。\n")
+    assert [text[s:e] for s, e in list_items(text)] == [
+        "一是顶层设计仍需加强。要统筹推进。", "试点院校应针对证书标准进行分析。要加强教材建设。", "三是考核评价机制仍需完善。建议落实。",
+        "四是应加强合作。共同推进。"]
+    # an item that runs on for another number of paragraphs than were lost stays whole
+    two = text.replace("要统筹推进。\n", "要统筹推进。\n另有一段。\n")
+    assert [two[s:e][:2] for s, e in list_items(two)] == ["一是", "三是", "四是"]
+
+
+def test_a_list_question_on_one_detail_adds_the_sentence_of_a_long_item_holding_it(tmp_path):
+    body = "要充分认识到试点工作的重要性和紧迫性，按照统筹推进的原则，构建政府主导、行业指导、社会参与、院校实施的工作机制。" * 2
+    text = ("四、相关思考和建议\n"
+            f"一是顶层设计仍需加强。{body}\n"
+            f"二是课程标准对接仍需加强。{body}此外，要加大培训教材开发力度，及时将新技术纳入培训教材。\n"
+            f"三是考核评价机制仍需完善。{body}\n")
+    rows = [{"id": "paper", "title": "1+X证书制度试点工作的现状与思考", "text": text}]
+    answer = answer_question(index_rows(tmp_path, rows), "那篇1+X文章对培训教材有什么建议？", AskSettings(min_confidence=0.0))
+    assert [c.quote[:2] for c in answer.citations[:3]] == ["一是", "二是", "三是"]
+    assert answer.text.splitlines()[-1].startswith("其中：") and "培训教材开发力度" in answer.citations[-1].quote
+    _assert_verbatim(answer, rows)
