@@ -15,9 +15,11 @@ THIS_THING = re.compile(rf"(?:这个|那个|该|此|这项|那项|这份|那份|
 # 「它」, 「该法」, 「这部法」, 「那版」: the previous question's subject itself (not 其: 其他, 其中, 及其)
 _IT = re.compile(r"(?<!其)它们|(?<!其)它|该法|本法|这部法|那部法|这个法|(?:的)?(?:那|这)(?:个)?版(?:本)?")
 # what a subject of the previous question runs up to: the words that ask or act on it
-_SUBJECT_END = re.compile(r"(?:是|为|有|由|在|对|从|要|能|可以|会|里|中|的(?:作者|文号|目标|要求|规定|内容))|"
-                          r"规定|提出|要求|明确|印发|发布|分为|包括|享有|施行|实施|成立|开始|打算|"
-                          r"什么|哪|几|多少|怎么|如何|谁|吗|呢|[，,。？?！!、：:；;\s]")
+_SUBJECT_END = re.compile(r"的(?:作者|文号|目标|要求|规定|内容)|规定|提出|要求|明确|印发|发布|分为|包括|享有|施行|实施|成立|开始|"
+                          r"打算|可以|是否|能否|能不能|有没有|要不要|会不会|什么|哪|几|多少|怎么|如何|谁|吗|呢|"
+                          r"是|为|有|由|在|对|从|要|能|会|里|中|[，,。？?！!、：:；;\s]")
+# the words that ask, which may open a longer word (哪年, 几年, 多少钱)
+_ASKING_START = re.compile(r"什么|哪|几|多少|怎么|如何|谁")
 # what may stand before 「这个计划」 when it refers back (not a descriptor: 「名单那个通知」)
 _BEFORE_THIS = re.compile(r"(?:^|[，,。？?！!、：:；;\s]|那|那么|对|在|按|从|和|跟|与|把|给|还有|另外)$")
 _CLAUSE_BREAK = re.compile(r"[，,。？?！!、：:；;\s]")
@@ -30,9 +32,33 @@ def subject_of(previous_question: str, work: str = "") -> str:
     if work:
         return work
     text = _LEADING.sub("", previous_question.strip())
-    m = _SUBJECT_END.search(text, 2)
-    subject = text[:m.start()] if m else text
+    end = next((m.start() for m in _SUBJECT_END.finditer(text, 2) if _ends_subject(text, m)), len(text))
+    subject = text[:end]
     return subject if len(subject) >= 2 else ""
+
+
+_QUOTES = {"“": "”", "《": "》", "「": "」", "『": "』", "‘": "’"}
+
+
+def _ends_subject(text: str, m: re.Match) -> bool:
+    """Whether the words matched end the subject: a word of their own outside quotation marks, not the
+    能 of 「技能」 or the 中 of 「中心」, nor anything inside 「“技能自贸港”」 (a word that asks may open a
+    longer one: 哪年)."""
+    from kb.tokenize import tagged_words
+
+    open_quotes: list[str] = []
+    for c in text[:m.start()]:
+        if c in _QUOTES:
+            open_quotes.append(_QUOTES[c])
+        elif open_quotes and c == open_quotes[-1]:
+            open_quotes.pop()
+    if open_quotes:
+        return False
+    bounds, offset = {0}, 0
+    for word, _flag in tagged_words(text):
+        offset += len(word)
+        bounds.add(offset)
+    return m.start() in bounds and (m.end() in bounds or _ASKING_START.fullmatch(m.group(0)) is not None)
 
 
 def thing_of(previous_question: str, thing: str) -> str:

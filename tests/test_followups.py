@@ -198,3 +198,15 @@ def test_a_count_is_still_a_figure():
 ])
 def test_the_same_asked_of_other_people(asked, before, completed):
     assert ask_of_other_people(asked.removesuffix("呢？") + "？", asked, before) == completed
+
+
+@pytest.mark.parametrize("previous, subject", [
+    ("海南“技能自贸港”三年行动方案是哪年到哪年的？", "海南“技能自贸港”三年行动方案"),  # not cut at the 能 of 技能
+    ("国家轨道交通装备行业产教融合共同体是在哪里成立的？", "国家轨道交通装备行业产教融合共同体"),
+    ("涿州职教中心安置点接收了多少救灾物资？", "涿州职教中心安置点接收了"),  # not cut at the 中 of 中心
+    ("专科教育的基本修业年限是几年？", "专科教育的基本修业年限"),
+    ("中职学校是否可以收费？", "中职学校"),
+])
+def test_the_subject_ends_at_a_word_of_its_own_outside_quotes(previous, subject):
+    assert subject_of(previous) == subject
+    assert resolve_references("它有什么破格政策？", previous) == subject + "有什么破格政策？"
