@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from kb.followup import (THIS_THING, ask_of_other_people, ask_the_same_of, points_back, resolve_references,
+from kb.followup import (THIS_THING, ask_of_other_people, ask_the_same_of, points_back, resolve_references, subject_of,
                          swap_entities)
 from kb.entities import places_named
 from kb.intent import Intent, read_intent
@@ -314,12 +314,23 @@ def _unheld_derivative(register, doc_ids: tuple[str, ...], text: str) -> str:
     return name if name and any(t and t in name and t != name for t in titles) else ""
 
 
+# what the name of a document ends in: a subject ending so names one (1+X证书制度试点方案)
+_DOCUMENT_WORDS = ("方案", "通知", "意见", "办法", "规定", "计划", "条例", "法", "决定", "纲要", "规划", "细则", "标准", "指南")
+
+
 def _work_named(register, previous_question: str, cited) -> str:
     """The short title of the work the previous question named (职业教育法), else of the document its
     answer cited when that title is a name and not a news item's opening words; "" else."""
     if register is None:
         return ""
-    ids = _named_works(register, previous_question) or tuple(c.doc_id for c in cited[:1])
+    ids = _named_works(register, previous_question)
+    if not ids and cited:
+        own = subject_of(previous_question)
+        about = register.records.get(cited[0].doc_id)
+        if own.endswith(_DOCUMENT_WORDS) and about is not None and name_key(own) not in name_key(about.meta.title):
+            # 「1+X证书制度试点方案是哪一年印发的？」 answered from a paper about it: 「它」 is the plan
+            return ""
+        ids = (cited[0].doc_id,)
     record = register.records.get(ids[0]) if ids else None
     title = record.meta.title.removeprefix("中华人民共和国") if record is not None else ""
     return title if 2 <= len(title) <= 25 and "…" not in title else ""

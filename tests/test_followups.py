@@ -118,6 +118,16 @@ def test_understand_resolves_it_to_the_law_the_previous_question_named():
     assert q.text == "那职业教育法实施条例是哪年出台的？"
 
 
+def test_it_is_the_document_the_previous_question_named_not_the_paper_that_answered_it():
+    prev = _Answered("1+X证书制度试点方案是哪一年印发的？", "paper")
+    q = understand("那它印发以后启动了什么工作？", REGISTER, previous=prev, previous_question=prev.question)
+    assert q.text == "那1+X证书制度试点方案印发以后启动了什么工作？" and q.doc_ids == ("paper",)
+    # a question on the paper itself: 「它」 is the paper
+    prev = _Answered("那篇讲1+X证书制度试点现状的论文是谁写的？", "paper")
+    q = understand("那它的结语讲了什么？", REGISTER, previous=prev, previous_question=prev.question)
+    assert q.text.startswith("那1+X证书制度试点工作的现状与思考的结语")
+
+
 def test_understand_resolves_this_thing_without_a_pronoun_word():
     prev = _Answered("劳模工匠进校园行动打算用多长时间实现全覆盖？", "news")
     q = understand("这个行动是哪两家发的通知？", REGISTER, previous=prev, previous_question=prev.question)
