@@ -184,9 +184,13 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
         text, kind = swapped, kind_of(swapped)
     own = text  # the documents it names are looked up in its own words: 「它」 is the previous answer's
     if before and not swapped:
-        # 「它」, 「这个计划」, 「那版」: what the previous question was about; 「那硕士呢？」: the same of 硕士
+        # 「它」, 「这个计划」, 「那版」: what the previous question was about; 「那学生呢？」 the same of
+        # other people; 「那硕士呢？」 the same of 硕士, unless the previous question named a work itself (then
+        # 「那义务呢？」 after 「教师法里老师享有哪些权利？」 is about that work): the work its answer cited
+        # (高等教育法, for 「专科教育的基本修业年限是几年？」) is only where to read
         work = _work_named(register, before, cited)
-        text = (ask_the_same_of(text, asked, before, work) or ask_of_other_people(text, asked, before)
+        named = _work_named(register, before, ())
+        text = (ask_of_other_people(text, asked, before) or ask_the_same_of(text, asked, before, named)
                 or resolve_references(text, before, work))
     if not doc_ids and register is not None:
         doc_ids = _named_works(register, own) or (_the_versioned_work(register) if old and new else ())

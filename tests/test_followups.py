@@ -128,6 +128,12 @@ def test_it_is_the_document_the_previous_question_named_not_the_paper_that_answe
     assert q.text.startswith("那1+X证书制度试点工作的现状与思考的结语")
 
 
+def test_the_same_asked_of_another_thing_when_the_previous_answer_cited_a_work_the_question_did_not_name():
+    prev = _Answered("专科教育的基本修业年限是几年？", "law2022")
+    q = understand("那硕士呢？", REGISTER, previous=prev, previous_question=prev.question)
+    assert q.text == "硕士的基本修业年限是几年？" and q.doc_ids == ("law2022",)
+
+
 def test_understand_resolves_this_thing_without_a_pronoun_word():
     prev = _Answered("劳模工匠进校园行动打算用多长时间实现全覆盖？", "news")
     q = understand("这个行动是哪两家发的通知？", REGISTER, previous=prev, previous_question=prev.question)
