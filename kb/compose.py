@@ -386,9 +386,10 @@ _FACT_PATTERNS = {
     "date": re.compile(r"(?:19|20)\d{2}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?|\d{1,2}\s*月\s*\d{1,2}\s*日"),
     # a figure, not the year it is set for (「到2025年新增30万人」 answers 30万人)
     "number": re.compile(r"(?:(?:不超过|不少于|不低于|最长不超过|最高|最多|每[生人年月日])\s*)*(?<![\d.０-９])(?<!\d月)"
-                         r"(?!(?:19|20)\d{2}\s*年)[\d.０-９]+\s*(?:万|亿)?(?:%|％|万元|元|亿元|个|名|人|年|个月|月(?!\s*\d{1,2}\s*日)|日|天|"
-                         r"次|项|学时|小时|周|岁|倍|分)|[一二三四五六七八九十百千两半]+\s*(?:个工作日|个月|年|日|天|周|学时|小时|岁|倍|万元|元|名|人|"
-                         r"类|种|项)"),
+                         r"(?!(?:19|20)\d{2}\s*年)[\d.０-９]+(?:\s*[至到~～-]\s*[\d.０-９]+)?\s*(?:万|亿)?(?:%|％|万元|元|亿元|个|名|人|年|"
+                         r"个月|月(?!\s*\d{1,2}\s*日)|日|天|次|项|学时|小时|周|岁|倍|分)|"
+                         r"[一二三四五六七八九十百千两半]+(?:\s*[至到]\s*[一二三四五六七八九十百千两半]+)?\s*(?:个工作日|个月|年|日|天|周|"
+                         r"学时|小时|岁|倍|万元|元|名|人|类|种|项)"),
     "money": re.compile(r"(?:(?:不超过|不少于|不低于|最高|最多|每[生人年月日])\s*)*(?:[\d.０-９]+|[一二三四五六七八九十百千万两]+)\s*"
                         r"(?:多)?(?:万|亿|千)?元"),
 }
@@ -399,8 +400,8 @@ def lead_fact(expects: str, quote: str, question: str = "") -> str:
 
     A full date (2020年2月17日) is the fact before a month or a year: 「2020年2月份纳税申报期限」 names
     the month a rule is about, the day is when something happened. Of several figures, the one whose
-    words before it share most with the question: 「每个月最多加多少小时」 is 每月不得超过三十六小时, not
-    the 每日 figures before it."""
+    words before it in its clause share most with the question: 「每个月最多加多少小时」 is 每月不得超过三十六小时,
+    not the 每日 figures before it; 「硕士的基本修业年限是几年」 is 二至三年 after 硕士研究生教育的, not after 专科教育的."""
     pattern = _FACT_PATTERNS.get(expects)
     full = _FULL_DATE.search(quote) if expects == "date" else None
     if full or pattern is None:
@@ -409,11 +410,26 @@ def lead_fact(expects: str, quote: str, question: str = "") -> str:
     if not found:
         return ""
     asked = set(re.findall(r"[\u4e00-\u9fff]", question)) - _COMMON_CHARS
-    # the figure's own unit (小时) says nothing of which one
-    best = max(found, key=lambda m: len((asked - set(m.group(0))) & set(quote[max(0, m.start() - 8):m.start()])))
-    return best.group(0).strip()
+
+    def before(m: re.Match) -> str:
+        """The words of its clause before the figure (at most 20 characters): 「硕士研究生教育的基本修业年限为」."""
+        start = max(0, m.start() - 20)
+        breaks = [b.end() for b in _CLAUSE_MARK.finditer(quote, start, m.start())]
+        return quote[(breaks[-1] if breaks else start):m.start()]
+
+    pairs = {question[i:i + 2] for i in range(len(question) - 1)}
+
+    def shared(m: re.Match) -> tuple[int, int]:
+        """Two-character words shared (本科, not the 科 of 专科), then characters; the figure's own unit
+        (小时) says nothing of which one."""
+        words = before(m)
+        return (sum(p in words for p in pairs if set(p) - _COMMON_CHARS and p not in m.group(0)),
+                len((asked - set(m.group(0))) & set(words)))
+
+    return max(found, key=shared).group(0).strip()
 
 
+_CLAUSE_MARK = re.compile(r"[，；。,;：:]")
 # characters too common in any clause to say which figure a question is after
 _COMMON_CHARS = frozenset("的了是在不得和与或及等为有应当其本条款规定人")
 

@@ -551,3 +551,12 @@ def test_a_year_is_held_only_where_it_is_written_as_a_year(text, held):
     from kb.entities import holds_year, missing, sorted_out
     assert holds_year("2021", text) is held
     assert missing(sorted_out(("2021",)), text) == (() if held else ("2021",))
+
+
+@pytest.mark.parametrize("question, fact", [("硕士的基本修业年限是几年？", "二至三年"), ("本科要读几年？", "四至五年"),
+                                            ("博士研究生教育的基本修业年限是几年？", "三至四年")])
+def test_the_figure_leading_a_short_answer_is_the_one_of_the_clause_asked_about(question, fact):
+    quote = ("专科教育的基本修业年限为二至三年，本科教育的基本修业年限为四至五年，硕士研究生教育的基本修业年限为二至三年，"
+             "博士研究生教育的基本修业年限为三至四年。")
+    assert lead_fact("number", quote, question) == fact
+    assert lead_fact("number", "每次不少于3-5天。", "每次多少天？") == "不少于3-5天"
