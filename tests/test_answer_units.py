@@ -560,3 +560,26 @@ def test_the_figure_leading_a_short_answer_is_the_one_of_the_clause_asked_about(
              "博士研究生教育的基本修业年限为三至四年。")
     assert lead_fact("number", quote, question) == fact
     assert lead_fact("number", "每次不少于3-5天。", "每次多少天？") == "不少于3-5天"
+
+
+@pytest.mark.parametrize("expects, quote, question, fact", [
+    # the unit asked: 几个部门 is 五部门, not the month of the date before it
+    ("number", "2019年 11月，教育部等五部门联合印发试点方案。", "试点方案是几个部门一起发的？", "五部门"),
+    ("number", "方案推出18条工作举措，覆盖率提高31%。", "方案推出了多少条举措？", "18条"),
+    # a part of a date is no figure: 为期三年, not the 27日 of 1月27日
+    ("number", "1月 27日，计划启动，进行为期三年的集中培养。", "集中培养多长时间？", "三年"),
+    # a figure the question names is what it asks about
+    ("number", "第九届大赛共吸引36.8万个项目参赛。", "第九届大赛吸引了多少个项目参赛？", "36.8万个"),
+    # of figures in one sentence, the one its nearest words name
+    ("money", "具体补贴标准为初级（五级）1000元、中级（四级）1500元、高级（三级）2000元。", "中级证书补多少钱？", "1500元"),
+    # no figure in the unit asked: none leads
+    ("number", "试点于2019年启动，覆盖率提高31%。", "有多少家企业参与？", ""),
+])
+def test_the_fact_leading_a_short_answer_counts_in_the_unit_asked(expects, quote, question, fact):
+    assert lead_fact(expects, quote, question) == fact
+
+
+def test_which_several_is_no_count_and_how_much_funding_is_money():
+    assert kind_of("艺考培训规范管理的通知是哪几个部门发的？") == "who"
+    assert kind_of("河南首批产教融合型城市试点是哪几个市？") != "how_many"
+    assert understand("每个培养对象给多少经费？", REGISTER).expects == "money"
