@@ -22,7 +22,8 @@ the figures printed are the report halves' (`--half fit` or `--half all` to see 
 
 Per style: answer contains the gold span, citations include the gold document, false refusals
 (answerable questions refused), correct refusals (unanswerable ones refused), p50/p95 ms per answer,
-for list and comparison questions whether the answer holds every item / both sides, and "composed":
+for list and comparison questions whether the answer holds every item / both sides, for answers leading
+with a fact (「三年。[1]」) whether that fact stands in the gold span ("facts"), and "composed":
 the answer as composed holds the gold span, refused or not (the answer stage without the refusal). Teacher
 questions asking for the same span in other words (span_group) fall in the same half.
 Prints a table on stderr and one JSON object on stdout.
@@ -109,6 +110,19 @@ def contains_gold(answer_text: str, gold: str) -> bool:
     """The answer holds the gold answer, or its first 20 characters when the gold is longer."""
     gold = _squash(gold)
     return bool(gold) and gold[:20] in _squash(answer_text)
+
+
+_FACT_LINE = re.compile(r"^([^《》\n\[]{1,30})。\[\d+\]$")
+
+
+def fact_right(answer_text: str, golds: tuple[str, ...]) -> bool | None:
+    """Whether the fact a short answer leads with (「三年。[1]」) stands in the gold span, or the gold in
+    it; None for an answer that leads with no fact."""
+    m = _FACT_LINE.match(answer_text.split("\n", 1)[0])
+    if m is None:
+        return None
+    fact = _squash(m.group(1))
+    return any(fact in _squash(g) or _squash(g) in fact for g in golds if g)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -219,6 +233,7 @@ def scores(rows: list[Result], threshold: float) -> dict:
     unanswerable = [r for r in rows if not r.item.answerable]
     kept = [r for r in answerable if not refused(r, threshold)]
     ms = np.array([r.ms for r in rows]) if rows else np.zeros(1)
+    facts = [fact_right(r.text, (r.item.answer, *r.item.alt_answers)) for r in kept]
 
     def share(n: int, d: int):
         return round(n / d, 3) if d else None
@@ -233,6 +248,8 @@ def scores(rows: list[Result], threshold: float) -> dict:
             # list and comparison questions: the answer holds every item / both sides
             "complete": share(sum(bool(r.complete) for r in kept if r.complete is not None),
                               sum(r.complete is not None for r in answerable)),
+            # answers leading with a fact (「三年。[1]」): the fact stands in the gold span
+            "fact_right": share(sum(bool(f) for f in facts), sum(f is not None for f in facts)),
             "p50_ms": round(float(np.percentile(ms, 50)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1)}
 
 
@@ -346,13 +363,14 @@ def transfer(results: dict[str, list[Result]], l2: float = 3.0, folds: int = 5) 
 def _print(name: str, table: dict) -> None:
     print(f"\n{name}", file=sys.stderr)
     print(f"{'style':>15} {'n':>4} {'un':>4}  contains  cites  false-ref  correct-ref  complete   p50ms   p95ms"
-          "  composed", file=sys.stderr)
+          "  composed  facts", file=sys.stderr)
     for style, s in table.items():
         def f(v):
             return "   -" if v is None else f"{v:.3f}"
         print(f"{style:>15} {s['answerable']:>4} {s['unanswerable']:>4}  {f(s['contains_gold']):>8}  "
               f"{f(s['cites_gold_doc']):>5}  {f(s['false_refusals']):>9}  {f(s['correct_refusals']):>11}  "
-              f"{f(s['complete']):>8}  {s['p50_ms']:>6}  {s['p95_ms']:>6}  {f(s['composed_gold']):>8}", file=sys.stderr)
+              f"{f(s['complete']):>8}  {s['p50_ms']:>6}  {s['p95_ms']:>6}  {f(s['composed_gold']):>8}  "
+              f"{f(s['fact_right']):>5}", file=sys.stderr)
 
 
 def _retriever(corpus: Path, index: str, rebuild: bool):

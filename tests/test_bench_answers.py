@@ -4,7 +4,7 @@ transfer report (the benchmark itself needs ../shared and is run by hand)."""
 import numpy as np
 import pytest
 
-from bench.answers import auc, contains_gold, fresh2_items, fresh_items
+from bench.answers import auc, contains_gold, fact_right, fresh2_items, fresh_items
 
 
 def test_auc_is_the_chance_a_positive_outscores_a_negative():
@@ -24,3 +24,10 @@ def test_the_untouched_set_is_all_report_and_the_fresh_set_is_split():
     assert {i.half for i in fresh2_items()} == {"report"}
     halves = [i.half for i in fresh_items()]
     assert 0.3 < halves.count("fit") / len(halves) < 0.7
+
+
+def test_a_leading_fact_is_right_when_it_stands_in_the_gold_span():
+    assert fact_right("三年。[1]\n《示例法》第三条：证书有效期为三年。[1]", ("有效期为三年",))
+    assert fact_right("二至三年。[1]\n…", ("三年",))  # the gold inside the fact counts too
+    assert fact_right("11月。[1]\n…", ("教育部等五部门联合印发",)) is False
+    assert fact_right("《示例法》第三条：证书有效期为三年。[1]", ("三年",)) is None  # no fact leads
