@@ -18,6 +18,11 @@ _PAIRS = 2  # pairs of articles set side by side
 _SHOWN = 2  # phrases named per kind of change (added, dropped, rewritten) in one 变化 line
 _COUNTERPART = 0.2  # bigram similarity below which an article of one version has no counterpart in the other
 _SHORT = 40  # a phrase quoted whole in a change line; longer ones by their opening
+_RANKED = 1.0  # weight of the retrieval rank beside the share of the question's terms an article holds
+# a question on the kinds of a thing, and an article dividing it into kinds (分为…、…; 包括…、…、…)
+_KINDS_ASKED = re.compile(r"种类|分类|类型|类别|几类|几种|哪几种|哪些类|分为哪|分成哪")
+_DIVIDES = re.compile(r"(?:分为|分成|划分为|包括)[^。；\n]{1,40}、")
+_ENUMERATION = 0.5  # what dividing adds to an article's relevance for such a question
 # what differs between versions without changing what an article says
 _NOT_SUBSTANCE = re.compile(
     r"《[^《》]*》|中华人民共和国|本法|(?:19|20)\d{2}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?|\d{1,2}\s*月\s*\d{1,2}\s*日|"
@@ -43,7 +48,7 @@ def version_answer(index, question: Question, hits: list[Hit], terms: Terms | No
     old_articles, new_articles = articles(index, old), articles(index, new)
     # 第一条 (asked, or a law's basis and purpose: kb.question.LEGAL_BASIS) is each version's first article
     pairs = [(0, 0)] if question.article == "第一条" and old_articles and new_articles else \
-        pairs_asked(index, old_articles, new_articles, hits, terms or {})
+        pairs_asked(index, old_articles, new_articles, hits, terms or {}, question.text)
     for i, j in pairs:
         pair = []
         for doc_id, row in ((old, old_articles[i][0] if i is not None else None),
@@ -78,13 +83,14 @@ def substance(text: str) -> str:
 
 
 def pairs_asked(index, old: list[tuple[int, str]], new: list[tuple[int, str]], hits: list[Hit],
-                terms: Terms) -> list[tuple[int | None, int | None]]:
+                terms: Terms, asked: str = "") -> list[tuple[int | None, int | None]]:
     """(old index, new index) of the articles to set side by side, None where a version has no
     counterpart.
 
     About a topic (the question has terms, beside years, that the articles hold): the article of
     either version that the retrieved passages rank first and that holds most of the terms, with its
-    counterpart in the other version, then the next such pair when it is nearly as good. A bare
+    counterpart in the other version, then the next such pair when it is nearly as good; a question on
+    kinds (「职业培训的种类」) prefers an article that divides into kinds (分为…、…). A bare
     「有什么不同」: the first articles that changed in substance, in the order of the new version.
     """
     texts = [t for _r, t in old + new]
@@ -94,10 +100,14 @@ def pairs_asked(index, old: list[tuple[int, str]], new: list[tuple[int, str]], h
         changed = [(i, j) for j, i in sorted(partner_of_new.items()) if substance(old[i][1]) != substance(new[j][1])]
         return changed[:_PAIRS]
     rank = {h.chunk.chunk_id: r for r, h in reversed(list(enumerate(hits)))}
+    kinds = _KINDS_ASKED.search(asked) is not None
 
     def relevance(row: int, text: str) -> float:
         r = rank.get(index.chunks[row].chunk_id)
-        return coverage(terms, text) + (1.0 / (1 + r) if r is not None else 0.0)
+        # 「职业培训的种类」, 「职业学校教育的分类」: the article that divides it (分为…、…) answers
+        divides = _ENUMERATION if kinds else 0.0
+        return (coverage(terms, text) + (_RANKED / (1 + r) if r is not None else 0.0)
+                + (divides if divides and _DIVIDES.search(text) else 0.0))
 
     scores = {(side, k): relevance(r, t) for side, arts in ((0, old), (1, new)) for k, (r, t) in enumerate(arts)}
     ranked = sorted(scores, key=lambda key: (-scores[key], -key[0], key[1]))

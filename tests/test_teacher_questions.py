@@ -76,6 +76,13 @@ def test_two_versions_side_by_side_and_what_changed(shared):
     assert "已修订" in follow.text  # it says the version is no longer in force
 
 
+def test_a_question_on_kinds_sets_the_articles_dividing_them_side_by_side(shared):
+    answer = well_cited(shared, ask(shared, "旧法和新法对职业培训的种类规定有何不同？"))
+    quotes = {c.doc_id: c.quote for c in answer.citations if c.path and c.path[-1].endswith("条")}
+    assert "从业前培训、转业培训、学徒培训、在岗培训、转岗培训" in quotes[LAW_1996]
+    assert "就业前培训、在职培训、再就业培训" in quotes[LAW_2022]
+
+
 def test_it_is_the_previous_answers_law(shared):
     first = well_cited(shared, ask(shared, "教师法规定教师节是哪一天？"))
     assert first.citations[0].doc_id == TEACHERS and "九月十日" in first.citations[0].quote
