@@ -23,7 +23,7 @@ QUESTION_WORDS = frozenset(
      "多长", "多大", "为什么", "讲了", "说了", "讲的", "哪年", "哪天", "几类", "哪几", "哪几类", "开始", "一下", "现在", "这个", "那个",
      "我们", "他们", "你们", "知道", "告诉", "里面", "当中", "其中", "以及", "还是", "或者", "是不是", "有没有", "能不能", "怎么样",
      "哪一年", "一年", "来说", "一般", "不同", "区别", "变化", "文章", "论文", "方案是", "版本", "这块", "那块", "这一块",
-     "那一块", "那版", "这版", "文号", "提到", "提及", "说到", "讲到", "新法", "旧法", "老法"])
+     "那一块", "那版", "这版", "文号", "提到", "提及", "说到", "讲到", "新法", "旧法", "老法", "有何", "何种", "哪家", "哪位"])
 _EMBEDDED = 8  # sentences embedded per question, the best covered first: embedding is most of the time
 # weight of the terms the passage's document title does not hold: 「成都推出的减税抗疫贷最多贷多少？」 is
 # answered by the sentence on 最高可贷, not by the ones repeating 成都 and 减税抗疫贷 (chosen on the fit halves)

@@ -583,3 +583,9 @@ def test_which_several_is_no_count_and_how_much_funding_is_money():
     assert kind_of("艺考培训规范管理的通知是哪几个部门发的？") == "who"
     assert kind_of("河南首批产教融合型城市试点是哪几个市？") != "how_many"
     assert understand("每个培养对象给多少经费？", REGISTER).expects == "money"
+
+
+def test_words_that_only_ask_are_no_terms():
+    from kb.sentences import question_terms
+    assert question_terms("旧法和新法对职业培训的种类规定有何不同？") == {"培训", "种类", "职业", "职业培训"}
+    assert question_terms("哪家单位负责？") == {"单位", "负责"}
