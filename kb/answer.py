@@ -21,7 +21,7 @@ from kb.lay import formalize, search_text
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
 from kb.prompts import COMPARE_SIDE_EMPTY, FALLBACK_NOTE, MISSING_NOTE, NO_BASIS_REPLY, RELATED_HEADER
-from kb.question import Question, name_key, understand, unheld_document
+from kb.question import Question, list_topic, name_key, understand, unheld_document
 from kb.retrieve import version_factor
 from kb.sentences import (Sentence, best_sentence_citation, candidates, choose, clause_citations, question_terms,
                           sentence_text, top_idf, weigh, with_next)
@@ -239,6 +239,12 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     if q.kind == "list" and q.doc_ids and not q.versions and topic_section(index, q, terms):
         text, citations = list_answer(index, q, hits, terms)
+        if citations:
+            return _done(_answer(asked, text, citations, index, q), q, hits, terms)
+    # 「那篇1+X的文章里讲的第四个成效是什么？」: the fourth item of the named document's section on 成效
+    topical = replace(q, list_topic=q.list_topic or list_topic(q.text))
+    if q.doc_ids and not q.versions and topical.list_topic and topic_section(index, topical, terms):
+        text, citations = ordinal_answer(index, q, hits, terms)
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     if q.versions and len(q.versions) > 1:

@@ -45,7 +45,8 @@ _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _ELLIPTIC = re.compile(r"^(?:那|那么|还有|另外)|呢[？?]?$")
 _COMPARED = re.compile(r"(?:和|与|跟)(?:的)?(?:有什么|有何)?(?:不同|区别|变化)")
 # 「职业教育法第十五条规定了什么？」: the article asked about
-_ARTICLE_ASKED = re.compile(r"第[一二三四五六七八九十百零〇两\d]+条(?:之[一二三四五六七八九十]+)?")
+# (「第二条建议」 is an item of a list of suggestions, not an article)
+_ARTICLE_ASKED = re.compile(r"第[一二三四五六七八九十百零〇两\d]+条(?:之[一二三四五六七八九十]+)?(?!建议|措施|意见|举措|经验|原则|任务)")
 
 # Kind of question, tried in this order (the first that matches wins).
 _KIND_RULES: tuple[tuple[str, re.Pattern], ...] = (

@@ -83,6 +83,14 @@ def test_a_question_on_kinds_sets_the_articles_dividing_them_side_by_side(shared
     assert "就业前培训、在职培训、再就业培训" in quotes[LAW_2022]
 
 
+@pytest.mark.parametrize("question, quote", [("那篇1+X的文章里讲的第四个成效是什么？", "四是校企合作更加深入"),
+                                             ("那篇1+X的文章里第二条建议是什么？", "试点院校应针对 X证书标准")])
+def test_an_item_of_the_named_papers_section_is_answered_by_its_place(shared, question, quote):
+    answer = well_cited(shared, ask(shared, question))  # the shipped threshold: the section is the basis
+    assert not answer.refused and len(answer.citations) == 1 and answer.citations[0].quote.startswith(quote)
+    assert ask(shared, "那篇1+X的文章里讲的第五个成效是什么？").refused  # the section lists four
+
+
 def test_it_is_the_previous_answers_law(shared):
     first = well_cited(shared, ask(shared, "教师法规定教师节是哪一天？"))
     assert first.citations[0].doc_id == TEACHERS and "九月十日" in first.citations[0].quote
