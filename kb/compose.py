@@ -384,22 +384,24 @@ def _longest(words: list[str]) -> list[str]:
 
 
 # what a figure counts in, longest first (个工作日 before 个, 万元 before 元)
-_UNIT = (r"个工作日|个月|部门|学时|小时|万元|亿元|周岁|万人|%|％|元|个|名|人|位|年|月|日|天|次|项|周|岁|倍|分|类|种|条|家|所|批|届|场|"
-         r"吨|辆|台|套|门|户")
+_UNIT = (r"个工作日|个月|部门|学时|小时|万元|亿元|周岁|万人|%|％|元|个|名|人|位|年|月|日|天|次|项|周|岁|倍|分(?!之)|类|种|条|家|所|"
+         r"批|届|场|吨|辆|台|套|门|户|只|件|张|份|箱")
 _FACT_PATTERNS = {
     "date": re.compile(r"(?:19|20)\d{2}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?|\d{1,2}\s*月\s*\d{1,2}\s*日"),
     # a figure, not the year it is set for (「到2025年新增30万人」 answers 30万人)
-    "number": re.compile(r"(?:(?:不超过|不少于|不低于|最长不超过|最高|最多|每[生人年月日])\s*)*(?<![\d.０-９])"
+    "number": re.compile(r"(?:(?:不超过|不少于|不低于|最长不超过|最高|最多|每[生人年月日])\s*)*(?:百分之[零〇一二两三四五六七八九十百\d.]+|"
+                         r"(?<![\d.０-９])"
                          r"(?!(?:19|20)\d{2}\s*年)(?:[\d.０-９]+(?:\s*[至到~～-]\s*[\d.０-９]+)?|"
                          r"[一二三四五六七八九十百千两半]+(?:\s*[至到]\s*[一二三四五六七八九十百千两半]+)?)\s*(?:多|余)?\s*(?:万|亿)?\s*"
-                         rf"(?:{_UNIT})"),
+                         rf"(?:{_UNIT}))"),
     "money": re.compile(r"(?:(?:不超过|不少于|不低于|最高|最多|每[生人年月日])\s*)*(?:[\d.０-９]+|[一二三四五六七八九十百千万两]+)\s*"
                         r"(?:多)?(?:万|亿|千)?元"),
 }
 # the unit a question counts in (几个部门 -> 部门, 多少家 -> 家, 多长时间 -> a span of time), and the units
 # a text may count the same things in
 _ASKED_UNIT = re.compile(rf"(?<!第)(?:多少|几)\s*(?:万|亿|千|百)?\s*(?:个(?=部门))?({_UNIT})|(多长时间|多久|多长)")
-_SAME_UNITS = {"人": "人|名|位|人次|万人", "名": "人|名|位|万人", "位": "人|名|位", "万人": "万人|人", "家": "家|户|个|所",
+_SAME_UNITS = {"个": "个|项|家|所|名|人|位|条|种|类|部门|户|件|只|份", "人": "人|名|位|人次|万人", "名": "人|名|位|万人",
+               "位": "人|名|位", "万人": "万人|人", "家": "家|户|个|所",
                "所": "所|家|个", "条": "条|项", "项": "项|条|个", "部门": "部门|个部门", "种": "种|类|项", "类": "类|种",
                "天": "天|日|个工作日", "日": "天|日|个工作日", "个月": "个月|月", "月": "个月|月",
                "多长时间": "年|个月|月|天|日|个工作日|周|小时|学时", "多久": "年|个月|月|天|日|个工作日|周|小时|学时",
@@ -412,7 +414,8 @@ def lead_fact(expects: str, quote: str, question: str = "") -> str:
     A full date (2020年2月17日) is the fact before a month or a year: 「2020年2月份纳税申报期限」 names
     the month a rule is about, the day is when something happened. A figure is never a part of a date
     (the 11月 of 2019年11月, the 27日 of 1月27日), and counts in the unit asked when one does (几个部门:
-    五部门; 多少条举措: 18条, not 31%). Of several, the one whose clause shares the longest stretch of the
+    五部门; 多少条举措: 18条, not 31%). Of several, the one after what the question counts (「产能有多少」:
+    日产能达到400万只, not 17家口罩企业), then the one whose clause shares the longest stretch of the
     question's words (高技能人才总量达到, not 技能人才总量), then the most of its two-character words, the
     nearer the figure the more (中级（四级）1500元, not 补贴标准为初级（五级）1000元), then characters: 「每个月最多加多少小时」 is 每月不得超过三十六小时, not the 每日 figures before it; 「硕士的基本
     修业年限是几年」 is 二至三年 after 硕士研究生教育的, not after 专科教育的."""
@@ -425,8 +428,9 @@ def lead_fact(expects: str, quote: str, question: str = "") -> str:
     if not found:
         return ""
     # a figure the question names itself (第九届, 24个重点片区) is what it asks about, not the answer
-    named = set(figures_asked(question))
-    found = [m for m in found if not set(re.findall(r"\d+", arabic(m.group(0)))) & named]
+    if expects in ("number", "money"):
+        named = set(figures_asked(question))
+        found = [m for m in found if not set(re.findall(r"\d+", arabic(m.group(0)))) & named]
     unit = _ASKED_UNIT.search(question)
     if unit is not None:
         wanted = _SAME_UNITS.get(unit.group(1) or unit.group(2), unit.group(1) or "")
@@ -439,13 +443,18 @@ def lead_fact(expects: str, quote: str, question: str = "") -> str:
 
     pairs = {p for p in pairs if set(p) - _COMMON_CHARS}
 
-    def shared(m: re.Match) -> tuple[int, float, int]:
+    # the two characters before its asking words: what is counted (产能 of 「产能有多少」)
+    ask = _ASKING.search(question)
+    counted = question[max(0, ask.start() - 2):ask.start()] if ask else ""
+    counted = counted if len(counted) == 2 and re.fullmatch(r"[\u4e00-\u9fff]{2}", counted) else ""
+
+    def shared(m: re.Match) -> tuple[bool, int, float, int]:
         before, after = _clause_around(quote, m)
         words = before + " " + after
         # the question's two-character words, the nearer the figure the more they say (中级（四级）1500元)
         near = sum(1 / (1 + len(before) - before.rfind(p) - 2) for p in pairs if p in before and p not in m.group(0)) + \
             sum(1 / (1 + after.find(p)) for p in pairs if p in after and p not in m.group(0))
-        return (_longest_common(question, words), near,
+        return (bool(counted) and counted in before, _longest_common(question, words), near,
                 len((asked - set(m.group(0))) & set(words)))  # the figure's own unit (小时) says nothing
 
     return max(found, key=shared).group(0).strip()
@@ -474,6 +483,7 @@ def _longest_common(a: str, b: str) -> int:
 
 
 _CLAUSE_MARK = re.compile(r"[，；。,;：:、]")
+_ASKING = re.compile(r"(?:要达到|达到|要到|有|是|为|到|共|一共|累计)?(?:多少|几)")
 # characters too common in any clause to say which figure a question is after
 _COMMON_CHARS = frozenset("的了是在不得和与或及等为有应当其本条款规定人")
 

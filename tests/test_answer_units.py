@@ -589,3 +589,14 @@ def test_words_that_only_ask_are_no_terms():
     from kb.sentences import question_terms
     assert question_terms("旧法和新法对职业培训的种类规定有何不同？") == {"培训", "种类", "职业", "职业培训"}
     assert question_terms("哪家单位负责？") == {"单位", "负责"}
+
+
+@pytest.mark.parametrize("expects, quote, question, fact", [
+    ("number", "公办职业学校教职工编制总额中的百分之二十可以用于聘用专业兼职教师。", "编制里有多少可以拿来聘兼职老师？", "百分之二十"),
+    ("number", "广东生态工程职业学院共获得了69项奖项，第十一届大赛再创佳绩。", "一共拿了多少个奖？", "69项"),  # 个: any count
+    ("number", "全市17家口罩企业投产后，日产能达到400万只。", "上海市口罩企业投产后产能有多少？", "400万只"),  # what it counts
+    # a date asked about may share a figure with the question's own words
+    ("date", "天津市税务局2020年2月17日发布通知。", "什么时间发布的《关于延长2020年2月份申报期限的通知》？", "2020年2月17日"),
+])
+def test_the_leading_fact_is_the_figure_of_what_the_question_counts(expects, quote, question, fact):
+    assert lead_fact(expects, quote, question) == fact
