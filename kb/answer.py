@@ -132,6 +132,9 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     own = settings.search.filters
     if compare and q.intent.compare and not own and not q.versions:
         return _compare(retriever, asked, q.intent, settings)
+    works = _works(index, q.doc_ids)
+    if compare and q.kind == "compare" and len(works) == 2 and not own and not q.versions:
+        return _compare_works(retriever, asked, works, settings)
     # the documents the question names (职业教育法 -> the version in force) are searched alone
     filters = own or (SearchFilters(doc_ids=q.doc_ids) if q.doc_ids else own)
     # everyday words are searched with the documents' words for them (生孩子: 生育 产假), and the basis
@@ -271,6 +274,20 @@ def _refusal(asked: str, hits: list[Hit], q: Question, confidence: float, gaps: 
     return replace(refusal(asked, hits, gaps), kind=q.kind, confidence=round(confidence, 4))
 
 
+def _works(index, doc_ids: tuple[str, ...]) -> tuple[str, ...]:
+    """One document per work among `doc_ids` (the first named of its versions), in order."""
+    register = index.register
+    seen: list[tuple[str, ...]] = []
+    out = []
+    for d in dict.fromkeys(doc_ids):
+        entry = register.entries.get(d)
+        versions = tuple(entry.versions) if entry is not None and entry.versions else (d,)
+        if versions not in seen:
+            seen.append(versions)
+            out.append(d)
+    return tuple(out)
+
+
 def _without_names(index, text: str, doc_ids: tuple[str, ...]) -> str:
     """The question without the titles of the documents it was resolved to (they are the filter)."""
     for doc_id in dict.fromkeys(doc_ids):
@@ -386,17 +403,43 @@ def _prefer(hits: list[Hit], wanted: list[Hit], terms: Terms, share: float) -> l
 def _compare(retriever, question: str, intent: Intent, settings: AskSettings) -> Draft:
     """Answer each side of "上海和青岛…" from its own documents, side by side."""
     register = retriever.index.register
+    sides = []
+    for side in intent.compare:
+        sub = question
+        for o in (o for o in intent.compare if o != side):
+            sub = sub.replace(o, "")
+        docs = tuple(d for d, r in register.records.items()
+                     if side in r.meta.title or side in r.meta.issuer or side in d)
+        sides.append((side, docs, sub))
+    return _side_by_side(retriever, question, sides, settings)
+
+
+def _compare_works(retriever, question: str, works: tuple[str, str], settings: AskSettings) -> Draft:
+    """「高等教育法和教育法对…有什么区别？」: each named work's own clauses on it, side by side."""
+    index = retriever.index
+    names = {d: index.records[d].meta.title.removeprefix("中华人民共和国") for d in works}
+    sides = []
+    for doc_id in sorted(works, key=lambda d: (question.find(names[d]) % (len(question) + 1))):  # as asked
+        other = next(d for d in works if d != doc_id)
+        # asked of one work alone: what it says (not how it differs, which would ask for its versions)
+        sub = _DIFFERS.sub("是怎么规定的", _without_names(index, question, (other,)))
+        sides.append((names[doc_id], (doc_id,), sub))
+    return _side_by_side(retriever, question, sides, settings)
+
+
+_DIFFERS = re.compile(r"(?:在|上)?(?:有什么|有何|有哪些|有啥)?(?:不同|区别|差异|异同|差别)(?:之处)?")
+
+
+def _side_by_side(retriever, question: str, sides: list[tuple[str, tuple[str, ...], str]],
+                  settings: AskSettings) -> Draft:
+    """Each side (its label, its documents, the question asked of it) answered from its documents
+    alone, under 【label】; a side with no documents or no basis says so; with two first quotes, what
+    differs between them."""
     lines: list[str] = []
     citations: list[Citation] = []
     all_hits: list[Hit] = []
     firsts: list[tuple[str, Citation]] = []  # each side's first quote, as numbered in the answer
-    for side in intent.compare:
-        other = [o for o in intent.compare if o != side]
-        docs = tuple(d for d, r in register.records.items()
-                     if side in r.meta.title or side in r.meta.issuer or side in d)
-        sub = question
-        for o in other:
-            sub = sub.replace(o, "")
+    for side, docs, sub in sides:
         if not docs:
             lines.append(f"【{side}】" + COMPARE_SIDE_EMPTY.format(side=side))
             continue

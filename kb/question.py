@@ -396,13 +396,16 @@ def _work_names(register, folded: str) -> list[tuple[str, tuple[int, int]]]:
     """The works a folded question names by title and where, longest title first; 「职业教育法」 inside
     「北京市实施职业教育法办法」 is that other work, taken first."""
     taken: list[tuple[str, tuple[int, int]]] = []
+    spans: list[tuple[int, int]] = []  # every place a name taken stands (「新职业教育法和老职业教育法」: both)
     for key in sorted(register.works, key=len, reverse=True):
         if len(key) < 3:
             continue
-        m = _title_pattern(key).search(folded)
-        if m is None or any(s < m.end() and m.start() < e for _k, (s, e) in taken):
-            continue
-        taken.append((key, m.span()))
+        # 「高等教育法和教育法」: 教育法 is named where it stands alone, not inside 高等教育法
+        free = [m for m in _title_pattern(key).finditer(folded)
+                if not any(s < m.end() and m.start() < e for s, e in spans)]
+        if free:
+            taken.append((key, free[0].span()))
+            spans += [m.span() for m in free]
     return taken
 
 
@@ -432,7 +435,8 @@ def _pick_versions(register, doc_ids: tuple[str, ...], text: str, *, old: bool, 
     others = tuple(d for d in doc_ids if d not in versions)
     years = _YEAR.findall(text)
     by_year = [v for v in versions for y in years if _made(register, v).startswith(y)]
-    if kind in ("version", "compare") or (len(set(by_year)) > 1):
+    # 「劳动法和职业教育法…有什么不同」 compares two works, not the versions of one
+    if kind == "version" or (kind == "compare" and not others) or len(set(by_year)) > 1:
         return versions + others, versions
     if by_year:
         return (by_year[0],) + others, ()

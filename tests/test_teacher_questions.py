@@ -91,6 +91,19 @@ def test_an_item_of_the_named_papers_section_is_answered_by_its_place(shared, qu
     assert ask(shared, "那篇1+X的文章里讲的第五个成效是什么？").refused  # the section lists four
 
 
+@pytest.mark.parametrize("question, sides", [
+    ("高等教育法和教育法对家庭困难学生的资助说法有什么区别？", ["高等教育法", "教育法"]),  # 教育法 stands alone too
+    ("劳动法和职业教育法对职业培训的规定有什么不同？", ["劳动法", "职业教育法"]),  # two works, not two versions
+])
+def test_two_named_works_are_answered_side_by_side_each_from_its_own_clauses(shared, question, sides):
+    answer = well_cited(shared, ask(shared, question))
+    assert answer.kind == "compare" and "个版本" not in answer.text
+    labels = [line for line in answer.text.splitlines() if line.startswith("【")]
+    assert labels == [f"【{s}】" for s in sides]
+    cited = {c.title.removeprefix("中华人民共和国") for c in answer.citations}
+    assert cited == set(sides)
+
+
 def test_it_is_the_previous_answers_law(shared):
     first = well_cited(shared, ask(shared, "教师法规定教师节是哪一天？"))
     assert first.citations[0].doc_id == TEACHERS and "九月十日" in first.citations[0].quote
