@@ -404,8 +404,7 @@ _SAME_UNITS = {"个": "个|项|家|所|名|人|位|条|种|类|部门|户|件|�
                "位": "人|名|位", "万人": "万人|人", "家": "家|户|个|所",
                "所": "所|家|个", "条": "条|项", "项": "项|条|个", "部门": "部门|个部门", "种": "种|类|项", "类": "类|种",
                "天": "天|日|个工作日", "日": "天|日|个工作日", "个月": "个月|月", "月": "个月|月",
-               "多长时间": "年|个月|月|天|日|个工作日|周|小时|学时", "多久": "年|个月|月|天|日|个工作日|周|小时|学时",
-               "多长": "年|个月|月|天|日|个工作日|周|小时|学时"}
+               **dict.fromkeys(("多长时间", "多久", "多长"), "年|个月|月|天|日|个工作日|周|小时|学时")}
 
 
 def lead_fact(expects: str, quote: str, question: str = "") -> str:
@@ -417,8 +416,9 @@ def lead_fact(expects: str, quote: str, question: str = "") -> str:
     五部门; 多少条举措: 18条, not 31%). Of several, the one after what the question counts (「产能有多少」:
     日产能达到400万只, not 17家口罩企业), then the one whose clause shares the longest stretch of the
     question's words (高技能人才总量达到, not 技能人才总量), then the most of its two-character words, the
-    nearer the figure the more (中级（四级）1500元, not 补贴标准为初级（五级）1000元), then characters: 「每个月最多加多少小时」 is 每月不得超过三十六小时, not the 每日 figures before it; 「硕士的基本
-    修业年限是几年」 is 二至三年 after 硕士研究生教育的, not after 专科教育的."""
+    nearer the figure the more (中级（四级）1500元, not 补贴标准为初级（五级）1000元), then characters:
+    「每个月最多加多少小时」 is 每月不得超过三十六小时, not the 每日 figures before it; 「硕士的基本修业年限是
+    几年」 is 二至三年 after 硕士研究生教育的, not after 专科教育的."""
     pattern = _FACT_PATTERNS.get(expects)
     full = _FULL_DATE.search(quote) if expects == "date" else None
     if full or pattern is None:
@@ -439,9 +439,7 @@ def lead_fact(expects: str, quote: str, question: str = "") -> str:
     if not found:
         return ""
     asked = set(re.findall(r"[\u4e00-\u9fff]", question)) - _COMMON_CHARS
-    pairs = {question[i:i + 2] for i in range(len(question) - 1)}
-
-    pairs = {p for p in pairs if set(p) - _COMMON_CHARS}
+    pairs = {question[i:i + 2] for i in range(len(question) - 1) if set(question[i:i + 2]) - _COMMON_CHARS}
 
     # the two characters before its asking words: what is counted (产能 of 「产能有多少」)
     ask = _ASKING.search(question)
