@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from kb.entities import ORGANISATIONS, organisations_named, places_named, years_asked
+from kb.tokenize import tagged_words
 
 # 「这个计划」, 「该通知」, 「那个方案」: a thing of the previous question, by the kind of thing it is
 _THING = (r"计划|方案|行动|通知|文件|条例|办法|意见|规定|政策|项目|平台|大赛|比赛|活动|制度|法律|法|共同体|工程|补贴|证书|"
@@ -32,7 +33,12 @@ def subject_of(previous_question: str, work: str = "") -> str:
     if work:
         return work
     text = _LEADING.sub("", previous_question.strip())
-    end = next((m.start() for m in _SUBJECT_END.finditer(text, 2) if _ends_subject(text, m)), len(text))
+    # the words that end it are words of their own outside quotation marks: not the 能 of 「技能」 or the
+    # 中 of 「中心」, nor anything inside 「“技能自贸港”」 (a word that asks may open a longer one: 哪年)
+    bounds, quoted = _word_bounds(text), _quoted(text)
+    end = next((m.start() for m in _SUBJECT_END.finditer(text, 2)
+                if m.start() in bounds and m.start() not in quoted
+                and (m.end() in bounds or _ASKING_START.fullmatch(m.group(0)))), len(text))
     subject = text[:end]
     return subject if len(subject) >= 2 else ""
 
@@ -40,25 +46,26 @@ def subject_of(previous_question: str, work: str = "") -> str:
 _QUOTES = {"“": "”", "《": "》", "「": "」", "『": "』", "‘": "’"}
 
 
-def _ends_subject(text: str, m: re.Match) -> bool:
-    """Whether the words matched end the subject: a word of their own outside quotation marks, not the
-    能 of 「技能」 or the 中 of 「中心」, nor anything inside 「“技能自贸港”」 (a word that asks may open a
-    longer one: 哪年)."""
-    from kb.tokenize import tagged_words
-
-    open_quotes: list[str] = []
-    for c in text[:m.start()]:
-        if c in _QUOTES:
-            open_quotes.append(_QUOTES[c])
-        elif open_quotes and c == open_quotes[-1]:
-            open_quotes.pop()
-    if open_quotes:
-        return False
+def _word_bounds(text: str) -> set[int]:
+    """The offsets where a word of `text` (jieba, precise mode) starts or ends."""
     bounds, offset = {0}, 0
     for word, _flag in tagged_words(text):
         offset += len(word)
         bounds.add(offset)
-    return m.start() in bounds and (m.end() in bounds or _ASKING_START.fullmatch(m.group(0)) is not None)
+    return bounds
+
+
+def _quoted(text: str) -> set[int]:
+    """The offsets inside quotation marks (“…”, 《…》, 「…」), nested ones too."""
+    inside, open_quotes = set(), []
+    for i, c in enumerate(text):
+        if open_quotes and c == open_quotes[-1]:
+            open_quotes.pop()
+        elif c in _QUOTES:
+            open_quotes.append(_QUOTES[c])
+        elif open_quotes:
+            inside.add(i)
+    return inside
 
 
 def thing_of(previous_question: str, thing: str) -> str:
@@ -84,8 +91,6 @@ def _is_people(word: str) -> bool:
 def people_of(previous_question: str) -> str:
     """The first people the previous question names, with the 「X的」 before them when X is a thing
     (民办学校的老师; not 说的未成年工); "" when it names none."""
-    from kb.tokenize import tagged_words
-
     words = tagged_words(previous_question)
     for i, (word, flag) in enumerate(words):
         if _is_people(word) and (flag[0] in "nl" or flag == "x" and word.isalnum()):
