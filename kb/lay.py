@@ -93,7 +93,7 @@ def search_text(text: str, path: Path = LEXICON_PATH) -> str:
 
 def formalize(text: str, path: Path = LEXICON_PATH) -> str:
     """The text with each everyday word replaced by the documents' words (what a basis must hold)."""
-    table = lexicon(path) if _pattern(path) is not None else {}
+    table = lexicon(path)
     out, end = [], 0
     for m in _matches(text, path):
         out += [text[end:m.start(1)], " " + " ".join(table[m.group(1)]) + " "]
