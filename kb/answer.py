@@ -245,11 +245,10 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     # 「那篇1+X的文章里讲的第四个成效是什么？」: the fourth item of the named document's section on 成效
-    topical = replace(q, list_topic=q.list_topic or list_topic(q.text))
-    if q.doc_ids and not q.versions and topical.list_topic and topic_section(index, topical, terms):
-        text, citations = ordinal_answer(index, q, hits, terms)
-        if citations:
-            return _done(_answer(asked, text, citations, index, q), q, hits, terms)
+    # (the item first: most questions ask none, and the section is a walk over the document's headings)
+    text, citations = ordinal_answer(index, q, hits, terms) if q.doc_ids and not q.versions else ("", [])
+    if citations and topic_section(index, replace(q, list_topic=q.list_topic or list_topic(q.text)), terms):
+        return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     if q.versions and len(q.versions) > 1:
         text, citations = version_answer(index, q, hits, terms)
         if citations:
@@ -277,13 +276,13 @@ def _refusal(asked: str, hits: list[Hit], q: Question, confidence: float, gaps: 
 def _works(index, doc_ids: tuple[str, ...]) -> tuple[str, ...]:
     """One document per work among `doc_ids` (the first named of its versions), in order."""
     register = index.register
-    seen: list[tuple[str, ...]] = []
+    seen: set[tuple[str, ...]] = set()
     out = []
     for d in dict.fromkeys(doc_ids):
         entry = register.entries.get(d)
         versions = tuple(entry.versions) if entry is not None and entry.versions else (d,)
         if versions not in seen:
-            seen.append(versions)
+            seen.add(versions)
             out.append(d)
     return tuple(out)
 
@@ -419,12 +418,18 @@ def _compare_works(retriever, question: str, works: tuple[str, str], settings: A
     index = retriever.index
     names = {d: index.records[d].meta.title.removeprefix("中华人民共和国") for d in works}
     sides = []
-    for doc_id in sorted(works, key=lambda d: (question.find(names[d]) % (len(question) + 1))):  # as asked
+    for doc_id in sorted(works, key=lambda d: _named_at(question, names[d])):  # in the order asked
         other = next(d for d in works if d != doc_id)
         # asked of one work alone: what it says (not how it differs, which would ask for its versions)
         sub = _DIFFERS.sub("是怎么规定的", _without_names(index, question, (other,)))
         sides.append((names[doc_id], (doc_id,), sub))
     return _side_by_side(retriever, question, sides, settings)
+
+
+def _named_at(question: str, name: str) -> int:
+    """Where the question names `name` (after everything when it does not)."""
+    at = question.find(name)
+    return at if at >= 0 else len(question)
 
 
 _DIFFERS = re.compile(r"(?:在|上)?(?:有什么|有何|有哪些|有啥)?(?:不同|区别|差异|异同|差别)(?:之处)?")
