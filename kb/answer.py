@@ -188,13 +188,14 @@ def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
     top = hits[:3]
     sources = tuple(x for h in top for x in (index.records[h.chunk.doc_id].meta.title,
                                              index.records[h.chunk.doc_id].meta.issuer))
+    best_text = sentence_text(max(sentences, key=lambda c: c.score)) if sentences else ""
     signals = read_signals(hits, terms, similarity=max((c.score for c in meaning), default=0.0),
                            expects=q.expects, dates=_dates(index, top), unseen=_unseen(retriever, terms),
                            top_idf=top_idf(retriever), best_sentence=best_sentence,
                            names=_named(retriever, q, top), sources=sources,
-                           best_text=sentence_text(max(sentences, key=lambda c: c.score)) if sentences else "",
-                           passage_similarity=_passage_similarity(retriever, q.text, hits),
-                           focus=focus_words(formalize(q.text)))
+                           best_text=best_text, passage_similarity=_passage_similarity(retriever, q.text, hits),
+                           focus=focus_words(formalize(q.text)),
+                           lead_meaning=retriever.meaning_check.similarity(q.text, best_text))
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
 
 

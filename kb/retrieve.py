@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kb.check import CHECKER, MeaningCheck
 from kb.config import SearchFilters, SearchSettings
 from kb.entities import documents_about
 from kb.expand import TermTranslation, load_table
@@ -178,6 +179,7 @@ class Retriever:
         self._reranker = reranker
         self._lengths: np.ndarray | None = None  # per row: log(1 + its length) / 8, the re-ranker's
         self._articles: np.ndarray | None = None  # per row: is it a numbered article (see statute_share)
+        self._check: MeaningCheck | None = None  # the evidence decision's second reading (kb.check)
 
     @property
     def translation(self) -> TermTranslation:
@@ -203,6 +205,14 @@ class Retriever:
     @property
     def reranker(self) -> Reranker | None:
         return self._reranker or shipped_reranker(self.embedder.model)
+
+    @property
+    def meaning_check(self) -> MeaningCheck:
+        """The e5 reading of how close an answer's leading sentence is to its question (kb.check); it
+        shares the index's embedder when that is the same model."""
+        if self._check is None:
+            self._check = MeaningCheck(self.embedder if self.embedder.name == CHECKER else None)
+        return self._check
 
     def query_vector(self, text: str) -> np.ndarray:
         """The question's embedding; the last one is kept, so that the answer stage reuses the
