@@ -16,7 +16,7 @@ from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
                       doc_name, document_overview, previous_article, revisions_answer, source_name, version_notes,
                       where, with_continuation)
-from kb.lists import list_answer, ordinal_answer, topic_section
+from kb.lists import announcing_rows, list_answer, ordinal_answer, topic_section
 from kb.lay import formalize, search_text
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
@@ -143,6 +143,8 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     hits = retriever.search(searched, replace(settings.search, filters=filters))
     # dates and words of time (2020年时, 旧法) choose the version; they are not what the text says
     terms = weigh(retriever, question_terms(_without_names(index, without_markers(formal), q.doc_ids)))
+    if q.kind == "list" and q.doc_ids and filters is not own:
+        hits = _announcing_first(retriever, hits, q, terms)
     text, citations = previous_article(index, q, previous, asked)
     if citations:
         return _done(_answer(asked, text, citations, index, q), q, hits, terms)
@@ -197,6 +199,16 @@ def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
                            focus=focus_words(formalize(q.text)),
                            lead_meaning=retriever.meaning_check.similarity(q.text, best_text))
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
+
+
+def _announcing_first(retriever, hits: list[Hit], q: Question, terms: Terms) -> list[Hit]:
+    """The passage announcing the enumeration a list question asks for (「教师应当履行下列义务：」) first,
+    the other passages after it in their order."""
+    rows = announcing_rows(retriever.index, q.doc_ids, q.text, terms)
+    if not rows or (hits and hits[0].chunk.chunk_id == retriever.index.chunks[rows[0]].chunk_id):
+        return hits
+    first = retriever.hit(rows[0], hits[0].score if hits else 1.0)
+    return [first, *(h for h in hits if h.chunk.chunk_id != first.chunk.chunk_id)]
 
 
 def _passage_similarity(retriever, question: str, hits: list[Hit]) -> float:

@@ -81,11 +81,13 @@ def thing_of(previous_question: str, thing: str) -> str:
 
 # 「他们」, 「她们」: the people the previous question was about (未成年工, 民办学校的老师)
 _THEM = re.compile(r"他们|她们")
-_PERSON_END = tuple("工生员师者户童") + ("人员", "家长", "青年", "主任", "校长", "院长", "老人", "职工", "工人")
+_PERSON_END = tuple("工生员师者户童人") + ("家长", "青年", "主任", "校长", "院长", "妇女", "农民", "少年")
+_NOT_PEOPLE = frozenset(["法人", "他人", "本人", "别人", "有人", "人人", "个人", "某人", "生人", "证人"])
 
 
 def _is_people(word: str) -> bool:
-    return len(word) >= 2 and word.endswith(_PERSON_END)
+    """残疾人, 未成年工, 民办学校的老师: people a follow-up's 他们 may stand for."""
+    return len(word) >= 2 and word.endswith(_PERSON_END) and word not in _NOT_PEOPLE
 
 
 def people_of(previous_question: str) -> str:
@@ -151,18 +153,59 @@ _ASKS = re.compile(r"什么|哪|几|多少|怎么|如何|谁|吗|是否|能否|�
 
 def ask_the_same_of(text: str, asked: str, previous_question: str, work: str = "") -> str:
     """「那硕士呢？」 after 「专科教育的基本修业年限是几年？」 asks 「硕士的基本修业年限是几年？」: the
-    previous question with the head of its subject (the words before its first 的) replaced; "" when
-    the follow-up asks more than a name, or the previous question names a work (then 「那义务呢？」 after
-    「教师法里老师享有哪些权利？」 is about the work, and its document is read instead)."""
+    previous question with the head of its subject (the words before its first 的) replaced, read after
+    the work it names (「高等教育法规定专科教育的…」); failing that, with the word most like the thing
+    replaced (每周 for 每天) or the thing asked about (「教育法规定学校有哪些权利？」 then 「那义务呢？」);
+    "" when the follow-up asks more than a name or nothing in the previous question stands for it."""
     m = _ONLY_THING.match(text.strip())
-    if not m or work or not asked.rstrip("？?。 ").endswith("呢") or _ASKS.search(m.group(1)):
+    if not m or not asked.rstrip("？?。 ").endswith("呢") or _ASKS.search(m.group(1)):
         return ""
-    subject = subject_of(previous_question)
+    thing = _IF.sub("", m.group(1))
+    if len(thing) < 2:
+        return ""
+    at = previous_question.find(work) if work else -1
+    after = at + len(work) if at >= 0 else 0
+    subject = subject_of(_AFTER_WORK.sub("", previous_question[after:]))
     head, of, _rest = subject.partition("的")
-    if not of or len(head) < 2:
-        return ""
-    at = previous_question.find(head)
-    return previous_question[:at] + m.group(1) + previous_question[at + len(head):]
+    if of and len(head) >= 2 and head != thing and previous_question.find(head, after) >= 0:
+        at = previous_question.find(head, after)
+        return previous_question[:at] + thing + previous_question[at + len(head):]
+    return _in_place_of_alike(previous_question, thing, work) if len(thing) <= 4 else ""
+
+
+_IF = re.compile(r"^(?:要是|如果|假如|若是|若|对于|对)")  # 「要是收押金呢？」, 「那对残疾人呢？」
+_AFTER_WORK = re.compile(r"^(?:里面|里|中|上|规定了|规定|对于|对|关于|的)+")
+# words a question asks with, and words that say what kind of answer, not what it is about
+_ASKING_WORDS = ("哪些", "什么", "哪个", "哪几", "哪种", "多少", "几", "吗", "是否", "有没有", "能不能", "要不要", "可不可以")
+_NOT_ASKED = frozenset(["规定", "要求", "内容", "情况", "问题", "方面", "意见", "标准", "办法", "措施", "政策", "法律", "文件",
+                        "条件", "时候", "时间", "程序", "作用"])
+
+
+def _in_place_of_alike(previous_question: str, thing: str, work: str) -> str:
+    """The previous question with `thing` in place of the word sharing most of its characters
+    (每天 for 每周, 本科 for 专科), else of the thing it asked about — the noun right after its asking
+    word (有哪些权利) or right before it (要签协议吗); "" when neither stands there."""
+    words = tagged_words(previous_question)
+    starts = [0]
+    for w, _f in words:
+        starts.append(starts[-1] + len(w))
+    spans = [(w, f, starts[i]) for i, (w, f) in enumerate(words)]
+    usable = [(w, f, s) for w, f, s in spans if len(w) >= 2 and w not in work and w not in _NOT_ASKED and w != thing
+              and not w.startswith(_ASKING_WORDS)]
+    shared = [(len(set(w) & set(thing)), -s, w, s) for w, _f, s in usable if set(w) & set(thing)]
+    if shared:
+        _n, _neg, word, at = max(shared)
+        return previous_question[:at] + thing + previous_question[at + len(word):]
+    nouns = {s: w for w, f, s in usable if f[0] == "n"}
+    for i, (w, _f, s) in enumerate(spans):
+        if not w.startswith(_ASKING_WORDS):
+            continue
+        for j in (i + 1, i - 1):
+            if 0 <= j < len(spans) and spans[j][2] in nouns:
+                word, at = spans[j][0], spans[j][2]
+                return previous_question[:at] + thing + previous_question[at + len(word):]
+        break
+    return ""
 
 
 def points_back(text: str) -> bool:
@@ -174,9 +217,10 @@ def ask_of_other_people(text: str, asked: str, previous_question: str) -> str:
     """「那学生呢？」 after 「民办学校的老师和公办学校的老师法律地位一样吗？」 asks the same of 学生: the
     previous question with its people (every mention) replaced; "" when either names none."""
     m = _ONLY_THING.match(text.strip())
-    if not m or not asked.rstrip("？?。 ").endswith("呢") or not _is_people(m.group(1)):
+    thing = _IF.sub("", m.group(1)) if m else ""
+    if not m or not asked.rstrip("？?。 ").endswith("呢") or not _is_people(thing):
         return ""
     people = people_of(previous_question).rpartition("的")[2]
-    if not people or people == m.group(1):
+    if not people or people == thing:
         return ""
-    return previous_question.replace(people, m.group(1))
+    return previous_question.replace(people, thing)

@@ -112,14 +112,16 @@ def _holds_quote(o: Citation, c: Citation, earlier: bool) -> bool:
 # --- the article of the previous answer -------------------------------------------------------
 
 # 「这个是…第几条规定的？」, 「那是哪一条？」: the rule just quoted, asked for its article
-_POINTS_BACK = re.compile(r"^(?:那|这)(?:是|个|条|一条|项|些)?|这个|这条|这一条|这项|这些|上面|上述|刚才|该规定|那条")
+_POINTS_BACK = re.compile(r"^(?:那|这)(?:是|个|条|一条|项|些)?|这个|这条|这一条|这项|这些|上面|上述|刚才|该规定|那条|"
+                          # 「具体是哪一条？」, 「出自哪部法？」: asking where, of nothing but what was answered
+                          r"^(?:具体|到底|究竟)?(?:是|在|出自|见于)?(?:哪一?条|第几条|哪部|哪个文件|哪份文件)")
 
 
 def previous_article(index, question: Question, previous, asked: str) -> tuple[str, list[Citation]]:
     """The article the previous answer quoted first (of the document the question names, if it names
-    one), led by its name, when the question asks which article says what was just answered; ("", [])
-    otherwise."""
-    if question.expects != "article" or previous is None or getattr(previous, "refused", True) or \
+    one), led by its name, when the question asks which article or law says what was just answered
+    (「这个是哪部法规定的？」, 「具体是哪一条？」); ("", []) otherwise."""
+    if question.expects not in ("article", "document") or previous is None or getattr(previous, "refused", True) or \
             not _POINTS_BACK.search(asked.strip()):
         return "", []
     for c in previous.citations:

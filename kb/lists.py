@@ -9,7 +9,7 @@ from dataclasses import replace
 from kb.compose import cn_number, item_quote, list_items, section_spans, sentence_spans
 from kb.kinds import cite_span, doc_name, doc_text, where
 from kb.question import LIST_TOPICS, Question, list_topic
-from kb.tokenize import normalize
+from kb.tokenize import normalize, tagged_words
 from kb.types import Citation, Hit
 
 
@@ -170,3 +170,39 @@ def _section_for(index, doc_id: str, question: Question, terms: dict[str, float]
     return best
 
 
+
+
+# 「教师应当履行下列义务：」, 「设立职业中介机构应当具备下列条件：」: a clause announcing what it enumerates
+_ANNOUNCES = re.compile(r"(?:下列|以下|如下)([\u4e00-\u9fff]{1,8})")
+_ASKS_WHICH = ("哪些", "哪几", "哪种", "什么")
+
+
+def asked_thing(question: str) -> str:
+    """The word right after a question's 哪些 / 什么 (「教师有哪些义务？」 -> 义务), "" when none follows."""
+    words = [w for w, _f in tagged_words(question)]
+    for i, w in enumerate(words[:-1]):
+        if w.startswith(_ASKS_WHICH) and len(words[i + 1]) >= 2:
+            return words[i + 1]
+    return ""
+
+
+def announcing_rows(index, doc_ids: tuple[str, ...], question: str, terms: dict[str, float]) -> list[int]:
+    """The passages of `doc_ids` whose clause announces an enumeration of the thing the question asks
+    for (下列义务 for 「教师有哪些义务？」), the one whose announcing line holds the most of the
+    question's words first.
+
+    Inside one law every passage says 教师; ranked by the question's words, a clause naming 权利、义务
+    in passing outranks the one listing them, so a list question looks for the announcement itself."""
+    thing = asked_thing(question)
+    if not thing:
+        return []
+    found: list[tuple[float, int]] = []
+    for row in (r for d in dict.fromkeys(doc_ids) for r in index.doc_rows.get(d, ())):
+        text = index.chunks[row].text
+        for m in _ANNOUNCES.finditer(text):
+            if thing in m.group(1)[:len(thing) + 2]:
+                lead = normalize(text[max(0, text.rfind("\n", 0, m.start()) + 1):m.end()])
+                held = sum(w for t, w in terms.items() if t in lead)
+                found.append((held / (sum(terms.values()) or 1.0), row))
+                break
+    return [row for _held, row in sorted(found, key=lambda f: (-f[0], f[1]))]

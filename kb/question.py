@@ -11,7 +11,7 @@ from kb.followup import (THIS_THING, ask_of_other_people, ask_the_same_of, point
                          swap_entities)
 from kb.entities import places_named
 from kb.intent import Intent, read_intent
-from kb.tokenize import normalize
+from kb.tokenize import normalize, tagged_words
 
 KINDS = ("what", "when", "who", "how_many", "which_doc", "list", "compare", "version", "definition", "yes_no",
          "can_i")
@@ -177,8 +177,9 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
     # a follow-up of a refused question still asks it again of something else (「那青岛的呢？」),
     # only the document to read comes from an answer that cited one
     elliptic = bool(_ELLIPTIC.search(text) or _ELLIPTIC.search(asked.strip()))  # 呢 is stripped as filler
-    follow_up = (previous is not None or bool(previous_question)) and bool(_PRONOUN.search(text) or elliptic
-                                                                        or THIS_THING.search(text))
+    marked = bool(_PRONOUN.search(text) or elliptic or THIS_THING.search(text))
+    subjectless = not marked and subject_missing(text)  # 「违反了会怎么罚？」: asked of the turn before's subject
+    follow_up = (previous is not None or bool(previous_question)) and (marked or subjectless)
     kind = kind_of(text)
     before = strip_filler(spell_out(previous_question)) if follow_up else ""
     cited = _about(register, tuple(getattr(previous, "citations", ()) or ()), before, places)
@@ -189,8 +190,8 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
     own = text  # the documents it names are looked up in its own words: 「它」 is the previous answer's
     if before and not swapped:
         # 「它」, 「这个计划」, 「那版」: what the previous question was about; 「那学生呢？」 the same of
-        # other people; 「那硕士呢？」 the same of 硕士, unless the previous question named a work itself (then
-        # 「那义务呢？」 after 「教师法里老师享有哪些权利？」 is about that work): the work its answer cited
+        # other people; 「那硕士呢？」 the same of 硕士, read after the work the previous question names
+        # (「那义务呢？」 after 「教师法里老师享有哪些权利？」 asks 教师法's 义务): the work its answer cited
         # (高等教育法, for 「专科教育的基本修业年限是几年？」) is only where to read
         work = _work_named(register, before, cited)
         named = _work_named(register, before, ())
@@ -213,7 +214,7 @@ def understand(asked: str, register=None, places: tuple[str, ...] = (), previous
             # 「那存在的问题呢？」 after a list question; 「那1996年的版本呢？」 asks about one version, not two
             inherited = kind_of(strip_filler(previous_question))
             kind = "what" if inherited in ("version", "compare") else inherited
-        text = _complete(text, previous_question, register, doc_ids)
+        text = _complete(text, previous_question, register, doc_ids, subjectless=subjectless)
         if not doc_ids and register is not None:  # the previous question named it, its answer cited nothing
             doc_ids = _named_works(register, text)
     intent = read_intent(text, places)
@@ -275,18 +276,34 @@ def _absent_version(register, doc_ids: tuple[str, ...], text: str) -> str:
     return ""
 
 
+# words that name no subject of their own: what is done or asked (违反, 处罚, 办理, 多久)
+_NO_SUBJECT = frozenset(["违反", "违法", "处罚", "罚款", "处理", "办理", "申请", "手续", "流程", "时间", "期限", "费用", "标准",
+                         "规定", "要求", "条件", "情况", "责任", "后果", "结果", "材料", "部门", "单位", "地方", "时候"])
+_SUBJECT_FLAGS = ("n", "vn", "nz", "nr", "ns", "nt", "nw", "l", "j", "eng")
+
+
+def subject_missing(question: str) -> bool:
+    """Whether a question names nothing it is about — no noun beyond the asking and doing words
+    (「违反了会怎么罚？」, 「多久能办下来？」): in a chat it asks about what the turn before was about."""
+    words = tagged_words(question)
+    if not words or _YEAR.search(question) or _ARTICLE_ASKED.search(question):
+        return False
+    return not any(len(w) >= 2 and f.startswith(_SUBJECT_FLAGS) and w not in _NO_SUBJECT for w, f in words)
+
+
 # 「…是第几条规定的这个？」: what the previous question asked about, not a document
 _THAT_TOPIC = re.compile(r"这(?:个|些|样|一点|件事|种情况)[？?。]?$")
 
 
-def _complete(text: str, previous_question: str, register, doc_ids: tuple[str, ...]) -> str:
+def _complete(text: str, previous_question: str, register, doc_ids: tuple[str, ...], *, subjectless: bool = False) -> str:
     """A follow-up with little of its own to ask about takes the previous question's subject:
-    「那1996年的版本呢？」 after 「职业学校教育分为哪些？」 asks how 1996 divided them."""
+    「那1996年的版本呢？」 after 「职业学校教育分为哪些？」 asks how 1996 divided them, and 「违反了会怎么罚？」
+    after 「用人单位能不能招不满十六岁的人？」 asks it of that."""
     own = _PRONOUN.sub("", _YEAR.sub("", text))
     for doc_id in [d for d in doc_ids if register is not None and d in register.records]:
         own = own.replace(register.records[doc_id].meta.title.removeprefix("中华人民共和国"), "")
     own = re.sub(r"^那(?:么)?|版本|那版|这版|现在|现行|目前|那个|这个|的|呢|吗|了|[？?。！!，,\s]|第几条|哪一?条|规定|哪年|什么时候|怎么|是", "", own)
-    if (len(own) >= 2 and not _THAT_TOPIC.search(text)) or not previous_question:
+    if (len(own) >= 2 and not _THAT_TOPIC.search(text) and not subjectless) or not previous_question:
         return text
     base = _YEAR.sub("", strip_filler(spell_out(previous_question)))
     base = _COMPARED.sub("", base)

@@ -458,6 +458,10 @@ class Retriever:
                 factor[i] *= BASIS_BOOST
         return fused * factor
 
+    def hit(self, row: int, score: float) -> Hit:
+        """The chunk at `row` as a hit found by its place in a document's structure, not by a channel."""
+        return self._hit(row, score, {}, [])
+
     def _hit(self, row: int, score: float, found: dict[str, np.ndarray], named_rows: list[int]) -> Hit:
         chunk = self.index.chunks[row]
         record = self.index.records[chunk.doc_id]

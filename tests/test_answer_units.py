@@ -600,3 +600,15 @@ def test_words_that_only_ask_are_no_terms():
 ])
 def test_the_leading_fact_is_the_figure_of_what_the_question_counts(expects, quote, question, fact):
     assert lead_fact(expects, quote, question) == fact
+
+
+@pytest.mark.parametrize("question, thing", [
+    ("教师法规定教师有哪些义务？", "义务"),
+    ("设立职业中介机构要具备哪些条件？", "条件"),
+    ("上海职业教育条例规定举办职业学校要交哪些材料？", "材料"),
+    ("证书有效期是多久？", ""),
+])
+def test_the_thing_a_list_question_asks_for_follows_its_asking_word(question, thing):
+    from kb.lists import asked_thing
+
+    assert asked_thing(question) == thing

@@ -190,8 +190,22 @@ def test_that_x_asks_the_same_of_x(follow, before, completed):
     assert ask_the_same_of(follow.replace("呢", ""), follow, before) == completed
 
 
-def test_that_x_completes_nothing_when_it_asks_more_or_the_previous_question_names_a_work():
-    assert ask_the_same_of("那义务？", "那义务呢？", "教师法里老师享有哪些权利？", "教师法") == ""
+@pytest.mark.parametrize("follow, before, work, completed", [
+    # the head of the subject read after the work the previous question names
+    ("那硕士呢？", "高等教育法规定专科教育的修业年限是几年？", "高等教育法", "高等教育法规定硕士的修业年限是几年？"),
+    # the word sharing a character with the thing
+    ("每周呢？", "劳动法规定每天工作时间不超过几个小时？", "劳动法", "劳动法规定每周工作时间不超过几个小时？"),
+    # the thing asked about: after the asking word, or before it
+    ("那义务呢？", "教师法里老师享有哪些权利？", "教师法", "教师法里老师享有哪些义务？"),
+    ("那报酬呢？", "职业教育法规定职业学校学生实习要签协议吗？", "职业教育法", "职业教育法规定职业学校学生实习要签报酬吗？"),
+    ("要是收押金呢？", "职业中介机构扣押劳动者身份证怎么处罚？", "", "职业中介机构收押金劳动者身份证怎么处罚？"),
+])
+def test_that_x_takes_the_place_of_what_stands_for_it_in_the_previous_question(follow, before, work, completed):
+    assert ask_the_same_of(follow.replace("呢", ""), follow, before, work) == completed
+
+
+def test_that_x_completes_nothing_when_it_asks_more_or_nothing_stands_for_it():
+    assert ask_the_same_of("那对残疾人？", "那对残疾人呢？", "就业促进法对农村劳动者进城就业有什么规定？", "就业促进法") == ""
     assert ask_the_same_of("那重庆的试点企业范围是什么？", "那重庆的试点企业范围是什么？", "“新八级工”的级别是哪八级？") == ""
     assert ask_the_same_of("那存在的问题？", "那存在的问题呢？", "1+X证书试点取得了哪些成效？") == ""  # no 的 to cut at
 
@@ -211,6 +225,7 @@ def test_a_count_is_still_a_figure():
     ("那天津呢？", "职业学校的学生实习有报酬吗？", ""),  # a place, not people
     ("那学生呢？", "证书有效期是多久？", ""),  # the previous question names no people
     ("学生有什么权利？", "教师有什么权利？", ""),  # a question of its own
+    ("那对残疾人呢？", "用人单位招用妇女有什么限制？", "用人单位招用残疾人有什么限制？"),  # 对 is not part of them
 ])
 def test_the_same_asked_of_other_people(asked, before, completed):
     assert ask_of_other_people(asked.removesuffix("呢？") + "？", asked, before) == completed
@@ -226,3 +241,37 @@ def test_the_same_asked_of_other_people(asked, before, completed):
 def test_the_subject_ends_at_a_word_of_its_own_outside_quotes(previous, subject):
     assert subject_of(previous) == subject
     assert resolve_references("它有什么破格政策？", previous) == subject + "有什么破格政策？"
+
+
+@pytest.mark.parametrize("previous, people", [
+    ("就业促进法对残疾人就业有什么规定？", "残疾人"),
+    ("劳动法里说的未成年工是指多大的劳动者？", "未成年工"),
+    ("民办学校的老师和公办学校的老师法律地位一样吗？", "民办学校的老师"),
+    ("个人可以举办职业学校吗？", ""),  # 个人 is anyone, not people a 他们 points at
+])
+def test_them_is_the_people_the_previous_question_names(previous, people):
+    from kb.followup import people_of
+
+    assert people_of(previous) == people
+
+
+@pytest.mark.parametrize("question, missing", [
+    ("违反了会怎么罚？", True),
+    ("多久能办下来？", True),
+    ("能不能延期？", True),
+    ("证书有效期是多久？", False),
+    ("职业学校教育分为哪些？", False),
+    ("教师法第八条讲了啥？", False),
+    ("2023年有什么变化？", False),
+])
+def test_a_question_naming_nothing_it_is_about(question, missing):
+    from kb.question import subject_missing
+
+    assert subject_missing(question) is missing
+
+
+def test_a_question_naming_nothing_asks_of_the_previous_questions_subject():
+    q = understand("违反了会怎么罚？", REGISTER, previous_question="用人单位能不能招不满十六岁的人？")
+    assert q.follow_up and q.text.startswith("用人单位能不能招不满十六岁的人？")
+    alone = understand("违反了会怎么罚？", REGISTER)
+    assert not alone.follow_up and alone.text == "违反了会怎么罚？"

@@ -310,3 +310,33 @@ def test_a_plan_credited_to_another_national_body_is_refused(shared):
     assert answer.refused and "“财政部”" in answer.text
     answer = well_cited(shared, ask(shared, "教育部办公厅印发的名师（名匠）名校长培养计划每年遴选多少人？"))
     assert not answer.refused
+
+
+def test_a_list_question_inside_a_law_is_answered_by_the_clause_announcing_the_list(shared):
+    # every passage of 教师法 says 教师; 第十七条 names 权利、义务 in passing, 第八条 lists them
+    answer = well_cited(shared, ask(shared, "教师法规定教师有哪些义务？"))
+    assert not answer.refused and answer.citations[0].doc_id == TEACHERS
+    assert {c.path[-1] for c in answer.citations} == {"第八条"} and len(answer.citations) == 6
+    assert "为人师表" in answer.citations[0].quote
+
+
+@pytest.mark.parametrize("first, follow, article, held", [
+    ("教育法规定学校有哪些权利？", "那义务呢？", "第三十条", "保证教育教学质量"),
+    ("高等教育法规定专科教育的修业年限是几年？", "那硕士呢？", "第十七条", "硕士研究生教育的基本修业年限为二至三年"),
+    ("劳动法规定每天工作时间不超过几个小时？", "每周呢？", "第三十六条", "四十四小时"),
+    ("就业促进法对残疾人就业有什么规定？", "那用人单位招人时能歧视他们吗？", "第二十九条", "不得歧视残疾人"),
+])
+def test_a_follow_up_asks_the_previous_question_of_what_it_names(shared, first, follow, article, held):
+    answer = well_cited(shared, ask(shared, follow, previous=ask(shared, first)))
+    assert not answer.refused
+    assert answer.citations[0].path[-1] == article
+    assert held in "".join(c.quote for c in answer.citations if c.path[-1] == article)
+
+
+@pytest.mark.parametrize("first, follow, lead", [
+    ("教师法里教师的工资有什么规定？", "具体是哪一条？", "依据是《中华人民共和国教师法》第二十五条。[1]"),
+    ("就业促进法是什么时候开始施行的？", "这个是哪部法规定的？", "依据是《中华人民共和国就业促进法》第六十九条。[1]"),
+])
+def test_which_article_or_law_of_what_was_just_answered(shared, first, follow, lead):
+    answer = well_cited(shared, ask(shared, follow, previous=ask(shared, first)))
+    assert answer.text.splitlines()[0] == lead
