@@ -152,14 +152,30 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     if special is not None:
         return special
     judged = _judge(retriever, q, hits, terms)
-    threshold = load_model().threshold if settings.min_confidence is None else settings.min_confidence
-    if judged.confidence < threshold and filters is not own:
+    # whether to read the question another way is the shipped model's call, whatever refuses in the end
+    # (bench/answers.py asks with min_confidence 0 and applies thresholds afterwards: it must see the
+    # answer the app gives)
+    retry = load_model().threshold
+    threshold = retry if settings.min_confidence is None else settings.min_confidence
+    if judged.confidence < retry and filters is not own:
         # the documents it seemed to name hold no answer: the rest of the index may
         wide = replace(q, doc_ids=())
         wide_terms = weigh(retriever, question_terms(without_markers(formal)))
         other = _judge(retriever, wide, retriever.search(searched, replace(settings.search, filters=own)), wide_terms)
         if other.confidence > judged.confidence:
             judged, q = other, wide
+    before = _asked_before(previous)
+    if judged.confidence < retry and q.follow_up and before and before not in q.text:
+        # 「那每天能干几个小时？」 after a question on 宁波's 顶岗实习: read with the turn before, whose
+        # words it leaves unsaid
+        context = replace(q, text=f"{before} {q.text}")
+        context_formal = formalize(context.text)
+        context_terms = weigh(retriever, question_terms(_without_names(index, without_markers(context_formal),
+                                                                       context.doc_ids)))
+        other = _judge(retriever, context, retriever.search(search_text(context.text),
+                                                            replace(settings.search, filters=filters)), context_terms)
+        if other.confidence > judged.confidence:
+            judged = other  # the passages and words of the context; the fact to lead with is the follow-up's
     hits, terms = judged.hits, judged.terms
     if judged.confidence < threshold or not judged.sentences:
         return Draft(_refusal(asked, hits, q, judged.confidence), q, hits, terms, judged.signals,

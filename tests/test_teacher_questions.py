@@ -340,3 +340,14 @@ def test_a_follow_up_asks_the_previous_question_of_what_it_names(shared, first, 
 def test_which_article_or_law_of_what_was_just_answered(shared, first, follow, lead):
     answer = well_cited(shared, ask(shared, follow, previous=ask(shared, first)))
     assert answer.text.splitlines()[0] == lead
+
+
+def test_a_follow_up_with_no_basis_of_its_own_is_read_with_the_turn_before(shared):
+    # 「那每天能干几个小时？」 says neither 宁波 nor 顶岗实习: alone it matches nothing well; with the question
+    # before it, 第九条 of 宁波's regulation answers it, and its own question (not the one before) decides
+    # what leads: not 「六个月」
+    first = ask(shared, "宁波那边学生顶岗实习一般多长时间来着？")
+    answer = well_cited(shared, ask(shared, "那每天能干几个小时？", previous=first))
+    assert not answer.refused and answer.understood == "那每天能干几个小时？"
+    assert answer.citations[0].path[-1] == "第九条" and "每日不得超过八小时" in answer.citations[0].quote
+    assert not answer.text.startswith("六个月")
