@@ -375,6 +375,24 @@ def _print(name: str, table: dict) -> None:
               f"{f(s['fact_right']):>5}", file=sys.stderr)
 
 
+def markdown(out: dict, sets: list[str]) -> str:
+    """The report as the README's table: one row per set and style, the set's total in bold."""
+    def f(v):
+        return "–" if v is None else f"{v:.3f}"
+    lines = ["| set, style | answerable / unanswerable | contains gold | cites gold doc | false refusals | "
+             "correct refusals | lists/comparisons complete | leading facts right | p50 / p95 ms |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in sets:
+        for style, s in out[name].items():
+            label = f"**{name}, all**" if style == "all" else f"{name}, {style}"
+            if style == "all" and len(out[name]) == 2:
+                continue  # one style: its row is the total
+            lines.append(f"| {label} | {s['answerable']} / {s['unanswerable']} | {f(s['contains_gold'])} | "
+                         f"{f(s['cites_gold_doc'])} | {f(s['false_refusals'])} | {f(s['correct_refusals'])} | "
+                         f"{f(s['complete'])} | {f(s['fact_right'])} | {s['p50_ms']:.0f} / {s['p95_ms']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def _retriever(corpus: Path, index: str, rebuild: bool):
     build_index(corpus, Path(index), BuildSettings(), rebuild=rebuild)
     return open_retriever(Path(index))
@@ -390,6 +408,7 @@ def main() -> int:
     ap.add_argument("--sets", default="teacher,ncp")
     ap.add_argument("--save", help="write every question's result (signals included) to this JSONL file")
     ap.add_argument("--load", help="score (and with --fit, refit on) a file written by --save instead of asking")
+    ap.add_argument("--markdown", help="also write the report as a Markdown table (the README's) to this file")
     ap.add_argument("--transfer", action="store_true",
                     help="also fit on the teacher and ncp fit halves and score all of fresh: how the evidence "
                          "decision carries over to questions of a set it was not fitted on")
@@ -424,6 +443,8 @@ def main() -> int:
         chosen = [r for r in rows if args.half == "all" or r.item.half == args.half]
         out[name] = by_style(chosen, model.threshold)
         _print(f"{name} ({args.half} half, threshold {model.threshold})", out[name])
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(out, list(results)), encoding="utf-8")
     if args.transfer:
         out["transfer"] = transfer(results)
     print(json.dumps(out, ensure_ascii=False, indent=1))

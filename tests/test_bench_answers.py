@@ -4,7 +4,7 @@ transfer report (the benchmark itself needs ../shared and is run by hand)."""
 import numpy as np
 import pytest
 
-from bench.answers import auc, contains_gold, fact_right, fresh2_items, fresh_items
+from bench.answers import auc, contains_gold, fact_right, fresh2_items, fresh_items, markdown
 
 
 def test_auc_is_the_chance_a_positive_outscores_a_negative():
@@ -31,3 +31,14 @@ def test_a_leading_fact_is_right_when_it_stands_in_the_gold_span():
     assert fact_right("二至三年。[1]\n…", ("三年",))  # the gold inside the fact counts too
     assert fact_right("11月。[1]\n…", ("教育部等五部门联合印发",)) is False
     assert fact_right("《示例法》第三条：证书有效期为三年。[1]", ("三年",)) is None  # no fact leads
+
+
+def test_the_markdown_report_has_a_row_per_style_and_the_total_in_bold():
+    row = {"answerable": 2, "unanswerable": 1, "contains_gold": 0.5, "cites_gold_doc": 1.0, "false_refusals": 0.0,
+           "correct_refusals": None, "complete": None, "fact_right": 1.0, "p50_ms": 12.4, "p95_ms": 80.6}
+    table = markdown({"teacher": {"formal": row, "list": row, "all": row}, "ncp": {"ncp": row, "all": row}},
+                     ["teacher", "ncp"])
+    lines = table.splitlines()
+    assert lines[2] == "| teacher, formal | 2 / 1 | 0.500 | 1.000 | 0.000 | – | – | 1.000 | 12 / 81 |"
+    assert lines[4].startswith("| **teacher, all** |")
+    assert lines[5].startswith("| ncp, ncp |") and len(lines) == 6  # a set of one style: no total row
