@@ -8,8 +8,11 @@
   (bench/data/teacher_fresh.jsonl, teacher_fresh_unanswerable.jsonl); the untouched set until fresh2
   came, now dev data like teacher, in fit and report halves;
 - fresh2 (`--sets …,fresh2`): 143 teacher questions and 63 near misses written by someone who never saw
-  an answer of the system (bench/data/teacher_fresh2.jsonl, teacher_fresh2_unanswerable.jsonl): never
-  fitted on and never read for tuning, every one of them in the report half;
+  an answer of the system (bench/data/teacher_fresh2.jsonl, teacher_fresh2_unanswerable.jsonl): held out
+  for a round, now dev data in fit and report halves;
+- fresh3 (`--sets …,fresh3`): 110 teacher questions and 45 near misses written the same way a round
+  later (bench/data/teacher_fresh3.jsonl, teacher_fresh3_unanswerable.jsonl): never fitted on and never
+  read for tuning, every one of them in the report half;
 - lay (`--sets lay`): questions in everyday words over the laws (bench/data/teacher_lay.jsonl, 19, and
   8 near misses), written together with kb/data/lay_terms.tsv, so tuned on; never fitted on either.
 
@@ -158,8 +161,12 @@ def fresh_items() -> list[Item]:
 
 
 def fresh2_items() -> list[Item]:
+    return teacher_items("teacher_fresh2.jsonl", "teacher_fresh2_unanswerable.jsonl")
+
+
+def fresh3_items() -> list[Item]:
     """The set nobody tuned on: all in the report half, its failures never read to change the code."""
-    return teacher_items("teacher_fresh2.jsonl", "teacher_fresh2_unanswerable.jsonl", held_out=True)
+    return teacher_items("teacher_fresh3.jsonl", "teacher_fresh3_unanswerable.jsonl", held_out=True)
 
 
 def lay_items() -> list[Item]:
@@ -420,6 +427,7 @@ def main() -> int:
             "ncp": (SHARED / "eval/ncp/corpus.jsonl", args.ncp_index, ncp_items),
             "fresh": (SHARED / "corpus", args.corpus_index, fresh_items),
             "fresh2": (SHARED / "corpus", args.corpus_index, fresh2_items),
+            "fresh3": (SHARED / "corpus", args.corpus_index, fresh3_items),
             "lay": (SHARED / "corpus", args.corpus_index, lay_items)}
     results = {}
     if args.load:

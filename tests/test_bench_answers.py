@@ -4,7 +4,7 @@ transfer report (the benchmark itself needs ../shared and is run by hand)."""
 import numpy as np
 import pytest
 
-from bench.answers import auc, contains_gold, fact_right, fresh2_items, fresh_items, markdown
+from bench.answers import auc, contains_gold, fact_right, fresh2_items, fresh3_items, fresh_items, markdown
 
 
 def test_auc_is_the_chance_a_positive_outscores_a_negative():
@@ -20,9 +20,10 @@ def test_the_gold_span_is_matched_without_spaces_and_by_its_first_20_characters(
     assert not contains_gold("有效期为两年", "有效期为三年") and not contains_gold("任何文字", "")
 
 
-def test_the_untouched_set_is_all_report_and_the_fresh_set_is_split():
-    assert {i.half for i in fresh2_items()} == {"report"}
-    halves = [i.half for i in fresh_items()]
+@pytest.mark.parametrize("items", [fresh_items, fresh2_items])
+def test_the_untouched_set_is_all_report_and_the_earlier_ones_are_split(items):
+    assert {i.half for i in fresh3_items()} == {"report"}
+    halves = [i.half for i in items()]
     assert 0.3 < halves.count("fit") / len(halves) < 0.7
 
 

@@ -1,5 +1,5 @@
 """bench/data/check_teacher_set.py: it finds each kind of fault on a small corpus of its own, and both
-pairs of teacher question files (the tuned dev pair, the fresh pair, the lay pair and the untouched fresh2 pair)
+pairs of teacher question files (the tuned dev pair, the fresh, lay and fresh2 pairs and the untouched fresh3 pair)
 pass it on ../shared/corpus."""
 
 import importlib.util
@@ -14,7 +14,8 @@ DATA = REPO / "bench" / "data"
 PAIRS = [("teacher_dev.jsonl", "teacher_unanswerable.jsonl"),
          ("teacher_fresh.jsonl", "teacher_fresh_unanswerable.jsonl"),
          ("teacher_lay.jsonl", "teacher_lay_unanswerable.jsonl"),
-         ("teacher_fresh2.jsonl", "teacher_fresh2_unanswerable.jsonl")]
+         ("teacher_fresh2.jsonl", "teacher_fresh2_unanswerable.jsonl"),
+         ("teacher_fresh3.jsonl", "teacher_fresh3_unanswerable.jsonl")]
 LAW = "laws/示例条例.md"
 
 
@@ -140,6 +141,13 @@ def test_the_fresh2_pair_repeats_no_question_of_the_earlier_pairs():
     corpus = shared_path("corpus")
     problems, _ = check_teacher_set.check(DATA / PAIRS[3][0], DATA / PAIRS[3][1], corpus,
                                           [DATA / name for pair in PAIRS[:3] for name in pair])
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_fresh3_pair_repeats_no_question_of_the_earlier_pairs():
+    corpus = shared_path("corpus")
+    problems, _ = check_teacher_set.check(DATA / PAIRS[4][0], DATA / PAIRS[4][1], corpus,
+                                          [DATA / name for pair in PAIRS[:4] for name in pair])
     assert problems == [], "\n".join(problems)
 
 
