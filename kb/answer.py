@@ -16,7 +16,7 @@ from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
                       doc_name, document_overview, previous_article, revisions_answer, source_name, version_notes,
                       where, with_continuation)
-from kb.lists import announcing_rows, list_answer, ordinal_answer, topic_section
+from kb.lists import announcing_rows, list_answer, ordinal_answer, previous_item, topic_section
 from kb.lay import formalize, search_text
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
@@ -146,6 +146,8 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     if q.kind == "list" and q.doc_ids and filters is not own:
         hits = _announcing_first(retriever, hits, q, terms)
     text, citations = previous_article(index, q, previous, asked)
+    if not citations:
+        text, citations = previous_item(index, asked, previous)
     if citations:
         return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     special = _by_name(retriever, asked, q, hits, terms, settings)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from kb.compose import cn_number, item_quote, list_items, section_spans, sentence_spans
 from kb.kinds import cite_span, doc_name, doc_text, where
 from kb.question import LIST_TOPICS, Question, list_topic
+from kb.segment import is_article
 from kb.tokenize import normalize, tagged_words
 from kb.types import Citation, Hit
 
@@ -140,6 +141,54 @@ def ordinal_answer(index, question: Question, hits: list[Hit], terms: dict[str, 
             if cited is not None:
                 return f"{doc_name(index, hit.chunk.doc_id)}{heading or where(cited)}：{cited.quote}[1]", [cited]
     return "", []
+
+
+# what a follow-up asking for an item by its place may say beside the place: 「那第四项具体是啥？」
+_ITEM_ONLY = re.compile(r"^(?:那么?|那个|还有|再说说|请问)?[，,\s]*§(?:具体|详细)?(?:是|讲|说|指|写)?(?:了|的)?"
+                        r"(?:啥|什么|哪个|哪一?项|内容|什么内容|什么意思)?(?:呢|啊|呀|来着)?[？?。！!\s]*$")
+
+
+def previous_item(index, asked: str, previous) -> tuple[str, list[Citation]]:
+    """「那第四项具体是啥？」 after an answer quoting an enumeration: its item in that place, quoted whole
+    when short and cited to the same clause; ("", []) when the question asks more than the place or the
+    previous answer quotes no enumeration with that many items."""
+    asked = asked.strip()
+    m = _ORDINAL.search(asked)
+    n = cn_number(m.group(1)) if m else 0
+    if not n or previous is None or getattr(previous, "refused", True) \
+            or not _ITEM_ONLY.match(asked.replace(m.group(0), "§", 1)):
+        return "", []
+    first = previous.citations[0] if previous.citations else None
+    if first is None or first.doc_id not in index.records:
+        return "", []
+    for row in index.doc_rows.get(first.doc_id, ()):
+        chunk = index.chunks[row]
+        if not chunk.start <= first.start < chunk.start + len(chunk.text):
+            continue
+        items = list_items(chunk.text)
+        if len(items) >= 2:
+            s, e = item_quote(chunk.text, items[min(n, len(items)) - 1])
+            cited = cite_span(index, 1, first.doc_id, chunk.start + s, chunk.start + e)
+            if cited is None:
+                break
+            name = f"{doc_name(index, first.doc_id)}{_clause(cited)}"
+            if n > len(items):
+                # 「第七项呢？」 of six: say so, with the last item, rather than answer something else
+                return f"{name}只列了{len(items)}项，没有第{m.group(1)}项；最后一项是：{cited.quote}[1]", [cited]
+            return f"{name}：{cited.quote}[1]", [cited]
+    # a list answer cites its items one by one, in order, from one document
+    items = [c for c in previous.citations if c.doc_id == first.doc_id]
+    if getattr(previous, "kind", "") == "list" and len(items) >= n:
+        cited = replace(items[n - 1], n=1)
+        return f"{doc_name(index, first.doc_id)}{_clause(cited)}：{cited.quote}[1]", [cited]
+    return "", []
+
+
+def _clause(c: Citation) -> str:
+    """The article an item stands in, or the section of a numbered item (三、存在的主要问题, not 2.职业技能…)."""
+    if len(c.path) > 1 and not is_article(c.path[-1]):
+        return c.path[-2]
+    return where(c)
 
 
 def topic_section(index, question: Question, terms: dict[str, float]) -> bool:

@@ -255,3 +255,31 @@ def test_a_model_is_given_the_follow_up_completed(retriever):
         sent = server.received[0].body["messages"][-1]["content"]
     assert answer.understood == f"那{title}由谁颁发？"
     assert sent.endswith(answer.understood) and answer.mode == "llm" and answer.understood
+
+
+@pytest.fixture(scope="module")
+def measures(tmp_path_factory):
+    """One local regulation whose second article lists three activities, indexed with the hashing embedder."""
+    root = tmp_path_factory.mktemp("measures")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "示例市职业学校管理办法.md").write_text(
+        "# 示例市职业学校管理办法\n\n第一条 为了规范职业学校管理，制定本办法。\n\n"
+        "第二条 职业学校在办学中可以开展下列活动：\n\n（一）依法自主设置专业；\n\n（二）自主选用专业课程教材；\n\n"
+        "（三）实行弹性学习制度。\n\n第三条 本办法自2024年1月1日起施行。\n", encoding="utf-8")
+    build_index(root / "corpus", root / "index", BuildSettings(embedder="hashing"))
+    return open_retriever(root / "index")
+
+
+def test_a_follow_up_asking_for_an_item_by_its_place_gets_that_item_of_the_enumeration_just_quoted(measures):
+    from kb.pipeline import ask
+
+    first = ask(measures, "示例市职业学校管理办法规定职业学校在办学中可以开展哪些活动？")
+    assert "（二）自主选用专业课程教材" in first.text
+    for follow in ("那第二项具体是啥？", "第2项呢？", "第二个是什么？"):
+        answer = ask(measures, follow, previous=first)
+        assert answer.text == "《示例市职业学校管理办法》第二条：（二）自主选用专业课程教材；[1]", follow
+        assert [c.path[-1] for c in answer.citations] == ["第二条"]
+    beyond = ask(measures, "第五项呢？", previous=first)
+    assert beyond.text.startswith("《示例市职业学校管理办法》第二条只列了3项，没有第五项；最后一项是：（三）实行弹性学习制度。")
+    # asking more than the place is a question of its own, not the item
+    assert not ask(measures, "第二项和第三项有什么关系？", previous=first).text.startswith("《示例市职业学校管理办法》第二条：（二）")
