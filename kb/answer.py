@@ -16,7 +16,8 @@ from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
                       doc_name, document_overview, previous_article, revisions_answer, source_name, version_notes,
                       where, with_continuation)
-from kb.lists import announcing_rows, list_answer, ordinal_answer, previous_item, topic_section
+from kb.lists import (announcing_rows, asks_place, list_answer, ordinal_answer, ordinal_missing, previous_item,
+                      previous_item_missing, topic_section)
 from kb.lay import formalize, search_text
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
@@ -150,6 +151,9 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
         text, citations = previous_item(index, asked, previous)
     if citations:
         return _done(_answer(asked, text, citations, index, q), q, hits, terms)
+    short = previous_item_missing(index, asked, previous)
+    if short:
+        return _short_of_items(asked, short, q, hits, terms, index)
     special = _by_name(retriever, asked, q, hits, terms, settings)
     if special is not None:
         return special
@@ -271,15 +275,20 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
         text, citations = by_name(index, q) if q.doc_ids and not q.versions else ("", [])
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
-    if q.kind == "list" and q.doc_ids and not q.versions and topic_section(index, q, terms):
+    if q.kind == "list" and q.doc_ids and not q.versions and not asks_place(q.text) and topic_section(index, q, terms):
         text, citations = list_answer(index, q, hits, terms)
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     # 「那篇1+X的文章里讲的第四个成效是什么？」: the fourth item of the named document's section on 成效
     # (the item first: most questions ask none, and the section is a walk over the document's headings)
-    text, citations = ordinal_answer(index, q, hits, terms) if q.doc_ids and not q.versions else ("", [])
-    if citations and topic_section(index, replace(q, list_topic=q.list_topic or list_topic(q.text)), terms):
-        return _done(_answer(asked, text, citations, index, q), q, hits, terms)
+    named = bool(q.doc_ids) and not q.versions
+    text, citations = ordinal_answer(index, q, hits, terms) if named else ("", [])
+    # 「…列举的第五个主要成效是什么？」 of a section listing four: no such item, said so
+    short = ordinal_missing(index, q, hits, terms) if named and not citations else ""
+    if (citations or short) and topic_section(index, replace(q, list_topic=q.list_topic or list_topic(q.text)), terms):
+        if citations:
+            return _done(_answer(asked, text, citations, index, q), q, hits, terms)
+        return _short_of_items(asked, short, q, hits, terms, index)
     if q.versions and len(q.versions) > 1:
         text, citations = version_answer(index, q, hits, terms)
         if citations:
@@ -289,6 +298,13 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
         if citations:
             return _done(_answer(asked, _lines_by_clause(citations, index), citations, index, q), q, hits, terms)
     return None
+
+
+def _short_of_items(asked: str, short: str, q: Question, hits: list[Hit], terms: Terms, index) -> Draft:
+    """No basis for an item past the end of the enumeration asked of: the refusal, saying how many there are."""
+    answer = _refusal(asked, hits, q, 0.0)
+    lines = answer.text.split("\n")
+    return Draft(replace(answer, text="\n".join([lines[0], short, *lines[1:]])), q, hits, terms, None, 0.0, True, index)
 
 
 def _done(answer: Answer, q: Question, hits: list[Hit], terms: Terms) -> Draft:

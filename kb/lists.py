@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from kb.compose import cn_number, item_quote, list_items, section_spans, sentence_spans
 from kb.kinds import cite_span, doc_name, doc_text, where
+from kb.prompts import ITEMS_SHORT
 from kb.question import LIST_TOPICS, Question, list_topic
 from kb.segment import is_article
 from kb.tokenize import normalize, tagged_words
@@ -125,22 +126,44 @@ def _holds(anchor: tuple[str, int, int] | None, doc_id: str, base: int, text: st
 _ORDINAL = re.compile(r"第([一二三四五六七八九十]{1,3}|\d{1,2})(?:个|项|点|种|方面|大|条(?=建议|措施|意见|举措|经验|原则|任务))")
 
 
+def asks_place(text: str) -> bool:
+    """Whether a question asks for an item by its place (第四个成效, 第二项建议)."""
+    return bool(_ORDINAL.search(text))
+
+
 def ordinal_answer(index, question: Question, hits: list[Hit], terms: dict[str, float]) -> tuple[str, list[Citation]]:
     """「那篇文章讲的第四个成效是什么？」: the item in that place of the enumeration the question is
     about (as for a list question), quoted and cited; ("", []) if the question names no place or no
     enumeration has that many items."""
-    m = _ORDINAL.search(question.text)
-    n = cn_number(m.group(1)) if m else 0
-    if not n:
-        return "", []
-    topic = question.list_topic or list_topic(question.text)
-    for hit, text, base, items, heading in _enumerations(index, replace(question, list_topic=topic), hits, terms):
+    for n, _place, hit, text, base, items, heading in _ordinal_enumerations(index, question, hits, terms):
         if len(items) >= n:
             s, e = item_quote(text, items[n - 1])
             cited = cite_span(index, 1, hit.chunk.doc_id, base + s, base + e)
             if cited is not None:
                 return f"{doc_name(index, hit.chunk.doc_id)}{heading or where(cited)}：{cited.quote}[1]", [cited]
     return "", []
+
+
+def ordinal_missing(index, question: Question, hits: list[Hit], terms: dict[str, float]) -> str:
+    """「…列举的第五个主要成效是什么？」 of a section listing four: what to say instead (「…二、试点工作取得的
+    主要成效只列了4项，没有第五项。」); "" when the section has that many or there is none."""
+    for n, place, hit, text, base, items, heading in _ordinal_enumerations(index, question, hits, terms):
+        if heading and len(items) < n:
+            return ITEMS_SHORT.format(where=f"{doc_name(index, hit.chunk.doc_id)}{heading}", count=len(items),
+                                      place=place)
+        if len(items) >= n:
+            return ""
+    return ""
+
+
+def _ordinal_enumerations(index, question: Question, hits: list[Hit], terms: dict[str, float]):
+    m = _ORDINAL.search(question.text)
+    n = cn_number(m.group(1)) if m else 0
+    if not n:
+        return
+    topic = question.list_topic or list_topic(question.text)
+    for hit, text, base, items, heading in _enumerations(index, replace(question, list_topic=topic), hits, terms):
+        yield n, m.group(1), hit, text, base, items, heading
 
 
 # what a follow-up asking for an item by its place may say beside the place: 「那第四项具体是啥？」
@@ -150,38 +173,53 @@ _ITEM_ONLY = re.compile(r"^(?:那么?|那个|还有|再说说|请问)?[，,\s]*�
 
 def previous_item(index, asked: str, previous) -> tuple[str, list[Citation]]:
     """「那第四项具体是啥？」 after an answer quoting an enumeration: its item in that place, quoted whole
-    when short and cited to the same clause; ("", []) when the question asks more than the place or the
-    previous answer quotes no enumeration with that many items."""
+    when short and cited to the same clause; ("", []) when the question asks more than the place, the
+    previous answer quotes no enumeration, or it has fewer items (`previous_item_missing` says so)."""
+    found = _previous_enumeration(index, asked, previous)
+    if found is None or found[0] > len(found[3]):
+        return "", []
+    n, _place, name, items = found
+    return f"{name}：{items[n - 1].quote}[1]", [replace(items[n - 1], n=1)]
+
+
+def previous_item_missing(index, asked: str, previous) -> str:
+    """「第七项呢？」 of an enumeration of six the previous answer quoted: what to say instead (「…第八条只列
+    了6项，没有第七项。」); "" otherwise."""
+    found = _previous_enumeration(index, asked, previous)
+    if found is None or found[0] <= len(found[3]):
+        return ""
+    _n, place, name, items = found
+    return ITEMS_SHORT.format(where=name, count=len(items), place=place)
+
+
+
+def _previous_enumeration(index, asked: str, previous) -> tuple[int, str, str, list[Citation]] | None:
+    """(place asked, its numeral as written, where the enumeration stands, its items cited) for a
+    question asking nothing but a place (「那第四项具体是啥？」) after an answer quoting an enumeration:
+    the one in the clause it quoted first, or a list answer's items cited one by one; None otherwise."""
     asked = asked.strip()
     m = _ORDINAL.search(asked)
     n = cn_number(m.group(1)) if m else 0
     if not n or previous is None or getattr(previous, "refused", True) \
             or not _ITEM_ONLY.match(asked.replace(m.group(0), "§", 1)):
-        return "", []
+        return None
     first = previous.citations[0] if previous.citations else None
     if first is None or first.doc_id not in index.records:
-        return "", []
+        return None
     for row in index.doc_rows.get(first.doc_id, ()):
         chunk = index.chunks[row]
         if not chunk.start <= first.start < chunk.start + len(chunk.text):
             continue
-        items = list_items(chunk.text)
-        if len(items) >= 2:
-            s, e = item_quote(chunk.text, items[min(n, len(items)) - 1])
-            cited = cite_span(index, 1, first.doc_id, chunk.start + s, chunk.start + e)
-            if cited is None:
-                break
-            name = f"{doc_name(index, first.doc_id)}{_clause(cited)}"
-            if n > len(items):
-                # 「第七项呢？」 of six: say so, with the last item, rather than answer something else
-                return f"{name}只列了{len(items)}项，没有第{m.group(1)}项；最后一项是：{cited.quote}[1]", [cited]
-            return f"{name}：{cited.quote}[1]", [cited]
+        spans = list_items(chunk.text)
+        cited = [cite_span(index, 1, first.doc_id, chunk.start + s, chunk.start + e)
+                 for s, e in (item_quote(chunk.text, item) for item in spans)]
+        if len(spans) >= 2 and all(c is not None for c in cited):
+            return n, m.group(1), f"{doc_name(index, first.doc_id)}{_clause(cited[0])}", cited
     # a list answer cites its items one by one, in order, from one document
     items = [c for c in previous.citations if c.doc_id == first.doc_id]
-    if getattr(previous, "kind", "") == "list" and len(items) >= n:
-        cited = replace(items[n - 1], n=1)
-        return f"{doc_name(index, first.doc_id)}{_clause(cited)}：{cited.quote}[1]", [cited]
-    return "", []
+    if getattr(previous, "kind", "") == "list" and len(items) >= 2:
+        return n, m.group(1), f"{doc_name(index, first.doc_id)}{_clause(items[0])}", items
+    return None
 
 
 def _clause(c: Citation) -> str:

@@ -10,6 +10,9 @@ NO_BASIS_REPLY = "知识库中没有找到回答这个问题的依据。"
 # What the question names that no passage of a would-be answer is about (another city, year, ministry).
 MISSING_NOTE = "知识库中没有关于{names}的相关规定或报道。"
 
+# An item asked by its place (第七项) past the end of the enumeration it is asked of.
+ITEMS_SHORT = "{where}只列了{count}项，没有第{place}项。"
+
 # A document the question names is not in the knowledge base, but others cite it.
 CITED_NOT_HELD = "知识库中没有{name}本身；以下文件引用了它："
 # An answer quoting a version that is no longer in force.

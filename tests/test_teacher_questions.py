@@ -351,3 +351,12 @@ def test_a_follow_up_with_no_basis_of_its_own_is_read_with_the_turn_before(share
     assert not answer.refused and answer.understood == "那每天能干几个小时？"
     assert answer.citations[0].path[-1] == "第九条" and "每日不得超过八小时" in answer.citations[0].quote
     assert not answer.text.startswith("六个月")
+
+
+def test_an_item_past_the_end_of_a_named_section_is_refused_saying_how_many_there_are(shared):
+    # the paper lists four 成效: a fifth has no basis, and the reply says why instead of listing the four
+    answer = ask(shared, "1+X那篇文章列举的第五个主要成效是什么？")
+    assert answer.refused and answer.text.splitlines()[:2] == [
+        NO_BASIS_REPLY, "《1+X证书制度试点工作的现状与思考》二、试点工作取得的主要成效只列了4项，没有第五项。"]
+    second = well_cited(shared, ask(shared, "那篇1+X文章列举的第二个主要成效是什么？"))
+    assert second.text == "《1+X证书制度试点工作的现状与思考》二、试点工作取得的主要成效：二是人才培养质量稳步提升。[1]"
