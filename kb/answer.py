@@ -16,8 +16,7 @@ from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
                       doc_name, document_overview, previous_article, revisions_answer, source_name, version_notes,
                       where, with_continuation)
-from kb.lists import (announcing_rows, asks_place, list_answer, ordinal_answer, ordinal_missing, previous_item,
-                      previous_item_missing, topic_section)
+from kb.lists import announcing_rows, asks_place, list_answer, ordinal_answer, previous_item, topic_section
 from kb.lay import formalize, search_text
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
@@ -142,8 +141,7 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     # must hold the documents' words
     searched, formal = search_text(q.text), formalize(q.text)
     hits = retriever.search(searched, replace(settings.search, filters=filters))
-    # dates and words of time (2020年时, 旧法) choose the version; they are not what the text says
-    terms = weigh(retriever, question_terms(_without_names(index, without_markers(formal), q.doc_ids)))
+    terms = _terms(retriever, formal, q.doc_ids)
     if q.kind == "list" and q.doc_ids and filters is not own:
         hits = _announcing_first(retriever, hits, q, terms)
     text, citations = previous_article(index, q, previous, asked)
@@ -151,9 +149,8 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
         text, citations = previous_item(index, asked, previous)
     if citations:
         return _done(_answer(asked, text, citations, index, q), q, hits, terms)
-    short = previous_item_missing(index, asked, previous)
-    if short:
-        return _short_of_items(asked, short, q, hits, terms, index)
+    if text:  # 「第七项呢？」 of six items: no such item, said so
+        return Draft(_refusal(asked, hits, q, 0.0, note=text), q, hits, terms, None, 0.0, True, index)
     special = _by_name(retriever, asked, q, hits, terms, settings)
     if special is not None:
         return special
@@ -166,7 +163,7 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     if judged.confidence < retry and filters is not own:
         # the documents it seemed to name hold no answer: the rest of the index may
         wide = replace(q, doc_ids=())
-        wide_terms = weigh(retriever, question_terms(without_markers(formal)))
+        wide_terms = _terms(retriever, formal, ())
         other = _judge(retriever, wide, retriever.search(searched, replace(settings.search, filters=own)), wide_terms)
         if other.confidence > judged.confidence:
             judged, q = other, wide
@@ -175,11 +172,9 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
         # 「那每天能干几个小时？」 after a question on 宁波's 顶岗实习: read with the turn before, whose
         # words it leaves unsaid
         context = replace(q, text=f"{before} {q.text}")
-        context_formal = formalize(context.text)
-        context_terms = weigh(retriever, question_terms(_without_names(index, without_markers(context_formal),
-                                                                       context.doc_ids)))
         other = _judge(retriever, context, retriever.search(search_text(context.text),
-                                                            replace(settings.search, filters=filters)), context_terms)
+                                                            replace(settings.search, filters=filters)),
+                       _terms(retriever, formalize(context.text), context.doc_ids))
         if other.confidence > judged.confidence:
             judged = other  # the passages and words of the context; the fact to lead with is the follow-up's
     hits, terms = judged.hits, judged.terms
@@ -281,14 +276,12 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
     # 「那篇1+X的文章里讲的第四个成效是什么？」: the fourth item of the named document's section on 成效
     # (the item first: most questions ask none, and the section is a walk over the document's headings)
-    named = bool(q.doc_ids) and not q.versions
-    text, citations = ordinal_answer(index, q, hits, terms) if named else ("", [])
-    # 「…列举的第五个主要成效是什么？」 of a section listing four: no such item, said so
-    short = ordinal_missing(index, q, hits, terms) if named and not citations else ""
-    if (citations or short) and topic_section(index, replace(q, list_topic=q.list_topic or list_topic(q.text)), terms):
+    text, citations = ordinal_answer(index, q, hits, terms) if q.doc_ids and not q.versions else ("", [])
+    if text and topic_section(index, replace(q, list_topic=q.list_topic or list_topic(q.text)), terms):
         if citations:
             return _done(_answer(asked, text, citations, index, q), q, hits, terms)
-        return _short_of_items(asked, short, q, hits, terms, index)
+        # 「…列举的第五个主要成效是什么？」 of a section listing four: no such item, said so
+        return Draft(_refusal(asked, hits, q, 0.0, note=text), q, hits, terms, None, 0.0, True, index)
     if q.versions and len(q.versions) > 1:
         text, citations = version_answer(index, q, hits, terms)
         if citations:
@@ -300,13 +293,6 @@ def _by_name(retriever, asked: str, q: Question, hits: list[Hit], terms: Terms, 
     return None
 
 
-def _short_of_items(asked: str, short: str, q: Question, hits: list[Hit], terms: Terms, index) -> Draft:
-    """No basis for an item past the end of the enumeration asked of: the refusal, saying how many there are."""
-    answer = _refusal(asked, hits, q, 0.0)
-    lines = answer.text.split("\n")
-    return Draft(replace(answer, text="\n".join([lines[0], short, *lines[1:]])), q, hits, terms, None, 0.0, True, index)
-
-
 def _done(answer: Answer, q: Question, hits: list[Hit], terms: Terms) -> Draft:
     return Draft(replace(answer, kind=answer.kind or q.kind, confidence=1.0), q, hits, terms, None, 1.0, True)
 
@@ -316,8 +302,9 @@ def _answer(asked: str, text: str, citations: list[Citation], index, q: Question
     return Answer(asked, "\n".join([text, *notes]), tuple(citations), refused=False, kind=q.kind)
 
 
-def _refusal(asked: str, hits: list[Hit], q: Question, confidence: float, gaps: tuple[str, ...] = ()) -> Answer:
-    return replace(refusal(asked, hits, gaps), kind=q.kind, confidence=round(confidence, 4))
+def _refusal(asked: str, hits: list[Hit], q: Question, confidence: float, gaps: tuple[str, ...] = (),
+             note: str = "") -> Answer:
+    return replace(refusal(asked, hits, gaps, note), kind=q.kind, confidence=round(confidence, 4))
 
 
 def _works(index, doc_ids: tuple[str, ...]) -> tuple[str, ...]:
@@ -332,6 +319,13 @@ def _works(index, doc_ids: tuple[str, ...]) -> tuple[str, ...]:
             seen.add(versions)
             out.append(d)
     return tuple(out)
+
+
+def _terms(retriever, formal: str, doc_ids: tuple[str, ...]) -> Terms:
+    """The weighted content terms of a question in the documents' words, without the names of the documents
+    it was resolved to; dates and words of time (2020年时, 旧法) choose the version, they are not what the
+    text says."""
+    return weigh(retriever, question_terms(_without_names(retriever.index, without_markers(formal), doc_ids)))
 
 
 def _without_names(index, text: str, doc_ids: tuple[str, ...]) -> str:
@@ -580,14 +574,15 @@ def _is_prose(sentence: str) -> bool:
     return len(sentence) >= 12 and sentence[-1] in "。！？；”）)"
 
 
-def refusal(question: str, hits: list[Hit], gaps: tuple[str, ...] = ()) -> Answer:
+def refusal(question: str, hits: list[Hit], gaps: tuple[str, ...] = (), note: str = "") -> Answer:
     """The fixed no-basis reply, naming what the knowledge base lacks (`gaps`: 天津, 2021) when
-    known, and offering the nearest documents (one passage each) as 可能相关."""
+    known, or saying why (`note`: 「…只列了6项，没有第七项。」), and offering the nearest documents (one
+    passage each) as 可能相关."""
     firsts: dict[str, Hit] = {}
     for h in hits:
         firsts.setdefault(h.chunk.doc_id, h)
     related = tuple(firsts.values())[:3]
-    lines = [NO_BASIS_REPLY]
+    lines = [NO_BASIS_REPLY, *([note] if note else [])]
     if gaps:
         lines.append(MISSING_NOTE.format(names="、".join(f"“{g}年”" if g.isdigit() else f"“{g}”" for g in gaps)))
     if related:

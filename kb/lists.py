@@ -133,37 +133,24 @@ def asks_place(text: str) -> bool:
 
 def ordinal_answer(index, question: Question, hits: list[Hit], terms: dict[str, float]) -> tuple[str, list[Citation]]:
     """「那篇文章讲的第四个成效是什么？」: the item in that place of the enumeration the question is
-    about (as for a list question), quoted and cited; ("", []) if the question names no place or no
-    enumeration has that many items."""
-    for n, _place, hit, text, base, items, heading in _ordinal_enumerations(index, question, hits, terms):
+    about (as for a list question), quoted and cited; when the section named by its heading has fewer
+    items, what to say instead and no citation (「…主要成效只列了4项，没有第五项。」, []); ("", []) if the
+    question names no place or no enumeration is found."""
+    m = _ORDINAL.search(question.text)
+    n = cn_number(m.group(1)) if m else 0
+    if not n:
+        return "", []
+    topic = question.list_topic or list_topic(question.text)
+    for hit, text, base, items, heading in _enumerations(index, replace(question, list_topic=topic), hits, terms):
+        name = doc_name(index, hit.chunk.doc_id)
         if len(items) >= n:
             s, e = item_quote(text, items[n - 1])
             cited = cite_span(index, 1, hit.chunk.doc_id, base + s, base + e)
             if cited is not None:
-                return f"{doc_name(index, hit.chunk.doc_id)}{heading or where(cited)}：{cited.quote}[1]", [cited]
+                return f"{name}{heading or where(cited)}：{cited.quote}[1]", [cited]
+        elif heading:
+            return ITEMS_SHORT.format(where=f"{name}{heading}", count=len(items), place=m.group(1)), []
     return "", []
-
-
-def ordinal_missing(index, question: Question, hits: list[Hit], terms: dict[str, float]) -> str:
-    """「…列举的第五个主要成效是什么？」 of a section listing four: what to say instead (「…二、试点工作取得的
-    主要成效只列了4项，没有第五项。」); "" when the section has that many or there is none."""
-    for n, place, hit, text, base, items, heading in _ordinal_enumerations(index, question, hits, terms):
-        if heading and len(items) < n:
-            return ITEMS_SHORT.format(where=f"{doc_name(index, hit.chunk.doc_id)}{heading}", count=len(items),
-                                      place=place)
-        if len(items) >= n:
-            return ""
-    return ""
-
-
-def _ordinal_enumerations(index, question: Question, hits: list[Hit], terms: dict[str, float]):
-    m = _ORDINAL.search(question.text)
-    n = cn_number(m.group(1)) if m else 0
-    if not n:
-        return
-    topic = question.list_topic or list_topic(question.text)
-    for hit, text, base, items, heading in _enumerations(index, replace(question, list_topic=topic), hits, terms):
-        yield n, m.group(1), hit, text, base, items, heading
 
 
 # what a follow-up asking for an item by its place may say beside the place: 「那第四项具体是啥？」
@@ -173,24 +160,16 @@ _ITEM_ONLY = re.compile(r"^(?:那么?|那个|还有|再说说|请问)?[，,\s]*�
 
 def previous_item(index, asked: str, previous) -> tuple[str, list[Citation]]:
     """「那第四项具体是啥？」 after an answer quoting an enumeration: its item in that place, quoted whole
-    when short and cited to the same clause; ("", []) when the question asks more than the place, the
-    previous answer quotes no enumeration, or it has fewer items (`previous_item_missing` says so)."""
+    when short and cited to the same clause; when the enumeration has fewer items, what to say instead
+    and no citation (「…第八条只列了6项，没有第七项。」, []); ("", []) when the question asks more than the
+    place or the previous answer quotes no enumeration."""
     found = _previous_enumeration(index, asked, previous)
-    if found is None or found[0] > len(found[3]):
+    if found is None:
         return "", []
-    n, _place, name, items = found
+    n, place, name, items = found
+    if n > len(items):
+        return ITEMS_SHORT.format(where=name, count=len(items), place=place), []
     return f"{name}：{items[n - 1].quote}[1]", [replace(items[n - 1], n=1)]
-
-
-def previous_item_missing(index, asked: str, previous) -> str:
-    """「第七项呢？」 of an enumeration of six the previous answer quoted: what to say instead (「…第八条只列
-    了6项，没有第七项。」); "" otherwise."""
-    found = _previous_enumeration(index, asked, previous)
-    if found is None or found[0] <= len(found[3]):
-        return ""
-    _n, place, name, items = found
-    return ITEMS_SHORT.format(where=name, count=len(items), place=place)
-
 
 
 def _previous_enumeration(index, asked: str, previous) -> tuple[int, str, str, list[Citation]] | None:
