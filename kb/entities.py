@@ -7,6 +7,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from kb.intent import _PROVINCES
 from kb.tokenize import normalize
@@ -44,8 +45,9 @@ _YEAR_ASKED = re.compile(r"((?:19|20)\d{2})\s*年(?!\s*(?:时|的时候|期间|�
 
 @lru_cache(maxsize=1)
 def _gazetteer() -> frozenset[str]:
-    """City and province names from jieba's dictionary: the stem of each word tagged as a place (ns)
-    that ends in 市 or 省, when the stem itself is no other kind of word (杭州市 -> 杭州; 和平 is not)."""
+    """City and province names: the stem of each word of jieba's dictionary tagged as a place (ns) that
+    ends in 市 or 省, when the stem itself is no other kind of word (杭州市 -> 杭州; 和平 is not), and the
+    cities of kb/data/cities.txt, which that rule misses (烟台 and 大连 are tagged as other words too)."""
     import jieba
 
     tags: dict[str, str] = {}
@@ -56,7 +58,15 @@ def _gazetteer() -> frozenset[str]:
                 tags[parts[0]] = parts[2]
     stems = {w[:-1] for w, t in tags.items() if t == "ns" and w[-1] in "市省" and 3 <= len(w) <= 5
              and tags.get(w[:-1], "ns") == "ns"}
-    return frozenset(stems | set(PROVINCES))
+    listed = _listed_cities()
+    return frozenset((stems | set(PROVINCES) | {n for n in listed if not n.startswith("-")})
+                     - {n[1:] for n in listed if n.startswith("-")})
+
+
+def _listed_cities() -> list[str]:
+    """The names of kb/data/cities.txt; a name after "-" is one not to read as a place (福安 of 幸福安康)."""
+    text = (Path(__file__).parent / "data" / "cities.txt").read_text(encoding="utf-8")
+    return [name for line in text.splitlines() if not line.startswith("#") for name in line.split()]
 
 
 def places_named(text: str, places: tuple[str, ...] = ()) -> tuple[str, ...]:

@@ -181,6 +181,15 @@ def test_a_follow_up_swapping_in_a_place_the_news_lacks_is_refused_by_name(share
     assert answer.related  # the 可能相关 list is kept
 
 
+def test_a_follow_up_asking_for_another_citys_regulation_is_not_answered_from_the_first(shared):
+    # 烟台 is a city jieba tags as a noun too: read from kb/data/cities.txt; the index holds no 烟台 条例
+    first = ask(shared, "青岛市职业教育条例是什么时候施行的？")
+    assert not first.refused and "2015年11月1日" in first.text
+    answer = ask(shared, "那烟台有没有这样的条例，什么时候施行的？", previous=first)
+    assert "烟台" in answer.understood and "青岛" not in answer.understood
+    assert answer.refused and "2015年11月1日" not in answer.text
+
+
 def test_a_follow_up_swapping_in_a_place_the_index_holds_reads_its_documents(shared):
     first = ask(shared, "青岛教育费附加用于职业教育的比例不低于多少？")
     answer = well_cited(shared, ask(shared, "上海那边呢？", previous=first))
