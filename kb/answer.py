@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 
 from kb.compose import lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
-from kb.entities import basis_text, documents_about, missing, other_body, other_province, passages_text, sorted_out, years_asked
+from kb.entities import (basis_text, documents_about, missing, other_body, other_ordinal, other_province, passages_text,
+                         sorted_out, years_asked)
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.focus import focus_words
 from kb.intent import Intent, without_markers
@@ -89,7 +90,8 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
 
     A follow-up that swapped in a place, organisation or year (「那天津呢？」 after a question on 北京),
     and any question asking about a year (「2022年的大赛…」), is refused when the quoted clauses and
-    their documents lack it, saying what is missing: the passages found are about another one.
+    their documents lack it, saying what is missing: the passages found are about another one. So is a
+    question on one of a series (第二批, 第七届) answered from clauses about another one (首批).
     Elsewhere a place missing from the basis is no sign: a local notice often leaves its own place
     unsaid (16 answerable ncp questions of the fit half), and as an evidence feature it was fitted
     with the wrong sign."""
@@ -102,7 +104,9 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
         basis = basis_text(retriever.index, d.answer.citations)
         about = documents_about(retriever.index, (c.doc_id for c in d.answer.citations))
         elsewhere = (other_province(d.question.text, basis, about, retriever.folded_about())
-                     + other_body(d.question.text, basis, about, retriever.folded_about()))
+                     + other_body(d.question.text, basis, about, retriever.folded_about())
+                     + other_ordinal(d.question.text, basis,
+                                     retriever.folded_text(c.doc_id for c in d.answer.citations)))
         gaps = tuple(dict.fromkeys(missing(wanted, basis) + elsewhere))
         if gaps:
             d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, 0.0, gaps), confidence=0.0,

@@ -162,6 +162,33 @@ def other_body(question: str, basis: str, about: tuple[str, ...], indexed: tuple
     return answered_elsewhere({o: _SPELLINGS[o] for o in asked}, others, basis, about, indexed)
 
 
+# 「第二批」, 「首届」, 「第三轮」: which one of a series the question asks about (第一次 is left out: 「第一次任教」
+# says when, not which batch)
+_ORDINAL = re.compile(r"(?:第\s*([一二三四五六七八九十百零〇两\d]+)|([首头]))\s*(批|届|期|轮)")
+
+
+def ordinals_named(text: str) -> tuple[tuple[str, int, str], ...]:
+    """(as written, its number, what it counts) of each ordinal of a series in `text`: 首批 -> (首批, 1, 批)."""
+    from kb.evidence import chinese_number  # kb.evidence reads years with this module
+
+    out = []
+    for m in _ORDINAL.finditer(text):
+        numeral = m.group(1)
+        n = 1 if m.group(2) else int(numeral) if numeral.isdigit() else chinese_number(numeral)
+        out.append((m.group(0), n, m.group(3)))
+    return tuple(out)
+
+
+def other_ordinal(question: str, basis: str, documents: str) -> tuple[str, ...]:
+    """The ordinals the question asks about (第二批) answered from a basis about another one of the
+    same series (首批) that its documents never name: 「河南省第二批产教融合型城市…」 from the notice of
+    the 首批. A basis naming no ordinal is no sign (a report leaves it unsaid)."""
+    held = ordinals_named(normalize(basis))
+    anywhere = {(n, c) for _w, n, c in held + ordinals_named(documents)}
+    return tuple(w for w, n, c in ordinals_named(normalize(question))
+                 if (n, c) not in anywhere and any(c2 == c and n2 != n for _w, n2, c2 in held))
+
+
 def answered_elsewhere(asked: dict[str, tuple[str, ...]], others: list[tuple[str, ...]], basis: str,
                        about: tuple[str, ...], indexed: tuple[str, ...]) -> tuple[str, ...]:
     """The names `asked` (each with its spellings) that `basis` lacks and no indexed document is about

@@ -3,7 +3,8 @@ what a question names that an answer's basis must hold: places, organisations, y
 
 import pytest
 
-from kb.entities import Entities, entities_of, missing, organisations_named, places_named, sorted_out, years_asked
+from kb.entities import (Entities, entities_of, missing, ordinals_named, organisations_named, other_ordinal, places_named,
+                         sorted_out, years_asked)
 from kb.followup import ask_of_other_people, ask_the_same_of, resolve_references, subject_of, swap_entities, thing_of
 from kb.question import understand
 from tests.test_answer_units import REGISTER
@@ -47,6 +48,23 @@ def test_missing_names_what_the_basis_lacks_in_the_questions_words():
     # 人社部 is held under its full name; 天津 and the year are not
     assert missing(named, "北京市 人力资源社会保障部 2023年") == ("天津", "2021")
     assert missing(named, "天津市人力资源和社会保障部2021年通知") == ()
+
+
+def test_ordinals_of_a_series_are_read_with_their_number_and_counter():
+    assert ordinals_named("第二批、首届、第15届、第三轮") == (("第二批", 2, "批"), ("首届", 1, "届"), ("第15届", 15, "届"),
+                                                         ("第三轮", 3, "轮"))
+    assert ordinals_named("老师第一次任教有没有试用期？") == ()  # 第一次 says when, not which batch
+
+
+def test_a_basis_about_another_of_the_series_lacks_the_one_asked():
+    notice = "公布首批产教融合型城市建设试点名单，开封市、平顶山市、漯河市、周口市四地入选。"
+    assert other_ordinal("河南省第二批产教融合型城市建设试点有哪些城市？", notice, notice) == ("第二批",)
+    assert other_ordinal("河南首批产教融合型城市试点是哪几个市？", notice, notice) == ()
+    assert other_ordinal("第一批试点有哪些？", notice, notice) == ()  # 第一批 is 首批
+    # the document names the one asked elsewhere: not another one's basis
+    assert other_ordinal("第二批有哪些城市？", notice, notice + "第二批将于明年遴选。") == ()
+    # a basis naming no ordinal says nothing of which one it is about
+    assert other_ordinal("第二批有哪些城市？", "开封市、平顶山市入选。", "开封市、平顶山市入选。") == ()
 
 
 # --- follow-ups completed ---------------------------------------------------------------------------

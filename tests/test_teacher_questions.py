@@ -190,6 +190,13 @@ def test_a_follow_up_asking_for_another_citys_regulation_is_not_answered_from_th
     assert answer.refused and "2015年11月1日" not in answer.text
 
 
+def test_a_question_on_another_batch_of_a_series_is_refused_naming_it(shared):
+    # the news holds the 首批 of 河南's 产教融合型城市, not a 第二批
+    assert "开封市" in well_cited(shared, ask(shared, "河南首批产教融合型城市试点是哪几个市？")).text
+    answer = ask(shared, "河南省第二批产教融合型城市建设试点有哪些城市？")
+    assert answer.refused and "“第二批”" in answer.text and "开封市" not in answer.text
+
+
 def test_a_follow_up_swapping_in_a_place_the_index_holds_reads_its_documents(shared):
     first = ask(shared, "青岛教育费附加用于职业教育的比例不低于多少？")
     answer = well_cited(shared, ask(shared, "上海那边呢？", previous=first))
