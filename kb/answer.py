@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from kb.compose import lead_fact, sentence_spans
 from kb.config import AskSettings, SearchFilters
-from kb.entities import (basis_text, documents_about, missing, other_body, other_ordinal, other_province, passages_text,
+from kb.entities import (basis_text, documents_about, entities_of, missing, other_body, other_ordinal, other_province, passages_text,
                          sorted_out, years_asked)
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.focus import focus_words
@@ -98,8 +98,10 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
     d = _draft(retriever, question, settings, previous, compare=compare)
     if d.question is None:
         return d
-    # what must be in the basis: what a follow-up swapped in, and any year asked about
-    wanted = sorted_out(tuple(dict.fromkeys(d.question.swapped + years_asked(d.question.text))))
+    # what must be in the basis: what a follow-up swapped in or brought in (「那人社部对这些问题是怎么回应
+    #的？」 after a question on the paper: 人社部), and any year asked about
+    wanted = sorted_out(tuple(dict.fromkeys(d.question.swapped + _brought_in(d.question, previous, retriever.places)
+                                            + years_asked(d.question.text))))
     if not d.answer.refused and (wanted or d.answer.citations):
         basis = basis_text(retriever.index, d.answer.citations)
         about = documents_about(retriever.index, (c.doc_id for c in d.answer.citations))
@@ -120,6 +122,17 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
 
 
 _SAID_MISSING = MISSING_NOTE.split("{")[0]
+
+
+def _brought_in(q: Question, previous: Answer | None, places: tuple[str, ...]) -> tuple[str, ...]:
+    """The places and national bodies a follow-up names in its own words that the turn before did not:
+    what it asks about now."""
+    if not q.follow_up or previous is None:
+        return ()
+    before = entities_of(_asked_before(previous), places)
+    own = entities_of(q.asked, places)
+    return (tuple(p for p in own.places if p not in before.places)
+            + tuple(o for o in own.organisations if o not in before.organisations))
 
 
 def _asked_before(previous: Answer | None) -> str:

@@ -197,6 +197,19 @@ def test_a_question_on_another_batch_of_a_series_is_refused_naming_it(shared):
     assert answer.refused and "“第二批”" in answer.text and "开封市" not in answer.text
 
 
+def test_a_follow_up_bringing_in_a_body_its_basis_never_names_is_refused_naming_it(shared):
+    first = ask(shared, "1+X证书试点存在哪些问题？")
+    assert not first.refused
+    answer = ask(shared, "那人社部对这些问题是怎么回应的？", previous=first)
+    assert answer.refused and "“人社部”" in answer.text  # the paper never names 人社部
+
+
+def test_a_follow_up_bringing_in_a_body_its_basis_names_is_answered(shared):
+    first = ask(shared, "全国婴幼儿照护服务产教融合共同体是在哪里成立的？")
+    answer = well_cited(shared, ask(shared, "那湖南省妇女儿童发展基金会给它捐了多少钱？", previous=first))
+    assert answer.text.startswith("50万元")
+
+
 def test_a_follow_up_swapping_in_a_place_the_index_holds_reads_its_documents(shared):
     first = ask(shared, "青岛教育费附加用于职业教育的比例不低于多少？")
     answer = well_cited(shared, ask(shared, "上海那边呢？", previous=first))
