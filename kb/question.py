@@ -84,9 +84,14 @@ _ASKING = re.compile(r"(?:最早|最初|首次|第一次)|(?:是|为|有|要|会
                      r"是否|是不是|有没有|能不能|能否|可不可以|可以吗|吗|呢|呀|啊|吧)|[？?。！!，,、：:；;“”\"\s]")
 
 
+# 「要不要」, 「给不给」, 「需不需要」: a yes-no question asked as A-not-A; the A stays, what it asks about
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不(?=\1)")
+
+
 def question_core(question: str) -> str:
-    """What a question is about, its asking words cut out: 「职业教育活动周是什么时候？」 -> 职业教育活动周."""
-    return _ASKING.sub(" ", question).strip()
+    """What a question is about, its asking words cut out: 「职业教育活动周是什么时候？」 -> 职业教育活动周;
+    「学生去应聘要不要交钱？」 -> 学生去应聘 要交钱 (not 不要)."""
+    return _ASKING.sub(" ", _A_NOT_A.sub("", question)).strip()
 
 
 @dataclass(frozen=True)

@@ -477,6 +477,12 @@ def test_a_lead_in_brings_the_items_it_announces():
     assert with_items(text, sentence) == sentence  # no colon: nothing more
 
 
+def test_a_school_year_is_no_span_of_time():
+    quote = "学生顶岗实习工作时间应当遵守劳动法律、法规规定。禁止安排一年级学生顶岗实习。"
+    assert lead_fact("number", quote, "学生顶岗实习一般为多长时间？") == ""  # 一年级 is not 一年
+    assert lead_fact("number", "顶岗实习一般为一年。", "学生顶岗实习一般为多长时间？") == "一年"
+
+
 @pytest.mark.parametrize("question, fact", [
     ("加班每个月最多能加多少小时？", "三十六小时"),
     ("一般每天最多加班多少小时？", "一小时"),
@@ -589,6 +595,9 @@ def test_words_that_only_ask_are_no_terms():
     from kb.sentences import question_terms
     assert question_terms("旧法和新法对职业培训的种类规定有何不同？") == {"培训", "种类", "职业", "职业培训"}
     assert question_terms("哪家单位负责？") == {"单位", "负责"}
+    # an A-not-A question (要不要, 需不需要) asks yes or no: its 不要 is no term, its A stays
+    assert question_terms("学生去应聘要不要交钱？") == {"学生", "应聘", "交钱"}
+    assert question_terms("企业需不需要给实习生买保险？") == {"企业", "实习", "实习生", "保险"}
 
 
 @pytest.mark.parametrize("expects, quote, question, fact", [
