@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from kb import validate
+from kb.compose import passage_place
 from kb.config import BuildSettings, SearchFilters, SearchSettings
 from kb.errors import ConfigError, IndexBusyError, InputError, KBError
 from kb.ondisk import built_settings
@@ -135,7 +136,7 @@ def render_sources(answer: Answer, retriever, page_buttons: bool = False) -> str
     With `page_buttons`, a PDF citation carries a 查看原文页 button that opens its page."""
     if answer.refused:
         items = "".join(f"<li>{html.escape(_doc_name(retriever, h.chunk.doc_id))} "
-                        f"{html.escape(h.chunk.path_str)}</li>" for h in answer.related)
+                        f"{html.escape(passage_place(h.chunk.path, h.chunk.text))}</li>" for h in answer.related)
         return f'<div class="kb-notice">{html.escape(RELATED_TITLE)}<ul>{items}</ul></div>'
     return "\n".join(_render_citation(c, retriever, page_buttons) for c in answer.citations) or _notice(SOURCES_EMPTY)
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from kb.compose import lead_fact, sentence_spans
+from kb.compose import lead_fact, passage_place, sentence_spans
 from kb.config import AskSettings, SearchFilters
 from kb.entities import (basis_text, documents_about, entities_of, missing, other_body, other_ordinal, other_province, passages_text,
                          sorted_out, years_asked)
@@ -604,7 +604,7 @@ def refusal(question: str, hits: list[Hit], gaps: tuple[str, ...] = (), note: st
         lines.append(MISSING_NOTE.format(names="、".join(f"“{g}年”" if g.isdigit() else f"“{g}”" for g in gaps)))
     if related:
         lines.append(RELATED_HEADER)
-        lines += [f"- {source_name(h.title, h.doc_number, h.chunk.doc_id)} {h.chunk.path_str}".rstrip()
-                  for h in related]
+        lines += [f"- {source_name(h.title, h.doc_number, h.chunk.doc_id)} {passage_place(h.chunk.path, h.chunk.text)}"
+                  .rstrip() for h in related]
     return Answer(question, "\n".join(lines), (), refused=True, related=related)
 

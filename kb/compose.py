@@ -205,6 +205,16 @@ def section_path(path: tuple[str, ...], text: str, offset: int) -> tuple[str, ..
 _INLINE_HEADING = re.compile(r"[。！？]\s*")  # where a heading inside a line may begin
 
 
+def passage_place(path: tuple[str, ...], text: str) -> str:
+    """Where a passage stands, for pointing at it (a refusal's 可能相关): the section it opens in, not the
+    range it is labelled with; the range's enclosing section (「三、存在的主要问题」 for 「1. — 2.」 under
+    it), else the first of the range, when it opens inside a section."""
+    path = section_path(path, text, 0)
+    if path and " — " in path[-1]:
+        path = path[:-1] or (path[-1].split(" — ")[0],)
+    return " > ".join(path)
+
+
 def _lines(text: str) -> list[Span]:
     spans, at = [], 0
     for line in text.split("\n"):

@@ -205,6 +205,24 @@ def test_a_refusal_names_what_is_missing_and_keeps_the_related_list():
     assert refusal("火星签证？", []).text == NO_BASIS_REPLY
 
 
+def test_a_related_passage_spanning_sections_is_pointed_at_where_it_stands():
+    from kb.answer import refusal
+    from kb.types import Chunk, Hit
+
+    def related(path, text):
+        hit = Hit(Chunk("p#0", "p", "p.md", path, 0, len(text), (), text), "1+X证书制度试点工作的现状与思考", "", 1.0,
+                  ("words",))
+        return refusal("问题？", [hit]).text.split("\n")[-1]
+
+    # a range under one section: that section, not 「1. — 2.」
+    assert related(("三、存在的主要问题", "1. — 2."), "资源不均衡。\n2.师资不足。") == \
+        "- 《1+X证书制度试点工作的现状与思考》 三、存在的主要问题"
+    # a range of top sections opening with its first heading: that section
+    assert related(("一、证书试点情况 — 二、试点工作取得的主要成效",), "一、证书试点情况\n目前试点有序推进。\n二、试点工作取得的主要成效") == \
+        "- 《1+X证书制度试点工作的现状与思考》 一、证书试点情况"
+    assert related(("第十二条",), "每年5月的第二周为职业教育活动周。") == "- 《1+X证书制度试点工作的现状与思考》 第十二条"
+
+
 @pytest.mark.parametrize("follow, before, completed", [
     ("那硕士呢？", "专科教育的基本修业年限是几年？", "硕士的基本修业年限是几年？"),
     ("那职业培训机构呢？", "职业学校的设立要符合哪些基本条件？", "职业培训机构的设立要符合哪些基本条件？"),
