@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 
 from kb.compose import lead_fact, passage_place, sentence_spans
 from kb.config import AskSettings, SearchFilters
-from kb.entities import (basis_text, documents_about, entities_of, missing, other_body, other_ordinal, other_province, passages_text,
-                         sorted_out, years_asked)
+from kb.entities import (Entities, basis_text, documents_about, entities_of, missing, other_body, other_ordinal,
+                         other_province, passages_text, sorted_out, years_asked)
 from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.focus import focus_words
 from kb.intent import Intent, without_markers
@@ -109,7 +109,11 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
                      + other_body(d.question.text, basis, about, retriever.folded_about())
                      + other_ordinal(d.question.text, basis,
                                      retriever.folded_text(c.doc_id for c in d.answer.citations)))
-        gaps = tuple(dict.fromkeys(missing(wanted, basis) + elsewhere))
+        # one year asked about: the passage that leads the answer is about that year, not another passage
+        # beside it (「2022年…花艺赛项」 led by the 2023 contest's report, a 2022-2023年度 one cited after it)
+        lead = basis_text(retriever.index, d.answer.citations[:1]) if len(wanted.years) == 1 else basis
+        gaps = tuple(dict.fromkeys(missing(replace(wanted, years=()), basis)
+                                   + missing(Entities(years=wanted.years), lead) + elsewhere))
         if gaps:
             d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, 0.0, gaps), confidence=0.0,
                         final=True)

@@ -190,6 +190,13 @@ def test_a_follow_up_asking_for_another_citys_regulation_is_not_answered_from_th
     assert answer.refused and "2015年11月1日" not in answer.text
 
 
+def test_a_year_asked_about_must_be_in_the_passage_leading_the_answer(shared):
+    # the news holds the 2023 contest's 花艺赛项; a 2022-2023年度 report beside it is no 2022 basis
+    assert not ask(shared, "2023年全国职业院校技能大赛花艺赛项是在哪办的？").refused
+    answer = ask(shared, "2022年全国职业院校技能大赛花艺赛项是在哪办的？")
+    assert answer.refused and "“2022年”" in answer.text
+
+
 def test_a_question_on_another_batch_of_a_series_is_refused_naming_it(shared):
     # the news holds the 首批 of 河南's 产教融合型城市, not a 第二批
     assert "开封市" in well_cited(shared, ask(shared, "河南首批产教融合型城市试点是哪几个市？")).text
