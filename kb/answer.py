@@ -108,7 +108,7 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
         elsewhere = (other_province(d.question.text, basis, about, retriever.folded_about())
                      + other_body(d.question.text, basis, about, retriever.folded_about())
                      + other_ordinal(d.question.text, basis,
-                                     retriever.folded_text(c.doc_id for c in d.answer.citations)))
+                                     lambda: retriever.folded_text(c.doc_id for c in d.answer.citations)))
         # one year asked about: the passage that leads the answer is about that year, not another passage
         # beside it (「2022年…花艺赛项」 led by the 2023 contest's report, a 2022-2023年度 one cited after it)
         lead = basis_text(retriever.index, d.answer.citations[:1]) if len(wanted.years) == 1 else basis

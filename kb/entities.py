@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -179,14 +180,18 @@ def ordinals_named(text: str) -> tuple[tuple[str, int, str], ...]:
     return tuple(out)
 
 
-def other_ordinal(question: str, basis: str, documents: str) -> tuple[str, ...]:
+def other_ordinal(question: str, basis: str, documents: Callable[[], str]) -> tuple[str, ...]:
     """The ordinals the question asks about (第二批) answered from a basis about another one of the
     same series (首批) that its documents never name: 「河南省第二批产教融合型城市…」 from the notice of
-    the 首批. A basis naming no ordinal is no sign (a report leaves it unsaid)."""
+    the 首批. A basis naming no ordinal is no sign (a report leaves it unsaid). `documents` gives the
+    whole text of the cited documents, read only when the basis names another one."""
     held = ordinals_named(normalize(basis))
-    anywhere = {(n, c) for _w, n, c in held + ordinals_named(documents)}
-    return tuple(w for w, n, c in ordinals_named(normalize(question))
-                 if (n, c) not in anywhere and any(c2 == c and n2 != n for _w, n2, c2 in held))
+    suspect = [(w, n, c) for w, n, c in ordinals_named(normalize(question))
+               if (n, c) not in {(n2, c2) for _w, n2, c2 in held} and any(c2 == c for _w, _n, c2 in held)]
+    if not suspect:
+        return ()
+    elsewhere = {(n, c) for _w, n, c in ordinals_named(documents())}
+    return tuple(w for w, n, c in suspect if (n, c) not in elsewhere)
 
 
 def answered_elsewhere(asked: dict[str, tuple[str, ...]], others: list[tuple[str, ...]], basis: str,
