@@ -165,6 +165,8 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     terms = _terms(retriever, formal, q.doc_ids)
     if q.kind == "list" and q.doc_ids and filters is not own:
         hits = _announcing_first(retriever, hits, q, terms)
+    elif q.kind == "list" and not own and hits:
+        hits = _announcing_first(retriever, hits, q, terms, _documents_found(hits), _ANNOUNCING_LEAST)
     text, citations = previous_article(index, q, previous, asked)
     if not citations:
         text, citations = previous_item(index, asked, previous)
@@ -239,14 +241,26 @@ def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
 
 
-def _announcing_first(retriever, hits: list[Hit], q: Question, terms: Terms) -> list[Hit]:
+def _announcing_first(retriever, hits: list[Hit], q: Question, terms: Terms, doc_ids: tuple[str, ...] = (),
+                      least: float = 0.0) -> list[Hit]:
     """The passage announcing the enumeration a list question asks for (「教师应当履行下列义务：」) first,
-    the other passages after it in their order."""
-    rows = announcing_rows(retriever.index, q.doc_ids, q.text, terms)
+    the other passages after it in their order; in the documents the question names, else in `doc_ids`
+    where its announcing line holds at least `least` of the question's words."""
+    rows = announcing_rows(retriever.index, doc_ids or q.doc_ids, q.text, terms, least)
     if not rows or (hits and hits[0].chunk.chunk_id == retriever.index.chunks[rows[0]].chunk_id):
         return hits
     first = retriever.hit(rows[0], hits[0].score if hits else 1.0)
     return [first, *(h for h in hits if h.chunk.chunk_id != first.chunk.chunk_id)]
+
+
+# 「民办学校理事会或者董事会有哪些职权？」, naming no law: the documents of the first passages found
+# are searched for the clause announcing 下列职权, when its line holds this much of the question
+_ANNOUNCING_LEAST = 0.5
+_ANNOUNCING_DOCS = 3
+
+
+def _documents_found(hits: list[Hit]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(h.chunk.doc_id for h in hits[:_ANNOUNCING_DOCS]))
 
 
 def _passage_similarity(retriever, question: str, hits: list[Hit]) -> float:

@@ -252,10 +252,11 @@ def asked_thing(question: str) -> str:
     return ""
 
 
-def announcing_rows(index, doc_ids: tuple[str, ...], question: str, terms: dict[str, float]) -> list[int]:
+def announcing_rows(index, doc_ids: tuple[str, ...], question: str, terms: dict[str, float],
+                    least: float = 0.0) -> list[int]:
     """The passages of `doc_ids` whose clause announces an enumeration of the thing the question asks
     for (下列义务 for 「教师有哪些义务？」), the one whose announcing line holds the most of the
-    question's words first.
+    question's words first; only those whose line holds at least `least` of their weight.
 
     Inside one law every passage says 教师; ranked by the question's words, a clause naming 权利、义务
     in passing outranks the one listing them, so a list question looks for the announcement itself."""
@@ -269,6 +270,8 @@ def announcing_rows(index, doc_ids: tuple[str, ...], question: str, terms: dict[
             if thing in m.group(1)[:len(thing) + 2]:
                 lead = normalize(text[max(0, text.rfind("\n", 0, m.start()) + 1):m.end()])
                 held = sum(w for t, w in terms.items() if t in lead)
-                found.append((held / (sum(terms.values()) or 1.0), row))
+                share = held / (sum(terms.values()) or 1.0)
+                if share >= least:
+                    found.append((share, row))
                 break
     return [row for _held, row in sorted(found, key=lambda f: (-f[0], f[1]))]

@@ -621,3 +621,21 @@ def test_the_thing_a_list_question_asks_for_follows_its_asking_word(question, th
     from kb.lists import asked_thing
 
     assert asked_thing(question) == thing
+
+
+def test_an_announcing_clause_outside_a_named_law_must_hold_the_question_s_words():
+    # asked of no law: 第二十二条 announces the board's powers on a line holding most of the question's
+    # words; the principal's 下列职权 holds too few of them to be put first
+    from types import SimpleNamespace
+
+    from kb.lists import announcing_rows
+
+    texts = ["第二十二条 学校理事会或者董事会行使下列职权：\n（一）聘任和解聘校长；",
+             "第二十五条 民办学校校长负责学校的教育教学和行政管理工作，行使下列职权：\n（一）执行学校理事会的决定；"]
+    chunks = [Chunk(f"d#{i}", "d", "d.txt", (), 0, len(t), (), t) for i, t in enumerate(texts)]
+    index = SimpleNamespace(chunks=chunks, doc_rows={"d": [0, 1]})
+    terms = {"民办学校": 1.0, "理事会": 2.0, "董事会": 2.0, "职权": 1.5}
+    question = "民办学校理事会或者董事会有哪些职权？"
+    assert announcing_rows(index, ("d",), question, terms) == [0, 1]
+    assert announcing_rows(index, ("d",), question, terms, least=0.5) == [0]
+    assert announcing_rows(index, ("d",), question, terms, least=0.95) == []

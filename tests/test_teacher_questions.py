@@ -356,6 +356,13 @@ def test_a_list_question_inside_a_law_is_answered_by_the_clause_announcing_the_l
     assert "为人师表" in answer.citations[0].quote
 
 
+def test_a_list_question_naming_no_law_is_answered_by_the_clause_announcing_the_list(shared):
+    # 第二十一条 (how the board is made up) is found first; 第二十二条 announces its 下列职权
+    answer = well_cited(shared, ask(shared, "民办学校理事会或者董事会有哪些职权？"))
+    assert not answer.refused and answer.citations[0].path[-1] == "第二十二条"
+    assert "民办教育促进法" in answer.citations[0].doc_id and "聘任和解聘校长" in answer.text
+
+
 @pytest.mark.parametrize("first, follow, article, held", [
     ("教育法规定学校有哪些权利？", "那义务呢？", "第三十条", "保证教育教学质量"),
     ("高等教育法规定专科教育的修业年限是几年？", "那硕士呢？", "第十七条", "硕士研究生教育的基本修业年限为二至三年"),
