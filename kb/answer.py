@@ -17,7 +17,7 @@ from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
                       doc_name, document_overview, previous_article, revisions_answer, source_name, version_notes,
                       where, with_continuation)
-from kb.lists import announcing_rows, asks_place, list_answer, ordinal_answer, previous_item, topic_section
+from kb.lists import announcing_rows, asks_place, dividing_rows, list_answer, ordinal_answer, previous_item, topic_section
 from kb.lay import formalize, search_text
 from kb.llm import CheckedOutput, LLMError, LLMSettings, check_output, generate, generate_stream
 from kb.metadata import find_doc_numbers
@@ -167,6 +167,9 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
         hits = _announcing_first(retriever, hits, q, terms)
     elif q.kind == "list" and not own and hits:
         hits = _announcing_first(retriever, hits, q, terms, _documents_found(hits), _ANNOUNCING_LEAST)
+    # 「高等学历教育分哪几种？」: the article dividing it first, in the documents named or found
+    hits = _row_first(retriever, hits, dividing_rows(index, q.doc_ids or _documents_found(hits, len(hits)), q.text,
+                                                         tuple(h.chunk.chunk_id for h in hits)))
     text, citations = previous_article(index, q, previous, asked)
     if not citations:
         text, citations = previous_item(index, asked, previous)
@@ -246,7 +249,11 @@ def _announcing_first(retriever, hits: list[Hit], q: Question, terms: Terms, doc
     """The passage announcing the enumeration a list question asks for (「教师应当履行下列义务：」) first,
     the other passages after it in their order; in the documents the question names, else in `doc_ids`
     where its announcing line holds at least `least` of the question's words."""
-    rows = announcing_rows(retriever.index, doc_ids or q.doc_ids, q.text, terms, least)
+    return _row_first(retriever, hits, announcing_rows(retriever.index, doc_ids or q.doc_ids, q.text, terms, least))
+
+
+def _row_first(retriever, hits: list[Hit], rows: list[int]) -> list[Hit]:
+    """The passage of rows[0] first, the other passages after it in their order."""
     if not rows or (hits and hits[0].chunk.chunk_id == retriever.index.chunks[rows[0]].chunk_id):
         return hits
     first = retriever.hit(rows[0], hits[0].score if hits else 1.0)
@@ -259,8 +266,8 @@ _ANNOUNCING_LEAST = 0.5
 _ANNOUNCING_DOCS = 3
 
 
-def _documents_found(hits: list[Hit]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(h.chunk.doc_id for h in hits[:_ANNOUNCING_DOCS]))
+def _documents_found(hits: list[Hit], first: int = _ANNOUNCING_DOCS) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(h.chunk.doc_id for h in hits[:first]))
 
 
 def _passage_similarity(retriever, question: str, hits: list[Hit]) -> float:

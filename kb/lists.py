@@ -275,3 +275,46 @@ def announcing_rows(index, doc_ids: tuple[str, ...], question: str, terms: dict[
                     found.append((share, row))
                 break
     return [row for _held, row in sorted(found, key=lambda f: (-f[0], f[1]))]
+
+
+# 「高等学历教育分哪几种？」, 「职业学校教育分为哪些？」, 「学位的种类有哪些？」: the kinds of a thing, asked
+# at the question's end; the sentence dividing it (高等学历教育分为专科教育、本科教育和研究生教育) answers
+_KINDS_OF = re.compile(r"(?:(?:都|一般|主要|具体|大致|大概)?(?:分为|分成|划分为|分|包括|包含)(?:哪几|哪些|几)(?:类|种|级|个层次|个类别|部分|方面)?(?:类型|种类)?"
+                       r"|的(?:种类|分类|类型|类别)(?:有|是|包括)?(?:哪些|哪几种|哪几类|什么))[呢啊呀吗]?[？?。]*$")
+_DIVIDING = re.compile(r"(?:分为|分成|划分为|包括)[^。；\n]{1,60}?、")
+_SUBJECT_LEAST = 4  # characters of the asked thing the dividing sentence must name right before 分为
+
+
+def dividing_rows(index, doc_ids: tuple[str, ...], question: str, ranked: tuple[str, ...] = ()) -> list[int]:
+    """The passages of `doc_ids` with a sentence dividing the thing a question on its kinds names
+    (「高等学历教育分哪几种？」: 高等学历教育分为专科教育、本科教育和研究生教育), the one naming most of
+    it right before 分为 first, then in the order of `ranked` (the chunk ids retrieval found); [] for other
+    questions. The name must stand whole: 高等职业学校教育包括… does not divide 职业学校教育.
+
+    Inside one law the clauses on 接受高等学历教育的学生 hold the same words and outrank the one
+    dividing it."""
+    text = normalize(question.strip())
+    asked = _KINDS_OF.search(text)
+    if not asked:
+        return []
+    thing = text[:asked.start()]
+    found: list[tuple[int, int]] = []
+    for row in (r for d in dict.fromkeys(doc_ids) for r in index.doc_rows.get(d, ())):
+        chunk = normalize(index.chunks[row].text)
+        named = max((_named_before(chunk[max(0, m.start() - 16):m.start()], thing)
+                     for m in _DIVIDING.finditer(chunk)), default=0)
+        if named >= _SUBJECT_LEAST:
+            found.append((named, row))
+    order = {c: k for k, c in reversed(list(enumerate(ranked)))}
+    return [row for _named, row in sorted(found, key=lambda f: (-f[0], order.get(index.chunks[f[1]].chunk_id,
+                                                                                   len(order)), f[1]))]
+
+
+def _named_before(before: str, thing: str) -> int:
+    """How many characters of the end of `thing` end `before` as a whole name: what precedes them in
+    `before` is not a letter of a longer one (高等职业学校教育 does not name 职业学校教育)."""
+    n = 0
+    while n < min(len(before), len(thing)) and before[-1 - n] == thing[-1 - n]:
+        n += 1
+    whole = n == len(before) or not ("\u4e00" <= before[-1 - n] <= "\u9fff") or before[:-n].endswith("所称")
+    return n if n and whole else 0

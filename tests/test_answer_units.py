@@ -639,3 +639,37 @@ def test_an_announcing_clause_outside_a_named_law_must_hold_the_question_s_words
     assert announcing_rows(index, ("d",), question, terms) == [0, 1]
     assert announcing_rows(index, ("d",), question, terms, least=0.5) == [0]
     assert announcing_rows(index, ("d",), question, terms, least=0.95) == []
+
+
+@pytest.mark.parametrize("question, rows", [
+    ("高等学历教育分哪几种？", [1]),  # 第二十条 says 高等学历教育 too, but divides nothing
+    ("职业学校教育分为哪些？", [3]),  # 高等职业学校教育包括… does not divide 职业学校教育
+    ("我想问一下，职业学校教育分成哪些类型？", [3]),
+    ("请问高等学历教育一般分为哪几类？", [1]),
+    ("职业学校教育有哪些要求？", []),  # not a question on its kinds
+    ("学位分几种？", []),  # too short a name to look for alone
+])
+def test_a_question_on_kinds_finds_the_sentence_dividing_the_thing_it_names(question, rows):
+    from types import SimpleNamespace
+
+    from kb.lists import dividing_rows
+
+    texts = ["第二十条 接受高等学历教育的学生，由所在高等学校发给相应的学历证书、学位证书。",
+             "第十六条 高等学历教育分为专科教育、本科教育和研究生教育。",
+             "第十三条 高等职业学校教育包括专科、本科和研究生层次教育。",
+             "第十五条 职业学校教育分为中等职业学校教育、高等职业学校教育。"]
+    chunks = [Chunk(f"d#{i}", "d", "d.txt", (), 0, len(t), (), t) for i, t in enumerate(texts)]
+    index = SimpleNamespace(chunks=chunks, doc_rows={"d": [0, 1, 2, 3]})
+    assert dividing_rows(index, ("d",), question) == rows
+
+
+def test_sentences_dividing_the_thing_alike_keep_the_order_retrieval_found_them_in():
+    from types import SimpleNamespace
+
+    from kb.lists import dividing_rows
+
+    texts = ["第三十一条 职业培训包括从业前培训、转业培训。", "第十六条 职业培训包括就业前培训、在职培训。"]
+    chunks = [Chunk(f"d#{i}", "d", "d.txt", (), 0, len(t), (), t) for i, t in enumerate(texts)]
+    index = SimpleNamespace(chunks=chunks, doc_rows={"d": [0, 1]})
+    assert dividing_rows(index, ("d",), "职业培训分哪几类？") == [0, 1]
+    assert dividing_rows(index, ("d",), "职业培训分哪几类？", ranked=("d#1", "d#0")) == [1, 0]

@@ -356,6 +356,14 @@ def test_a_list_question_inside_a_law_is_answered_by_the_clause_announcing_the_l
     assert "为人师表" in answer.citations[0].quote
 
 
+@pytest.mark.parametrize("question", ["请问高等学历教育都分成哪些？", "高等学历教育一般分为哪几类？"])
+def test_a_question_on_kinds_leads_with_the_article_dividing_the_thing(shared, question):
+    # 第二十条 (接受高等学历教育的学生…) holds the same words and was found first
+    answer = well_cited(shared, ask(shared, question))
+    assert not answer.refused and answer.citations[0].path[-1] == "第十六条"
+    assert "高等学历教育分为专科教育、本科教育和研究生教育" in answer.citations[0].quote
+
+
 def test_a_list_question_naming_no_law_is_answered_by_the_clause_announcing_the_list(shared):
     # 第二十一条 (how the board is made up) is found first; 第二十二条 announces its 下列职权
     answer = well_cited(shared, ask(shared, "民办学校理事会或者董事会有哪些职权？"))
