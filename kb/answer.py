@@ -26,6 +26,7 @@ from kb.question import Question, list_topic, name_key, understand, unheld_docum
 from kb.retrieve import version_factor
 from kb.sentences import (Sentence, best_sentence_citation, candidates, choose, clause_citations, question_terms,
                           sentence_text, top_idf, weigh, with_next)
+from kb.tokenize import normalize
 from kb.types import Answer, Citation, Hit
 from kb.versions import differences, version_answer
 
@@ -167,6 +168,8 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
         hits = _announcing_first(retriever, hits, q, terms)
     elif q.kind == "list" and not own and hits:
         hits = _announcing_first(retriever, hits, q, terms, _documents_found(hits), _ANNOUNCING_LEAST)
+    if q.doc_ids and filters is not own:
+        hits = _heading_first(index, hits, terms)
     # 「高等学历教育分哪几种？」: the article dividing it first, in the documents named or found
     hits = _row_first(retriever, hits, dividing_rows(index, q.doc_ids or _documents_found(hits, len(hits)), q.text,
                                                          tuple(h.chunk.chunk_id for h in hits)))
@@ -448,6 +451,29 @@ def _lines_by_clause(citations: list[Citation] | tuple[Citation, ...], index) ->
             previous = (c.doc_id, c.path)
         first_line[c.quote] = (len(lines) - 1, c)
     return "\n".join(line + (f"（另见{copies}）" if copies else "") for line, copies in lines)
+
+
+def _heading_first(index, hits: list[Hit], terms: Terms) -> list[Hit]:
+    """Inside the law a question names, the articles of the chapter or section whose heading holds the
+    question's words (第八章 职业培训 for 「劳动法对用人单位职业培训有什么要求？」) first, in their order,
+    when the passage leading lacks those words: every article of 劳动法 says 用人单位. Words of the law's
+    title (职业教育 in 职业教育法's 第三章 职业教育的实施), and words the leading passage holds (高等学校, in
+    高等教育法's 第三章 高等学校的设立 and nearly every article), name no chapter."""
+    if not terms or not hits:
+        return hits
+    lead = normalize(hits[0].chunk.text)
+
+    def share(h: Hit) -> float:
+        title = normalize(index.records[h.chunk.doc_id].meta.title)
+        heading = normalize(" ".join(h.chunk.path[:-1]))
+        return sum(w for t, w in terms.items()
+                   if t in heading and t not in title and t not in lead) / sum(terms.values())
+
+    shares = [share(h) for h in hits]
+    if max(shares) <= shares[0]:
+        return hits
+    order = sorted(range(len(hits)), key=lambda k: (-shares[k], k))
+    return [hits[k] for k in order]
 
 
 def _staff_first(retriever, hits: list[Hit], terms: Terms) -> list[Hit]:

@@ -673,3 +673,24 @@ def test_sentences_dividing_the_thing_alike_keep_the_order_retrieval_found_them_
     index = SimpleNamespace(chunks=chunks, doc_rows={"d": [0, 1]})
     assert dividing_rows(index, ("d",), "职业培训分哪几类？") == [0, 1]
     assert dividing_rows(index, ("d",), "职业培训分哪几类？", ranked=("d#1", "d#0")) == [1, 0]
+
+
+def _law_hits(articles):
+    from types import SimpleNamespace
+
+    chunks = [Chunk(f"l#{i}", "l", "l.md", path, 0, len(t), (), t) for i, (path, t) in enumerate(articles)]
+    index = SimpleNamespace(records={"l": SimpleNamespace(meta=SimpleNamespace(title="中华人民共和国劳动法"))})
+    return index, [Hit(c, "中华人民共和国劳动法", "", 1.0 - i / 10, ("words",)) for i, c in enumerate(chunks)]
+
+
+def test_inside_a_named_law_the_chapter_whose_heading_holds_the_question_s_words_comes_first():
+    from kb.answer import _heading_first
+
+    index, hits = _law_hits([(("第三章 劳动合同和集体合同", "第二十五条"), "第二十五条 劳动者有下列情形之一的，用人单位可以解除劳动合同："),
+                             (("第三章 劳动合同和集体合同", "第三十条"), "第三十条 用人单位解除劳动合同，工会认为不适当的，有权提出意见。"),
+                             (("第八章 职业培训", "第六十八条"), "第六十八条 用人单位应当建立职业培训制度。")])
+    terms = {"用人单位": 1.0, "职业培训": 3.0, "要求": 1.0}
+    assert [h.chunk.path[-1] for h in _heading_first(index, hits, terms)] == ["第六十八条", "第二十五条", "第三十条"]
+    # a word the leading passage holds names no chapter; nor does one of the law's title
+    assert _heading_first(index, hits, {"用人单位": 1.0, "劳动合同": 2.0}) == hits
+    assert _heading_first(index, hits, {"劳动": 2.0, "集体合同": 0.0}) == hits

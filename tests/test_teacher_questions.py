@@ -364,6 +364,14 @@ def test_a_question_on_kinds_leads_with_the_article_dividing_the_thing(shared, q
     assert "高等学历教育分为专科教育、本科教育和研究生教育" in answer.citations[0].quote
 
 
+@pytest.mark.parametrize("question", ["我想了解下劳动法关于职业培训是怎么要求用人单位的", "劳动法对用人单位搞职业培训有啥要求？"])
+def test_inside_a_named_law_the_chapter_on_what_is_asked_leads(shared, question):
+    # every article of 劳动法 says 用人单位; 第八章 职业培训 is about what is asked
+    answer = well_cited(shared, ask(shared, question))
+    assert not answer.refused and answer.citations[0].path[-1] == "第六十八条"
+    assert "用人单位应当建立职业培训制度" in answer.citations[0].quote
+
+
 def test_a_list_question_naming_no_law_is_answered_by_the_clause_announcing_the_list(shared):
     # 第二十一条 (how the board is made up) is found first; 第二十二条 announces its 下列职权
     answer = well_cited(shared, ask(shared, "民办学校理事会或者董事会有哪些职权？"))
