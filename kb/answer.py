@@ -251,8 +251,11 @@ def _announcing_first(retriever, hits: list[Hit], q: Question, terms: Terms, doc
                       least: float = 0.0) -> list[Hit]:
     """The passage announcing the enumeration a list question asks for (「教师应当履行下列义务：」) first,
     the other passages after it in their order; in the documents the question names, else in `doc_ids`
-    where its announcing line holds at least `least` of the question's words."""
-    return _row_first(retriever, hits, announcing_rows(retriever.index, doc_ids or q.doc_ids, q.text, terms, least))
+    where its announcing line holds at least `least` of the question's words and no clause of another
+    document announces it alike (上海's 条例 and 职业教育法 both announce 下列条件 for 设立职业培训机构: which
+    one is asked is retrieval's call, not the order of the index)."""
+    rows = announcing_rows(retriever.index, doc_ids or q.doc_ids, q.text, terms, least, sole=bool(doc_ids))
+    return _row_first(retriever, hits, rows)
 
 
 def _row_first(retriever, hits: list[Hit], rows: list[int]) -> list[Hit]:

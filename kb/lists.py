@@ -253,10 +253,11 @@ def asked_thing(question: str) -> str:
 
 
 def announcing_rows(index, doc_ids: tuple[str, ...], question: str, terms: dict[str, float],
-                    least: float = 0.0) -> list[int]:
+                    least: float = 0.0, sole: bool = False) -> list[int]:
     """The passages of `doc_ids` whose clause announces an enumeration of the thing the question asks
     for (下列义务 for 「教师有哪些义务？」), the one whose announcing line holds the most of the
-    question's words first; only those whose line holds at least `least` of their weight.
+    question's words first; only those whose line holds at least `least` of their weight. `sole`: none
+    when the best is held alike by a clause of another document (two laws announcing 下列条件).
 
     Inside one law every passage says 教师; ranked by the question's words, a clause naming 权利、义务
     in passing outranks the one listing them, so a list question looks for the announcement itself."""
@@ -274,7 +275,11 @@ def announcing_rows(index, doc_ids: tuple[str, ...], question: str, terms: dict[
                 if share >= least:
                     found.append((share, row))
                 break
-    return [row for _held, row in sorted(found, key=lambda f: (-f[0], f[1]))]
+    found.sort(key=lambda f: (-f[0], f[1]))
+    tied = [row for share, row in found if share == found[0][0]]
+    if sole and len({index.chunks[r].doc_id for r in tied}) > 1:
+        return []
+    return [row for _share, row in found]
 
 
 # 「高等学历教育分哪几种？」, 「职业学校教育分为哪些？」, 「学位的种类有哪些？」: the kinds of a thing, asked

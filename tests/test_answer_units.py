@@ -694,3 +694,20 @@ def test_inside_a_named_law_the_chapter_whose_heading_holds_the_question_s_words
     # a word the leading passage holds names no chapter; nor does one of the law's title
     assert _heading_first(index, hits, {"用人单位": 1.0, "劳动合同": 2.0}) == hits
     assert _heading_first(index, hits, {"劳动": 2.0, "集体合同": 0.0}) == hits
+
+
+def test_clauses_of_two_documents_announcing_the_list_alike_leave_the_choice_to_retrieval():
+    # 上海's 第三十六条 and 职业教育法's 第三十四条 both announce 下列条件: neither is put first
+    from types import SimpleNamespace
+
+    from kb.lists import announcing_rows
+
+    texts = ["第三十六条 设立职业培训机构，应当具备下列条件：\n（一）有组织机构和管理制度；",
+             "第三十四条 设立职业培训机构，应当符合下列条件：\n（一）有组织机构和管理制度；"]
+    chunks = [Chunk(f"{d}#0", d, f"{d}.md", (), 0, len(t), (), t) for d, t in zip("ab", texts)]
+    index = SimpleNamespace(chunks=chunks, doc_rows={"a": [0], "b": [1]})
+    terms = {"职业培训机构": 2.0, "设立": 1.0, "条件": 1.0}
+    question = "职业培训机构的设立要满足哪些条件？"
+    assert announcing_rows(index, ("a", "b"), question, terms) == [0, 1]
+    assert announcing_rows(index, ("a", "b"), question, terms, sole=True) == []
+    assert announcing_rows(index, ("a",), question, terms, sole=True) == [0]
