@@ -11,7 +11,7 @@ from kb.compose import lead_fact, passage_place, sentence_spans
 from kb.config import AskSettings, SearchFilters
 from kb.entities import (Entities, basis_text, documents_about, entities_of, missing, other_body, other_ordinal,
                          other_province, passages_text, sorted_out, years_asked)
-from kb.evidence import EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
+from kb.evidence import BOUND_ASKED, EXPECTED, Named, Signals, Terms, coverage, figures_asked, load_model, read_signals
 from kb.focus import focus_words
 from kb.intent import Intent, without_markers
 from kb.kinds import (article_answer, author_answer, basis_lead, cite_in_hit, cited_not_held, count_answer, date_answer,
@@ -292,7 +292,8 @@ def _named(retriever, q: Question, top: list[Hit]) -> Named:
     cited = {n for _s, _e, n in find_doc_numbers(passages)}
     absent = bool(name) and name not in cited and name_key(name) not in name_key(passages)
     return Named(years=years_asked(q.text), numbers=figures_asked(q.text), document=bool(q.doc_ids),
-                 absent_document=absent, named_text=retriever.folded_text(q.doc_ids))
+                 absent_document=absent, named_text=retriever.folded_text(q.doc_ids),
+                 bound=q.expects in ("number", "money") and BOUND_ASKED.search(q.text) is not None)
 
 
 def _unseen(retriever, terms: Terms) -> frozenset[str]:

@@ -26,6 +26,10 @@ _ARTICLE = re.compile(r"第[一二三四五六七八九十百千零〇\d]+条")
 _DOCUMENT = re.compile(r"《[^《》]{2,80}》|〔\d{4}〕\d+号|第\d+号")
 _MONEY = re.compile(r"[\d.]+\s*(?:多)?(?:万|亿|千)?元|[一二三四五六七八九十百千万两]+(?:多)?元")
 EXPECTED = {"date": _DATE, "number": _NUMBER, "article": _ARTICLE, "document": _DOCUMENT, "money": _MONEY}
+# 「顶岗实习学生的报酬最低是多少？」: a bound asked for, which a clause may set by reference, with no figure
+# (不得低于当地职工最低工资标准)
+BOUND_ASKED = re.compile(r"(?:最低|最少|至少|最高|最多|不低于|不少于|不超过|不高于|上限|下限)[^，。？?]{0,4}?(?:多少|几)")
+_BOUND_SET = re.compile(r"(?:不得|不应|不|应当不)(?:低于|少于|高于|超过)[^，。；]{0,24}?(?:标准|水平|数额|限额)")
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class Named:
     document: bool = False  # it names a document the index holds
     absent_document: bool = False  # it names a document (title or 文号) the index does not hold
     named_text: str = ""  # the whole text of the documents it names, folded (「职业教育法对幼儿园…」: none says 幼儿园)
+    bound: bool = False  # it asks for a bound (最低是多少): one set by reference is the answer wanted too
 
 
 def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: str, years: tuple[str, ...] = (),
@@ -122,7 +127,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
     margin = (scores[0] - scores[1]) / scores[0] if len(scores) == 2 and scores[0] > 0 else 1.0
     pattern = EXPECTED.get(expects)
     found = bool(pattern and any(pattern.search(t) or (expects == "article" and _ARTICLE.search(h.chunk.label))
-                                 for t, h in zip(top, hits)))
+                                 or (names.bound and _BOUND_SET.search(t)) for t, h in zip(top, hits)))
     held = " ".join(top) + " " + " ".join(dates)
     figures = set(re.findall(r"\d+", arabic(around)))
     return Signals(
@@ -144,7 +149,8 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         name_absent=float(names.absent_document),
         number_absent=float(any(n not in figures for n in names.numbers)),
         rare_seen=min(1.0, max(absent_seen, default=0.0) / top_idf) if top_idf > 0 else 0.0,
-        expected_in_best=float(bool(pattern) and bool(best_text) and bool(pattern.search(best_text))),
+        expected_in_best=float(bool(pattern) and bool(best_text) and bool(pattern.search(best_text) or (
+            names.bound and _BOUND_SET.search(best_text)))),
         passage_similarity=max(0.0, min(1.0, passage_similarity)),
         doc_absent=_rare_absent(terms, names.named_text, top_idf),
         focus_absent=focus_absent(focus, around, terms),

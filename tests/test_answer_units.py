@@ -205,6 +205,24 @@ def test_signals_read_coverage_missing_terms_and_expected_type():
     assert len(s.vector()) == len(FEATURES)
 
 
+@pytest.mark.parametrize("question, bound", [
+    ("青岛规定顶岗实习学生的报酬最低是多少？", True), ("实习补贴最高能拿多少钱？", True),
+    ("每天至少要实习几个小时？", True), ("顶岗实习学生的报酬是多少？", False), ("报酬最低的是哪个岗位？", False),
+])
+def test_a_bound_set_by_reference_is_the_amount_a_bound_question_asks_for(question, bound):
+    from kb.evidence import BOUND_ASKED
+
+    assert (BOUND_ASKED.search(question) is not None) == bound
+    text = "顶岗实习学生实习报酬不得低于当地职工最低工资标准。"
+    s = read_signals([_hit(text, 1.0)], {"报酬": 2.0}, similarity=0.5, expects="money", best_text=text,
+                     names=Named(bound=bound))
+    assert (s.expected_found, s.expected_missing, s.expected_in_best) == ((1.0, 0.0, 1.0) if bound else (0.0, 1.0, 0.0))
+    # a bound question answered by a clause setting none is still missing its amount
+    other = read_signals([_hit("实习报酬应当按月发放。", 1.0)], {"报酬": 2.0}, similarity=0.5, expects="money",
+                         names=Named(bound=True))
+    assert other.expected_missing == 1.0
+
+
 def test_no_passages_means_no_evidence():
     s = read_signals([], {"证书": 1.0}, similarity=0.0, expects="", years=(), dates=(), named=False,
                      unseen=frozenset({"证书"}))

@@ -372,6 +372,14 @@ def test_inside_a_named_law_the_chapter_on_what_is_asked_leads(shared, question)
     assert "用人单位应当建立职业培训制度" in answer.citations[0].quote
 
 
+@pytest.mark.parametrize("question", ["青岛的条例里顶岗实习的学生报酬最少给多少？", "青岛顶岗实习学生工资最低发多少？"])
+def test_a_bound_set_by_reference_answers_a_question_on_the_least_amount(shared, question):
+    # no figure: the least is 当地职工最低工资标准, which is the answer, not a reason to refuse
+    answer = well_cited(shared, ask(shared, question))
+    assert not answer.refused and answer.citations[0].path[-1] == "第三十五条"
+    assert "不得低于当地职工最低工资标准" in answer.citations[0].quote
+
+
 def test_a_list_question_naming_no_law_is_answered_by_the_clause_announcing_the_list(shared):
     # 第二十一条 (how the board is made up) is found first; 第二十二条 announces its 下列职权
     answer = well_cited(shared, ask(shared, "民办学校理事会或者董事会有哪些职权？"))
