@@ -164,12 +164,12 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
     searched, formal = search_text(q.text), formalize(q.text)
     hits = retriever.search(searched, replace(settings.search, filters=filters))
     terms = _terms(retriever, formal, q.doc_ids)
+    if q.doc_ids and filters is not own:
+        hits = _heading_first(index, hits, terms)
     if q.kind == "list" and q.doc_ids and filters is not own:
         hits = _announcing_first(retriever, hits, q, terms)
     elif q.kind == "list" and not own and hits:
         hits = _announcing_first(retriever, hits, q, terms, _documents_found(hits), _ANNOUNCING_LEAST)
-    if q.doc_ids and filters is not own:
-        hits = _heading_first(index, hits, terms)
     # 「高等学历教育分哪几种？」: the article dividing it first, in the documents named or found
     hits = _row_first(retriever, hits, dividing_rows(index, q.doc_ids or _documents_found(hits, len(hits)), q.text,
                                                          tuple(h.chunk.chunk_id for h in hits)))
@@ -463,7 +463,8 @@ def _heading_first(index, hits: list[Hit], terms: Terms) -> list[Hit]:
     when the passage leading lacks those words: every article of 劳动法 says 用人单位. Words of the law's
     title (职业教育 in 职业教育法's 第三章 职业教育的实施), and words the leading passage holds (高等学校, in
     高等教育法's 第三章 高等学校的设立 and nearly every article), name no chapter."""
-    if not terms or not hits:
+    total = sum(terms.values())
+    if total <= 0 or not hits:
         return hits
     lead = normalize(hits[0].chunk.text)
 
@@ -471,7 +472,7 @@ def _heading_first(index, hits: list[Hit], terms: Terms) -> list[Hit]:
         title = normalize(index.records[h.chunk.doc_id].meta.title)
         heading = normalize(" ".join(h.chunk.path[:-1]))
         return sum(w for t, w in terms.items()
-                   if t in heading and t not in title and t not in lead) / sum(terms.values())
+                   if t in heading and t not in title and t not in lead) / total
 
     shares = [share(h) for h in hits]
     if max(shares) <= shares[0]:
