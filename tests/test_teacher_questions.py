@@ -356,28 +356,21 @@ def test_a_list_question_inside_a_law_is_answered_by_the_clause_announcing_the_l
     assert "为人师表" in answer.citations[0].quote
 
 
-@pytest.mark.parametrize("question", ["请问高等学历教育都分成哪些？", "高等学历教育一般分为哪几类？"])
-def test_a_question_on_kinds_leads_with_the_article_dividing_the_thing(shared, question):
-    # 第二十条 (接受高等学历教育的学生…) holds the same words and was found first
+@pytest.mark.parametrize("question, article, quote", [
+    # a question on kinds: 第二十条 (接受高等学历教育的学生…) holds the same words and was found first
+    ("请问高等学历教育都分成哪些？", "第十六条", "高等学历教育分为专科教育、本科教育和研究生教育"),
+    ("高等学历教育一般分为哪几类？", "第十六条", "高等学历教育分为专科教育、本科教育和研究生教育"),
+    # every article of 劳动法 says 用人单位; its 第八章 职业培训 is about what is asked
+    ("我想了解下劳动法关于职业培训是怎么要求用人单位的", "第六十八条", "用人单位应当建立职业培训制度"),
+    ("劳动法对用人单位搞职业培训有啥要求？", "第六十八条", "用人单位应当建立职业培训制度"),
+    # a bound set by reference, no figure: 当地职工最低工资标准 is the answer, not a reason to refuse
+    ("青岛的条例里顶岗实习的学生报酬最少给多少？", "第三十五条", "不得低于当地职工最低工资标准"),
+    ("青岛顶岗实习学生工资最低发多少？", "第三十五条", "不得低于当地职工最低工资标准"),
+])
+def test_the_article_that_answers_leads_when_others_hold_the_same_words(shared, question, article, quote):
     answer = well_cited(shared, ask(shared, question))
-    assert not answer.refused and answer.citations[0].path[-1] == "第十六条"
-    assert "高等学历教育分为专科教育、本科教育和研究生教育" in answer.citations[0].quote
-
-
-@pytest.mark.parametrize("question", ["我想了解下劳动法关于职业培训是怎么要求用人单位的", "劳动法对用人单位搞职业培训有啥要求？"])
-def test_inside_a_named_law_the_chapter_on_what_is_asked_leads(shared, question):
-    # every article of 劳动法 says 用人单位; 第八章 职业培训 is about what is asked
-    answer = well_cited(shared, ask(shared, question))
-    assert not answer.refused and answer.citations[0].path[-1] == "第六十八条"
-    assert "用人单位应当建立职业培训制度" in answer.citations[0].quote
-
-
-@pytest.mark.parametrize("question", ["青岛的条例里顶岗实习的学生报酬最少给多少？", "青岛顶岗实习学生工资最低发多少？"])
-def test_a_bound_set_by_reference_answers_a_question_on_the_least_amount(shared, question):
-    # no figure: the least is 当地职工最低工资标准, which is the answer, not a reason to refuse
-    answer = well_cited(shared, ask(shared, question))
-    assert not answer.refused and answer.citations[0].path[-1] == "第三十五条"
-    assert "不得低于当地职工最低工资标准" in answer.citations[0].quote
+    assert not answer.refused and answer.citations[0].path[-1] == article
+    assert quote in answer.citations[0].quote
 
 
 def test_a_list_question_naming_no_law_is_answered_by_the_clause_announcing_the_list(shared):
