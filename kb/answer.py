@@ -170,8 +170,10 @@ def _draft(retriever, question: str, settings: AskSettings, previous: Answer | N
         hits = _announcing_first(retriever, hits, q, terms)
     elif q.kind == "list" and not own and hits:
         hits = _announcing_first(retriever, hits, q, terms, _documents_found(hits), _ANNOUNCING_LEAST)
-    # 「高等学历教育分哪几种？」: the article dividing it first, in the documents named or found
-    hits = _row_first(retriever, hits, dividing_rows(index, q.doc_ids or _documents_found(hits, len(hits)), q.text,
+    # 「高等学历教育分哪几种？」: the article dividing it first, in the documents named (unless the asker's
+    # own filters chose what to search) or found
+    named = q.doc_ids if filters is not own else ()
+    hits = _row_first(retriever, hits, dividing_rows(index, named or _documents_found(hits, len(hits)), q.text,
                                                          tuple(h.chunk.chunk_id for h in hits)))
     text, citations = previous_article(index, q, previous, asked)
     if not citations:

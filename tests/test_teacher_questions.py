@@ -373,6 +373,18 @@ def test_the_article_that_answers_leads_when_others_hold_the_same_words(shared, 
     assert quote in answer.citations[0].quote
 
 
+def test_a_kinds_question_keeps_to_the_documents_the_asker_filtered_to(shared):
+    # the question names 高等教育法, but the asker searches 职业教育法 alone: its dividing article is not
+    # taken from the law the filter left out
+    from dataclasses import replace
+
+    from kb.config import AskSettings, SearchFilters
+
+    only = AskSettings(search=replace(AskSettings().search, filters=SearchFilters(doc_ids=(LAW_2022,))))
+    answer = ask(shared, "高等教育法规定高等学历教育分哪几种？", only)
+    assert all(c.doc_id == LAW_2022 for c in answer.citations)
+
+
 def test_a_list_question_naming_no_law_is_answered_by_the_clause_announcing_the_list(shared):
     # 第二十一条 (how the board is made up) is found first; 第二十二条 announces its 下列职权
     answer = well_cited(shared, ask(shared, "民办学校理事会或者董事会有哪些职权？"))
