@@ -126,8 +126,12 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
     scores = [h.score for h in hits[:2]]
     margin = (scores[0] - scores[1]) / scores[0] if len(scores) == 2 and scores[0] > 0 else 1.0
     pattern = EXPECTED.get(expects)
-    found = bool(pattern and any(pattern.search(t) or (expects == "article" and _ARTICLE.search(h.chunk.label))
-                                 or (names.bound and _BOUND_SET.search(t)) for t, h in zip(top, hits)))
+
+    def holds_wanted(text: str) -> bool:  # the kind of answer wanted, or a bound set by reference when one is asked
+        return bool(pattern.search(text) or (names.bound and _BOUND_SET.search(text)))
+
+    found = bool(pattern and any(holds_wanted(t) or (expects == "article" and _ARTICLE.search(h.chunk.label))
+                                 for t, h in zip(top, hits)))
     held = " ".join(top) + " " + " ".join(dates)
     figures = set(re.findall(r"\d+", arabic(around)))
     return Signals(
@@ -149,8 +153,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         name_absent=float(names.absent_document),
         number_absent=float(any(n not in figures for n in names.numbers)),
         rare_seen=min(1.0, max(absent_seen, default=0.0) / top_idf) if top_idf > 0 else 0.0,
-        expected_in_best=float(bool(pattern) and bool(best_text) and bool(pattern.search(best_text) or (
-            names.bound and _BOUND_SET.search(best_text)))),
+        expected_in_best=float(bool(pattern) and bool(best_text) and holds_wanted(best_text)),
         passage_similarity=max(0.0, min(1.0, passage_similarity)),
         doc_absent=_rare_absent(terms, names.named_text, top_idf),
         focus_absent=focus_absent(focus, around, terms),
