@@ -417,6 +417,32 @@ _SAME_UNITS = {"个": "个|项|家|所|名|人|位|条|种|类|部门|户|件|�
                **dict.fromkeys(("多长时间", "多久", "多长"), "年|个月|月|天|日|个工作日|周|小时|学时")}
 
 
+def counts_held(question: str, texts: list[str]) -> bool | None:
+    """Whether a figure in the unit the question counts in (多少家企业: 家, 个, 所; 多少吨; 多长时间: a span
+    of time; 哪天: a day of a month) stands in one of `texts`; None for a question that counts in no unit. A figure it names itself
+    (24个重点片区) does not count. 「重庆新八级试点首批有多少家企业参与？」 over passages that count only
+    levels (八级) and dates has no basis, however many of its words they hold."""
+    if _DAY_ASKED.search(question):  # 截止是哪天: a year or a month does not say
+        return any(_DAY.search(text) for text in texts)
+    unit = _ASKED_UNIT.search(question)
+    # 哪几类, 分几种, 哪几个部门: the kinds or the bodies themselves are asked, not a figure; 那几天 asks nothing
+    if unit is None or question[max(0, unit.start() - 1):unit.start()] in ("哪", "那", "这") or \
+            unit.group(1) in ("种", "类"):
+        return None
+    wanted = re.compile(rf"(?:{_SAME_UNITS.get(unit.group(1) or unit.group(2), re.escape(unit.group(1) or ''))})$")
+    named = set(figures_asked(question))
+    for text in texts:
+        if unit.group(2) and _DATE_RANGE.search(text):  # 实行期间是多久: 自2020年1月1日至3月31日
+            return True
+        dates = [d.span() for d in _FACT_PATTERNS["date"].finditer(text)]
+        for m in _FACT_PATTERNS["number"].finditer(text):
+            if any(a <= m.start() < b for a, b in dates) or set(re.findall(r"\d+", arabic(m.group(0)))) & named:
+                continue
+            if wanted.search(m.group(0)):
+                return True
+    return False
+
+
 def lead_fact(expects: str, quote: str, question: str = "") -> str:
     """The date or amount a when/how-much question asks for, as it stands in the quote, or "".
 
@@ -496,4 +522,8 @@ _ASKING = re.compile(r"(?:要达到|达到|要到|有|是|为|到|共|一共|累
 _COMMON_CHARS = frozenset("的了是在不得和与或及等为有应当其本条款规定人")
 
 
+_DAY_ASKED = re.compile(r"哪一?天|几号|几月几[日号]|哪一?日(?!起)|具体日期")
+_DAY = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日")
+_DATE_RANGE = re.compile(r"(?:\d{1,2}\s*月\s*\d{1,2}\s*日|(?:19|20)\d{2}\s*年)\s*(?:起\s*)?(?:至|到|—|－|-|~|～)\s*"
+                         r"(?:(?:19|20)\d{2}\s*年\s*)?\d{1,2}\s*月")
 _FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日")

@@ -62,6 +62,7 @@ class Signals:
     focus_doc_absent: float  # focus_absent over the whole of the documents the question names (0: it names none)
     unknown_topic: float  # `unknown` over the terms that name a thing (碳排放, not 来着): a topic not indexed
     lead_meaning: float  # e5 closeness of the sentence that would lead the answer to the question (kb.check)
+    count_absent: float  # 1 when it counts in a unit (多少家, 多少吨, 多长时间) no top passage has a figure in
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
@@ -95,7 +96,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
                  dates: tuple[str, ...] = (), named: bool = False, unseen: frozenset[str] = frozenset(),
                  top_idf: float = 0.0, best_sentence: float = 0.0, names: Named | None = None,
                  sources: tuple[str, ...] = (), best_text: str = "", passage_similarity: float = 0.0,
-                 focus: tuple[str, ...] = (), lead_meaning: float = 0.0) -> Signals:
+                 focus: tuple[str, ...] = (), lead_meaning: float = 0.0, counts_held: bool | None = None) -> Signals:
     """The signals of one question over its ranked passages.
 
     `similarity` is the best sentence cosine, `years` the years the question names, `dates` the
@@ -105,7 +106,9 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
     `passage_similarity` the first passage's cosine, `names` what else the question names (its years and
     named flag take over from `years` and `named`), `sources` the titles and issuers of the top
     passages' documents (a figure they name counts as held), `focus` the words at its asking words
-    (kb.focus.focus_words), `lead_meaning` the e5 closeness of `best_text` to the question (kb.check).
+    (kb.focus.focus_words), `lead_meaning` the e5 closeness of `best_text` to the question (kb.check),
+    `counts_held` whether a top passage has a figure in the unit the question counts in (None: it counts
+    in none; kb.compose.counts_held).
     """
     names = names or Named(years=years, document=named)
     total = sum(terms.values()) or 1.0
@@ -116,7 +119,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
                        float(names.absent_document), float(bool(names.numbers)),
                        1.0 if terms else 0.0, 0.0, 0.0, _rare_absent(terms, names.named_text, top_idf),
                        float(bool(focus)), float(bool(focus)), _focus_in_named(focus, names, terms),
-                       _unknown_topic(terms, unseen), 0.0)
+                       _unknown_topic(terms, unseen), 0.0, float(counts_held is not None))
     top = [h.chunk.text for h in hits[:3]]
     first_doc = " ".join(h.chunk.text for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id)
     joined = normalize(" ".join(top))
@@ -161,6 +164,7 @@ def read_signals(hits: list[Hit], terms: Terms, *, similarity: float, expects: s
         focus_doc_absent=_focus_in_named(focus, names, terms),
         unknown_topic=_unknown_topic(terms, unseen),
         lead_meaning=lead_meaning,
+        count_absent=float(counts_held is False),
     )
 
 

@@ -23,12 +23,12 @@ def shared_path(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_retriever(tmp_path_factory):
-    """corpus/ indexed once with the hashing embedder and default settings, for read-only tests."""
+    """corpus/ indexed once with the default settings (the default embedder too), for read-only tests."""
     from kb.config import BuildSettings
     from kb.pipeline import build_index, open_retriever
 
     index = tmp_path_factory.mktemp("sample") / "index"
-    build_index(REPO / "corpus", index, BuildSettings(embedder="hashing"))
+    build_index(REPO / "corpus", index, BuildSettings())
     return open_retriever(index)
 
 

@@ -223,6 +223,35 @@ def test_a_bound_set_by_reference_is_the_amount_a_bound_question_asks_for(questi
     assert other.expected_missing == 1.0
 
 
+@pytest.mark.parametrize("question, texts, held", [
+    ("重庆新八级试点首批有多少家企业参与？", ["由学徒工、初级工构成八级序列，2023年7月18日印发。"], False),
+    ("重庆新八级试点首批有多少家企业参与？", ["首批120家企业参与试点。"], True),
+    ("顶岗实习一般为多长时间？", ["禁止安排一年级学生顶岗实习。"], False),  # 一年级 is no span of time
+    ("顶岗实习一般为多长时间？", ["顶岗实习一般为6个月。"], True),
+    ("免税政策的实行期间是多久？", ["自2020年1月1日至3月31日，实行更优惠的进口税收政策。"], True),
+    ("几个部门联合印发的？", ["教育部等五部门联合印发。"], True),
+    ("成都24个重点片区一共有多少个学校？", ["提升24个重点片区中小学发展水平。"], False),  # its own figure
+    ("那申报截止是哪天？", ["2023年申报工作启动。"], False),
+    ("教师节是哪天？", ["每年九月十日为教师节。"], True),
+    ("职业学校教育分为哪几类？", ["分为中等、高等。"], None),  # the kinds are asked, not a figure
+    ("学位分几种？", ["学位分为学士、硕士和博士。"], None),
+    ("证书由谁颁发？", ["由培训评价组织颁发。"], None),
+])
+def test_counts_held_looks_for_a_figure_in_the_unit_asked(question, texts, held):
+    from kb.compose import counts_held
+
+    assert counts_held(question, texts) is held
+
+
+def test_a_count_in_no_passage_marks_the_evidence_as_absent():
+    hits = [_hit("重庆印发通知，全面启动新八级制度试点工作。", 1.0)]
+    absent = read_signals(hits, {"新八级": 5.0}, similarity=0.5, expects="number", counts_held=False)
+    held = read_signals(hits, {"新八级": 5.0}, similarity=0.5, expects="number", counts_held=True)
+    none = read_signals(hits, {"新八级": 5.0}, similarity=0.5, expects="number")
+    assert (absent.count_absent, held.count_absent, none.count_absent) == (1.0, 0.0, 0.0)
+    assert read_signals([], {"新八级": 5.0}, similarity=0.0, expects="number", counts_held=False).count_absent == 1.0
+
+
 def test_no_passages_means_no_evidence():
     s = read_signals([], {"证书": 1.0}, similarity=0.0, expects="", years=(), dates=(), named=False,
                      unseen=frozenset({"证书"}))
