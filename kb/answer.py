@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from kb.compose import lead_fact, passage_place, sentence_spans
+from kb.compose import counts_held, lead_fact, passage_place, sentence_spans
 from kb.config import AskSettings, SearchFilters
 from kb.entities import (Entities, basis_text, documents_about, entities_of, missing, other_body, other_ordinal,
                          other_province, passages_text, sorted_out, years_asked)
@@ -118,9 +118,14 @@ def draft(retriever, question: str, settings: AskSettings = AskSettings(), previ
         if gaps:
             d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, 0.0, gaps), confidence=0.0,
                         final=True)
-    elif wanted and _SAID_MISSING not in d.answer.text:
-        # refused anyway (every refusal is `refusal`'s): say what the nearest passages lack
-        gaps = missing(wanted, passages_text(retriever.index, d.hits[:3]))
+    elif d.answer.refused and d.hits and _SAID_MISSING not in d.answer.text:
+        # refused anyway (every refusal is `refusal`'s): say what the nearest passages lack, a body or a
+        # province they credit to another too (「财政部办公厅印发的名师名校长培养计划…」: 教育部办公厅 印发)
+        near = passages_text(retriever.index, d.hits[:3])
+        about = documents_about(retriever.index, [d.hits[0].chunk.doc_id])  # the nearest one's
+        gaps = missing(wanted, near)
+        gaps += tuple(g for g in other_province(d.question.text, near, about, retriever.folded_about())
+                      + other_body(d.question.text, near, about, retriever.folded_about()) if g not in gaps)
         if gaps:
             d = replace(d, answer=_refusal(d.answer.question, d.hits, d.question, d.confidence, gaps))
     return replace(d, answer=replace(d.answer, understood=d.question.text))
@@ -245,7 +250,8 @@ def _judge(retriever, q: Question, hits: list[Hit], terms: Terms) -> _Judged:
                            names=_named(retriever, q, top), sources=sources,
                            best_text=best_text, passage_similarity=_passage_similarity(retriever, q.text, hits),
                            focus=focus_words(formalize(q.text)),
-                           lead_meaning=retriever.meaning_check.similarity(q.text, best_text))
+                           lead_meaning=retriever.meaning_check.similarity(q.text, best_text),
+                           counts_held=counts_held(q.text, [h.chunk.text for h in top]))
     return _Judged(hits, terms, sentences, signals, load_model().probability(signals))
 
 
