@@ -135,6 +135,7 @@ def _search_settings(args):
     extra = {k: v for k, v in (("dense_weight", args.dense_weight), ("word_weight", args.word_weight),
                                ("expand_weight", args.expand_weight), ("law_weight", args.law_weight),
                                ("mapped_weight", args.mapped_weight), ("law_prior", args.law_prior),
+                               ("statute_first_margin", args.statute_first_margin),
                                ("rerank", False if args.no_rerank else None))
              if v is not None}
     return SearchSettings(top_k=args.top_k, fusion=args.fusion, filters=filters, **extra)
@@ -404,6 +405,9 @@ def _add_search_flags(p, top_k: int = 5) -> None:
                    help="weight of the dense search with the question mapped towards statute wording "
                         "(kb/data/query_maps), for questions asked of statutes, 0..10; 0: off")
     p.add_argument("--law-prior", type=float, help="weight of the law prior (kb/lawprior.py), 0..10; 0: off")
+    p.add_argument("--statute-first-margin", type=float,
+                   help="a first hit without numbered articles leading the best article by this much (0..1) "
+                        "keeps the statute channels off; 0: the share of articles alone decides")
     p.add_argument("--no-rerank", action="store_true", help="no learned re-ranker (kb/rerank.py): the fused order")
     p.add_argument("--law-weight", type=float,
                    help="how much each passage gains from its document's best passage score, 0..10; 0: off")

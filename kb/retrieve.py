@@ -179,6 +179,7 @@ class Retriever:
         self._reranker = reranker
         self._lengths: np.ndarray | None = None  # per row: log(1 + its length) / 8, the re-ranker's
         self._articles: np.ndarray | None = None  # per row: is it a numbered article (see statute_share)
+        self._in_statute: np.ndarray | None = None  # per row: does its document have numbered articles
         self._check: MeaningCheck | None = None  # the evidence decision's second reading (kb.check)
 
     @property
@@ -336,19 +337,54 @@ class Retriever:
     def statute_share(self, ranked: dict[str, Ranked], settings: SearchSettings) -> float:
         """The share of numbered articles (第N条) among the first `expand_statute_depth` hits of the plain
         search (every channel but the expansion, fused as the search fuses them)."""
+        top, _scores = self.plain_top(ranked, settings)
+        return float(self.article_rows()[top].mean()) if len(top) else 0.0
+
+    def plain_top(self, ranked: dict[str, Ranked], settings: SearchSettings) -> tuple[np.ndarray, np.ndarray]:
+        """The rows and fused scores of the first `expand_statute_depth` hits of the plain search, best first."""
         plain = {name: r for name, r in ranked.items() if name != "expand"}
         rows = np.unique(np.concatenate([r.rows for r in plain.values()] or [np.zeros(0)]).astype(np.int64))
         if len(rows) == 0:
-            return 0.0
+            return rows, np.zeros(0)
         fused = self._fuse(rows, plain, settings)
-        top = rows[np.lexsort((rows, -fused))[: settings.expand_statute_depth]]
-        return float(self.article_rows()[top].mean())
+        order = np.lexsort((rows, -fused))[: settings.expand_statute_depth]
+        return rows[order], fused[order]
+
+    def asked_of_statutes(self, ranked: dict[str, Ranked], settings: SearchSettings) -> bool:
+        """Whether the plain search finds numbered articles first: at least `expand_min_statute` of its
+        first hits, unless (`statute_first_margin`) the very first is of a document without articles
+        and leads the best article by that margin of the fused scale.
+
+        A report that matches the question's rare words (鲁人社发〔2023〕5号's 技能提升补贴 申领条件)
+        ranks first by far over a mixed corpus with laws close behind, which the statute channels would
+        bury under the articles they map towards. Where articles are nearly all the plain search finds
+        (`rerank_min_statute`: a corpus of laws) a first hit without them is a guide's or an
+        interpretation's numbered item among laws, and decides nothing."""
+        if settings.expand_min_statute <= 0:
+            return True
+        top, scores = self.plain_top(ranked, settings)
+        articles = self.article_rows()[top]
+        if not len(top) or articles.mean() < settings.expand_min_statute:
+            return False
+        if settings.statute_first_margin <= 0 or articles.mean() >= settings.rerank_min_statute or \
+                self.statute_rows()[top[0]]:
+            return True
+        return bool(scores[0] - scores[np.argmax(articles)] < settings.statute_first_margin)
 
     def article_rows(self) -> np.ndarray:
         """Per chunk row, whether its label is a numbered article; computed once per index."""
         if self._articles is None or len(self._articles) != len(self.index.chunks):
             self._articles = np.array([is_article(c.label) for c in self.index.chunks], dtype=bool)
         return self._articles
+
+    def statute_rows(self) -> np.ndarray:
+        """Per chunk row, whether its document has numbered articles (its title and preamble too)."""
+        if self._in_statute is None or len(self._in_statute) != len(self.index.chunks):
+            articles = self.article_rows()
+            laws = np.zeros(int(self.index.chunk_doc.max()) + 1 if len(articles) else 0, dtype=bool)
+            laws[self.index.chunk_doc[articles]] = True
+            self._in_statute = laws[self.index.chunk_doc]
+        return self._in_statute
 
     def _statute_channels(self, query: str, ranked: dict[str, Ranked], settings: SearchSettings,
                           allowed: np.ndarray | None) -> tuple[dict[str, Ranked], bool]:
@@ -368,7 +404,7 @@ class Retriever:
         learned = (settings.law_prior > 0 or settings.rerank) and not searched_alone
         if "expand" not in ranked and query_map is None and not learned:
             return ranked, False
-        if settings.expand_min_statute > 0 and self.statute_share(ranked, settings) < settings.expand_min_statute:
+        if not self.asked_of_statutes(ranked, settings):
             return {name: r for name, r in ranked.items() if name != "expand"}, False
         if query_map is not None:
             plan = SearchPlan({}, query_map.apply(self.query_vector(query)), settings.candidates, allowed)

@@ -329,7 +329,8 @@ def test_the_statute_gate_reads_the_plain_ranking_of_a_mixed_corpus(tmp_path):
 
 
 @pytest.mark.parametrize("field, value", [("expand_min_statute", 1.5), ("expand_min_statute", -0.1),
-                                          ("expand_statute_depth", 0)])
+                                          ("expand_statute_depth", 0), ("statute_first_margin", 1.5),
+                                          ("statute_first_margin", -0.1)])
 def test_statute_gate_settings_are_checked(field, value):
     with pytest.raises(ConfigError, match=field):
         SearchSettings(**{field: value})

@@ -14,7 +14,7 @@ from kb.pipeline import build_index, open_retriever
 from kb.querymap import QueryMap, fit_query_map, map_file, shipped_map
 from kb.retrieve import Retriever
 from tests.test_backends import NEEDS_LITE, close
-from tests.test_expand import LAW, NOTICE, on_both_stores
+from tests.test_expand import LAW, NOTICE, SCHOOL, on_both_stores
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -145,3 +145,24 @@ def test_the_mapped_channel_is_the_same_on_milvus(tmp_path):
         assert tops["faiss"] == tops["milvus"] == ("第三条", True)
     finally:
         close(retrievers["milvus"])
+
+
+def test_a_notice_the_plain_search_ranks_first_keeps_its_place_among_laws(tmp_path):
+    # a mixed corpus: most of what the plain search finds are articles, but first comes the notice whose
+    # words the question repeats; mapped towards an article, the question would lose it to that article
+    corpus = tmp_path / "mixed"
+    corpus.mkdir()
+    for name, text in {"婚姻法.txt": LAW, "学校法.txt": SCHOOL, "通知.txt": NOTICE}.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    build_index(corpus, tmp_path / "mixed-index", BuildSettings(embedder="hashing"))
+    base = open_retriever(tmp_path / "mixed-index")
+    row = next(i for i, c in enumerate(base.index.chunks) if c.label == "第三条")
+    retriever = Retriever(base.index, base.embedder, query_map=_towards(base, row))
+    question, mapped = "孩子入学收不收赞助费", replace(PLAIN, mapped_weight=5.0)
+    ranked = retriever._retrieve(question, mapped, None)
+    assert retriever.statute_share(ranked, mapped) >= 0.5  # articles fill the plain search's first hits
+    plain = retriever.search(question, PLAIN)
+    assert "通知" in plain[0].title
+    assert "通知" in retriever.search(question, mapped)[0].title
+    ungated = retriever.search(question, replace(mapped, statute_first_margin=0.0))
+    assert ungated[0].chunk.label == "第三条" and "mapped" in ungated[0].retrievers
